@@ -1,0 +1,79 @@
+// swift-tools-version: 6.1
+// DSI: a low-latency market-data feed handler (ITCH 5.0 over MoldUDP64 in, normalized ticks out over TLS 1.3).
+
+import PackageDescription
+
+/// A system library target for a C library found with pkg-config and installed from Debian.
+func systemLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
+    .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkgConfig, providers: [.apt([apt])])
+}
+
+let package = Package(
+    name: "DSI",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dsi", targets: ["dsi"]),
+        .library(name: "DSICore", targets: ["DSICore"]),
+        .library(name: "DSIFeeds", targets: ["DSIFeeds"]),
+        .library(name: "DSINet", targets: ["DSINet"]),
+        .library(name: "DSIPcap", targets: ["DSIPcap"]),
+        .library(name: "DSIRuntime", targets: ["DSIRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        systemLibrary("CNuma", pkgConfig: "numa", apt: "libnuma-dev"),
+        systemLibrary("CPcap", pkgConfig: "libpcap", apt: "libpcap-dev"),
+        systemLibrary("CUV", pkgConfig: "libuv", apt: "libuv1-dev"),
+        systemLibrary("COpenSSL", pkgConfig: "openssl", apt: "libssl-dev"),
+        .target(
+            name: "CDSIShims",
+            dependencies: ["COpenSSL"],
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(
+            name: "DSICore",
+            dependencies: [
+                "CDSIShims", "CNuma",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .target(name: "DSIFeeds", dependencies: ["DSICore"]),
+        .target(
+            name: "DSINet",
+            dependencies: [
+                "DSICore", "CDSIShims", "CUV", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "DSIPcap", dependencies: ["DSICore", "CDSIShims", "CPcap"]),
+        .target(
+            name: "DSIRuntime",
+            dependencies: [
+                "DSICore", "DSIFeeds", "DSINet", "DSIPcap", "CDSIShims", "CNuma",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "dsi",
+            dependencies: [
+                "DSIRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "DSICoreTests", dependencies: ["DSICore"]),
+        .testTarget(name: "DSIFeedsTests", dependencies: ["DSIFeeds", "DSIPcap"]),
+        .testTarget(name: "DSINetTests", dependencies: ["DSINet", "DSIRuntime"]),
+        .testTarget(name: "DSIPcapTests", dependencies: ["DSIPcap", "DSIFeeds"]),
+        .testTarget(name: "DSIRuntimeTests", dependencies: ["DSIRuntime"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DSIRuntime"]),
+    ]
+)

@@ -1,0 +1,78 @@
+// CDSIShims: what Swift cannot import directly. Each symbol says why it exists.
+#ifndef CDSISHIMS_H
+#define CDSISHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+#include <openssl/evp.h>
+
+// ---- CPU ------------------------------------------------------------------------------------------------------------
+
+/// A CPU pause hint for busy-wait loops (an intrinsic, so it has no Swift spelling). Inline: it sits in spin loops.
+static inline void CDSIShims_cpu_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/// Pins the calling thread to one CPU (`pthread_setaffinity_np` and `CPU_SET` are GNU extensions / macros).
+/// Returns 0 or an errno value.
+int CDSIShims_pin_current_thread(int cpu);
+
+/// The CPU the calling thread runs on now (`sched_getcpu` is a GNU extension), or -1.
+int CDSIShims_current_cpu(void);
+
+/// Whether `cpu` is in this process's allowed CPU set (`CPU_ISSET` is a macro).
+int CDSIShims_cpu_is_allowed(int cpu);
+
+/// Names the calling thread (shown by top/ps), truncated to 15 bytes (`pthread_setname_np` is a GNU extension).
+void CDSIShims_set_thread_name(const char *name);
+
+// ---- Sockets --------------------------------------------------------------------------------------------------------
+
+/// Socket option constants that glibc defines through conditional macros Swift does not import.
+int CDSIShims_SO_TIMESTAMPNS(void);
+int CDSIShims_SO_RXQ_OVFL(void);
+int CDSIShims_SO_BUSY_POLL(void);
+int CDSIShims_SO_RCVBUFFORCE(void);
+
+/// The largest batch `CDSIShims_recv_batch` and `CDSIShims_send_batch` take in one call.
+#define CDSIShims_MAX_BATCH 64
+
+/// Receives up to `count` datagrams with one `recvmmsg` (a GNU extension with GNU-only structs), each straight into
+/// `buffers[i]` (capacity `capacities[i]`), without blocking. Writes each datagram's length, its kernel receive time
+/// (`SO_TIMESTAMPNS`, ns since the epoch, 0 if absent) and, when `SO_RXQ_OVFL` is on, the socket's cumulative kernel
+/// drop counter (unchanged if absent). Truncated datagrams get their length set to `SIZE_MAX`.
+/// Returns the number received, 0 when none is waiting, or -errno.
+int CDSIShims_recv_batch(int fd, void *const *buffers, const size_t *capacities, size_t *lengths,
+                         uint64_t *timestamps_ns, unsigned count, uint32_t *kernel_drops);
+
+/// Sends `count` datagrams to one IPv4 destination with one `sendmmsg` (a GNU extension).
+/// Returns the number sent or -errno.
+int CDSIShims_send_batch(int fd, const void *const *buffers, const size_t *lengths, unsigned count,
+                         uint32_t address_be, uint16_t port_be);
+
+// ---- Signals --------------------------------------------------------------------------------------------------------
+
+/// Installs SIGINT/SIGTERM handlers that only set a flag (a handler must be async-signal-safe, which Swift code is not).
+void CDSIShims_install_stop_handlers(void);
+/// Whether SIGINT or SIGTERM arrived since the handlers were installed.
+int CDSIShims_stop_requested(void);
+/// Raises the stop flag from code (tests, the demo) exactly as a signal would.
+void CDSIShims_request_stop(void);
+
+// ---- OpenSSL --------------------------------------------------------------------------------------------------------
+
+/// `SSL_CTX_set_min_proto_version` / `_max_` are macros over `SSL_CTX_ctrl`: pins a context to TLS 1.3 only.
+int CDSIShims_SSL_CTX_tls13_only(SSL_CTX *ctx);
+/// `SSL_set_tlsext_host_name` is a macro over `SSL_ctrl`.
+int CDSIShims_SSL_set_sni(SSL *ssl, const char *name);
+/// `EVP_EC_gen` is a macro: a new P-256 key.
+EVP_PKEY *CDSIShims_EVP_EC_gen_p256(void);
+/// The last OpenSSL error as text in `buffer` (drains the thread's error queue), for error messages.
+void CDSIShims_openssl_error(char *buffer, size_t size);
+
+#endif

@@ -1,0 +1,149 @@
+#ifndef _GNU_SOURCE
+#error "CDSIShims needs _GNU_SOURCE (Package.swift defines it) for recvmmsg, sendmmsg and CPU affinity"
+#endif
+
+#include "CDSIShims.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <openssl/err.h>
+
+int CDSIShims_pin_current_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+int CDSIShims_current_cpu(void) { return sched_getcpu(); }
+
+int CDSIShims_cpu_is_allowed(int cpu) {
+    cpu_set_t set;
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return 0;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
+    return CPU_ISSET(cpu, &set) ? 1 : 0;
+}
+
+void CDSIShims_set_thread_name(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, sizeof(truncated) - 1);
+    truncated[sizeof(truncated) - 1] = 0;
+    pthread_setname_np(pthread_self(), truncated);
+}
+
+int CDSIShims_SO_TIMESTAMPNS(void) { return SO_TIMESTAMPNS; }
+int CDSIShims_SO_RXQ_OVFL(void) { return SO_RXQ_OVFL; }
+int CDSIShims_SO_BUSY_POLL(void) { return SO_BUSY_POLL; }
+int CDSIShims_SO_RCVBUFFORCE(void) { return SO_RCVBUFFORCE; }
+
+// Room for one SCM_TIMESTAMPNS (struct timespec) and one SO_RXQ_OVFL (uint32) control message.
+#define CONTROL_SPACE (CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(uint32_t)))
+
+int CDSIShims_recv_batch(int fd, void *const *buffers, const size_t *capacities, size_t *lengths,
+                         uint64_t *timestamps_ns, unsigned count, uint32_t *kernel_drops) {
+    struct mmsghdr msgs[CDSIShims_MAX_BATCH];
+    struct iovec iovs[CDSIShims_MAX_BATCH];
+    // Aligned for cmsghdr; on the stack so a batch costs no allocation.
+    union { char bytes[CONTROL_SPACE]; struct cmsghdr align; } control[CDSIShims_MAX_BATCH];
+    if (count > CDSIShims_MAX_BATCH) count = CDSIShims_MAX_BATCH;
+    for (unsigned i = 0; i < count; i++) {
+        iovs[i].iov_base = buffers[i];
+        iovs[i].iov_len = capacities[i];
+        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_control = control[i].bytes;
+        msgs[i].msg_hdr.msg_controllen = sizeof(control[i].bytes);
+    }
+    int n;
+    do {
+        n = recvmmsg(fd, msgs, count, MSG_DONTWAIT, NULL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        struct msghdr *hdr = &msgs[i].msg_hdr;
+        lengths[i] = (hdr->msg_flags & MSG_TRUNC) ? SIZE_MAX : msgs[i].msg_len;
+        timestamps_ns[i] = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(hdr); c != NULL; c = CMSG_NXTHDR(hdr, c)) {
+            if (c->cmsg_level != SOL_SOCKET) continue;
+            if (c->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+                timestamps_ns[i] = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+            } else if (c->cmsg_type == SO_RXQ_OVFL && kernel_drops != NULL) {
+                memcpy(kernel_drops, CMSG_DATA(c), sizeof(uint32_t));
+            }
+        }
+    }
+    return n;
+}
+
+int CDSIShims_send_batch(int fd, const void *const *buffers, const size_t *lengths, unsigned count,
+                         uint32_t address_be, uint16_t port_be) {
+    struct mmsghdr msgs[CDSIShims_MAX_BATCH];
+    struct iovec iovs[CDSIShims_MAX_BATCH];
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof(to));
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = address_be;
+    to.sin_port = port_be;
+    if (count > CDSIShims_MAX_BATCH) count = CDSIShims_MAX_BATCH;
+    for (unsigned i = 0; i < count; i++) {
+        iovs[i].iov_base = (void *)buffers[i];
+        iovs[i].iov_len = lengths[i];
+        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &to;
+        msgs[i].msg_hdr.msg_namelen = sizeof(to);
+    }
+    int n;
+    do {
+        n = sendmmsg(fd, msgs, count, 0);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+static volatile sig_atomic_t stop_flag = 0;
+
+static void on_stop_signal(int signo) {
+    (void)signo;
+    stop_flag = 1;
+}
+
+void CDSIShims_install_stop_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    // A subscriber that vanishes must not kill the publisher with SIGPIPE; writes report EPIPE instead.
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int CDSIShims_stop_requested(void) { return stop_flag; }
+void CDSIShims_request_stop(void) { stop_flag = 1; }
+
+int CDSIShims_SSL_CTX_tls13_only(SSL_CTX *ctx) {
+    return SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) && SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+}
+
+int CDSIShims_SSL_set_sni(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
+
+EVP_PKEY *CDSIShims_EVP_EC_gen_p256(void) { return EVP_EC_gen("P-256"); }
+
+void CDSIShims_openssl_error(char *buffer, size_t size) {
+    unsigned long code = ERR_get_error();
+    if (code == 0) {
+        snprintf(buffer, size, "no OpenSSL error queued");
+    } else {
+        ERR_error_string_n(code, buffer, size);
+    }
+    ERR_clear_error();
+}

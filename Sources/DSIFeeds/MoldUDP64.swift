@@ -1,0 +1,109 @@
+import DSICore
+
+/// A MoldUDP64 downstream packet read in place (see `moldudp64.md`): 10-byte session, u64 sequence of the first
+/// message, u16 count, then `count` blocks of u16 length + message.
+public struct MoldUDP64Packet {
+    public static let headerSize = 20
+    public static let sessionSize = 10
+    public static let heartbeatCount: UInt16 = 0
+    public static let endOfSessionCount: UInt16 = 0xFFFF
+
+    public let bytes: UnsafeRawPointer
+    public let length: Int
+
+    /// Views `length` bytes at `bytes` as a packet; nil when shorter than the header.
+    @inlinable
+    public init?(_ bytes: UnsafeRawPointer, length: Int) {
+        guard length >= Self.headerSize else { return nil }
+        self.bytes = bytes
+        self.length = length
+    }
+
+    @inlinable public var sequence: UInt64 { bytes.bigEndianU64(at: 10) }
+    @inlinable public var rawCount: UInt16 { bytes.bigEndianU16(at: 18) }
+    @inlinable public var isEndOfSession: Bool { rawCount == Self.endOfSessionCount }
+    @inlinable public var isHeartbeat: Bool { rawCount == Self.heartbeatCount }
+    /// Messages carried (0 for heartbeats and end of session).
+    @inlinable public var messageCount: Int { isEndOfSession ? 0 : Int(rawCount) }
+
+    /// The session as its 10 raw bytes packed into two integers, cheap to compare per packet.
+    @inlinable public var sessionKey: SessionKey {
+        SessionKey(high: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+                   low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+    }
+
+    /// The session as text (trailing spaces removed).
+    public var session: String { ITCHJSON.asciiText(bytes, Self.sessionSize) }
+
+    /// Whether every message block lies inside the packet (a packet that fails this is malformed as a whole).
+    @inlinable
+    public var blocksAreWellFormed: Bool {
+        var offset = Self.headerSize
+        for _ in 0..<messageCount {
+            guard offset + 2 <= length else { return false }
+            offset += 2 + Int(bytes.bigEndianU16(at: offset))
+            guard offset <= length else { return false }
+        }
+        return true
+    }
+
+    /// Calls `body(index, message, length)` for each message block in order. Check `blocksAreWellFormed` first.
+    @inlinable
+    public func forEachMessage(_ body: (Int, UnsafeRawPointer, Int) -> Void) {
+        var offset = Self.headerSize
+        for i in 0..<messageCount {
+            let len = Int(bytes.bigEndianU16(at: offset))
+            body(i, bytes + offset + 2, len)
+            offset += 2 + len
+        }
+    }
+}
+
+/// A MoldUDP64 session identifier in raw form.
+public struct SessionKey: Hashable, Sendable {
+    public var high: UInt64
+    public var low: UInt16
+    @inlinable public init(high: UInt64, low: UInt16) { self.high = high; self.low = low }
+}
+
+/// Builds MoldUDP64 packets (generator, replay's recovery server, tests).
+public struct MoldUDP64Builder {
+    public let session: [UInt8]
+    /// Keeps a packet's UDP payload under a 1500-byte Ethernet MTU (1472 B is what NASDAQ sends).
+    public var maxPayload: Int
+
+    /// - Parameter session: up to 10 ASCII characters, space padded.
+    public init(session: String, maxPayload: Int = 1400) {
+        var bytes = Array(session.utf8.prefix(MoldUDP64Packet.sessionSize))
+        while bytes.count < MoldUDP64Packet.sessionSize { bytes.append(0x20) }
+        self.session = bytes
+        self.maxPayload = maxPayload
+    }
+
+    /// A packet carrying `messages` from sequence `first`.
+    public func packet(first: UInt64, messages: some Collection<[UInt8]>) -> [UInt8] {
+        var out = header(sequence: first, count: UInt16(messages.count))
+        for m in messages {
+            out.append(UInt8(m.count >> 8)); out.append(UInt8(m.count & 0xFF))
+            out.append(contentsOf: m)
+        }
+        return out
+    }
+
+    /// A heartbeat: no messages, `next` is the next expected sequence.
+    public func heartbeat(next: UInt64) -> [UInt8] { header(sequence: next, count: MoldUDP64Packet.heartbeatCount) }
+
+    /// End of session: no messages, `next` is the next expected sequence.
+    public func endOfSession(next: UInt64) -> [UInt8] { header(sequence: next, count: MoldUDP64Packet.endOfSessionCount) }
+
+    /// A 20-byte re-request for `count` messages from `first`.
+    public func request(first: UInt64, count: UInt16) -> [UInt8] { header(sequence: first, count: count) }
+
+    func header(sequence: UInt64, count: UInt16) -> [UInt8] {
+        var out = session
+        out.reserveCapacity(maxPayload)
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: sequence >> UInt64(shift))) }
+        out.append(UInt8(count >> 8)); out.append(UInt8(count & 0xFF))
+        return out
+    }
+}

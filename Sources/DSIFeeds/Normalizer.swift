@@ -1,0 +1,236 @@
+import DSICore
+
+/// Turns ITCH 5.0 messages into book changes and normalized ticks: trades, trade breaks, top-of-book quotes, status.
+///
+/// One call per message, reading fields in place; no allocation in steady state. A quote tick goes out whenever a
+/// message leaves a stock's best bid or ask price or size different from what was last published.
+public struct Normalizer {
+    public var books: OrderBooks
+    public let counters: FeedCounters
+    /// The last published top of book per locate, to publish quotes only on change.
+    @usableFromInline var lastQuote: ContiguousArray<Quote>
+
+    @usableFromInline
+    struct Quote: Equatable {
+        @usableFromInline var bidPrice: UInt32 = 0, askPrice: UInt32 = 0
+        @usableFromInline var bidSize: UInt64 = 0, askSize: UInt64 = 0
+        @usableFromInline init() {}
+        @usableFromInline init(bidPrice: UInt32, askPrice: UInt32, bidSize: UInt64, askSize: UInt64) {
+            self.bidPrice = bidPrice; self.askPrice = askPrice; self.bidSize = bidSize; self.askSize = askSize
+        }
+    }
+
+    public init(expectedOrders: Int, counters: FeedCounters) {
+        books = OrderBooks(expectedOrders: expectedOrders)
+        self.counters = counters
+        lastQuote = ContiguousArray(repeating: Quote(), count: OrderBooks.locates)
+    }
+
+    /// Handles one message of `length` bytes at `p` that arrived with MoldUDP64 sequence `seq`.
+    @inlinable
+    public mutating func handle<Sink: TickSink>(
+        _ p: UnsafeRawPointer, length: Int, seq: UInt64, receiveTime: UInt64, sink: inout Sink
+    ) {
+        guard length >= ITCHOffsets.body else {
+            counters.shortMessages.add()
+            return
+        }
+        let type = p.byte(at: 0)
+        let locate = p.bigEndianU16(at: ITCHOffsets.stockLocate)
+        var tick = Tick(kind: .status)
+        tick.seq = seq
+        tick.stockLocate = locate
+        tick.timestamp = p.bigEndianU48(at: ITCHOffsets.timestamp)
+        tick.receiveTime = receiveTime
+
+        switch type {
+        case UInt8(ascii: "A"), UInt8(ascii: "F"):
+            guard check(length, type == UInt8(ascii: "A") ? 36 : 40) else { return }
+            typealias O = ITCHOffsets.AddOrder
+            if !books.add(ref: p.bigEndianU64(at: O.orderRef), locate: locate, side: p.byte(at: O.side),
+                          price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares)) {
+                counters.unknownOrders.add()  // a reference already live: the feed is inconsistent
+            }
+            publishQuoteIfChanged(&tick, sink: &sink)
+
+        case UInt8(ascii: "E"):
+            guard check(length, 31) else { return }
+            typealias O = ITCHOffsets.OrderExecuted
+            let shares = p.bigEndianU32(at: O.shares)
+            guard let order = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: shares) else {
+                counters.unknownOrders.add()
+                return
+            }
+            tick.kind = .trade
+            tick.stockLocate = order.locate
+            tick.price = order.price
+            tick.shares = UInt64(shares)
+            tick.matchNumber = p.bigEndianU64(at: O.matchNumber)
+            emit(&tick, sink: &sink)
+            tick.kind = .status
+            publishQuoteIfChanged(&tick, sink: &sink)
+
+        case UInt8(ascii: "C"):
+            guard check(length, 36) else { return }
+            typealias O = ITCHOffsets.OrderExecuted
+            let shares = p.bigEndianU32(at: O.shares)
+            guard let order = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: shares) else {
+                counters.unknownOrders.add()
+                return
+            }
+            // Non-printable executions change the book but are not last-sale eligible: no trade tick.
+            if p.byte(at: ITCHOffsets.OrderExecutedWithPrice.printable) == UInt8(ascii: "Y") {
+                tick.kind = .trade
+                tick.stockLocate = order.locate
+                tick.price = p.bigEndianU32(at: ITCHOffsets.OrderExecutedWithPrice.price)
+                tick.shares = UInt64(shares)
+                tick.matchNumber = p.bigEndianU64(at: O.matchNumber)
+                emit(&tick, sink: &sink)
+                tick.kind = .status
+            }
+            tick.stockLocate = order.locate
+            publishQuoteIfChanged(&tick, sink: &sink)
+
+        case UInt8(ascii: "X"):
+            guard check(length, 23) else { return }
+            typealias O = ITCHOffsets.OrderCancel
+            guard let order = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: p.bigEndianU32(at: O.shares)) else {
+                counters.unknownOrders.add()
+                return
+            }
+            tick.stockLocate = order.locate
+            publishQuoteIfChanged(&tick, sink: &sink)
+
+        case UInt8(ascii: "D"):
+            guard check(length, 19) else { return }
+            guard let order = books.delete(ref: p.bigEndianU64(at: ITCHOffsets.OrderDelete.orderRef)) else {
+                counters.unknownOrders.add()
+                return
+            }
+            tick.stockLocate = order.locate
+            publishQuoteIfChanged(&tick, sink: &sink)
+
+        case UInt8(ascii: "U"):
+            guard check(length, 35) else { return }
+            typealias O = ITCHOffsets.OrderReplace
+            guard let old = books.delete(ref: p.bigEndianU64(at: O.originalRef)) else {
+                counters.unknownOrders.add()
+                return
+            }
+            // The new order inherits side and stock; the book's top may move twice but one quote tells the result.
+            _ = books.add(ref: p.bigEndianU64(at: O.newRef), locate: old.locate, side: old.side,
+                          price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
+            tick.stockLocate = old.locate
+            publishQuoteIfChanged(&tick, sink: &sink)
+
+        case UInt8(ascii: "P"):
+            guard check(length, 44) else { return }
+            typealias O = ITCHOffsets.Trade
+            tick.kind = .trade
+            tick.side = p.byte(at: O.side)
+            tick.price = p.bigEndianU32(at: O.price)
+            tick.shares = UInt64(p.bigEndianU32(at: O.shares))
+            tick.matchNumber = p.bigEndianU64(at: O.matchNumber)
+            emit(&tick, sink: &sink)
+
+        case UInt8(ascii: "Q"):
+            guard check(length, 40) else { return }
+            typealias O = ITCHOffsets.CrossTrade
+            tick.kind = .trade
+            tick.price = p.bigEndianU32(at: O.price)
+            tick.shares = p.bigEndianU64(at: O.shares)
+            tick.matchNumber = p.bigEndianU64(at: O.matchNumber)
+            emit(&tick, sink: &sink)
+
+        case UInt8(ascii: "B"):
+            guard check(length, 19) else { return }
+            tick.kind = .tradeBreak
+            tick.matchNumber = p.bigEndianU64(at: ITCHOffsets.BrokenTrade.matchNumber)
+            emit(&tick, sink: &sink)
+
+        case UInt8(ascii: "R"):
+            guard check(length, 39) else { return }
+            books.addStock(locate: locate, symbol: p.symbol(at: ITCHOffsets.StockDirectory.stock))
+
+        case UInt8(ascii: "S"):
+            guard check(length, 12) else { return }
+            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.SystemEvent.eventCode), sink: &sink)
+
+        case UInt8(ascii: "H"):
+            guard check(length, 25) else { return }
+            typealias O = ITCHOffsets.TradingAction
+            tick.reason = p.loadUnaligned(fromByteOffset: O.reasonCode, as: UInt32.self)
+            emitStatus(&tick, type: type, code: p.byte(at: O.tradingState), sink: &sink)
+
+        case UInt8(ascii: "Y"):
+            guard check(length, 20) else { return }
+            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.RegSHO.action), sink: &sink)
+
+        case UInt8(ascii: "h"):
+            guard check(length, 21) else { return }
+            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.OperationalHalt.action), sink: &sink)
+
+        case UInt8(ascii: "W"):
+            guard check(length, 12) else { return }
+            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.MWCBStatus.breachedLevel), sink: &sink)
+
+        case UInt8(ascii: "K"):
+            guard check(length, 28) else { return }
+            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.IPOQuoting.qualifier), sink: &sink)
+
+        case UInt8(ascii: "J"):
+            guard check(length, 35) else { return }
+            emitStatus(&tick, type: type, code: UInt8(ascii: " "), sink: &sink)
+
+        case UInt8(ascii: "V"):
+            guard check(length, 35) else { return }
+            emitStatus(&tick, type: type, code: UInt8(ascii: " "), sink: &sink)
+
+        case UInt8(ascii: "L"), UInt8(ascii: "I"), UInt8(ascii: "N"), UInt8(ascii: "O"):
+            // Decoded (dsi decode) but not part of the normalized stream yet.
+            return
+
+        default:
+            counters.unknownMessages.add()
+        }
+    }
+
+    /// Counts a message shorter than its type's layout; such a message is skipped.
+    @inlinable @inline(__always)
+    func check(_ length: Int, _ required: Int) -> Bool {
+        if length >= required { return true }
+        counters.shortMessages.add()
+        return false
+    }
+
+    @inlinable @inline(__always)
+    mutating func emit<Sink: TickSink>(_ tick: inout Tick, sink: inout Sink) {
+        tick.stock = books.symbol(tick.stockLocate)
+        counters.ticks.add()
+        sink.publish(tick)
+    }
+
+    @inlinable
+    mutating func emitStatus<Sink: TickSink>(_ tick: inout Tick, type: UInt8, code: UInt8, sink: inout Sink) {
+        tick.kind = .status
+        tick.statusType = type
+        tick.statusCode = code
+        emit(&tick, sink: &sink)
+    }
+
+    /// Publishes a quote tick for `tick.stockLocate` if its top of book differs from the last one published.
+    @inlinable
+    mutating func publishQuoteIfChanged<Sink: TickSink>(_ tick: inout Tick, sink: inout Sink) {
+        let locate = Int(tick.stockLocate)
+        let top = books.bbo(tick.stockLocate)
+        let now = Quote(bidPrice: top.bidPrice, askPrice: top.askPrice, bidSize: top.bidSize, askSize: top.askSize)
+        guard now != lastQuote[locate] else { return }
+        lastQuote[locate] = now
+        tick.kind = .quote
+        tick.bidPrice = now.bidPrice
+        tick.bidSize = now.bidSize
+        tick.askPrice = now.askPrice
+        tick.askSize = now.askSize
+        emit(&tick, sink: &sink)
+    }
+}

@@ -1,0 +1,112 @@
+import CDSIShims
+import DSICore
+import Glibc
+
+/// One multicast line: a UDP socket joined to a group on an interface, read with `recvmmsg` straight into ring slots.
+///
+/// Kernel receive timestamps (`SO_TIMESTAMPNS`) are taken per datagram and the kernel's own drop counter
+/// (`SO_RXQ_OVFL`) is read back with every batch, so a datagram the kernel dropped is reported, not missed.
+public final class MulticastReceiver {
+    public struct Options: Sendable {
+        public var group: IPv4Endpoint
+        public var interface: IPv4Address
+        /// Requested kernel receive buffer, bytes (forced past `rmem_max` where the process may).
+        public var receiveBuffer: Int = 16 << 20
+        /// `SO_BUSY_POLL` microseconds; 0 leaves it off.
+        public var busyPollMicros: Int32 = 0
+
+        public init(group: IPv4Endpoint, interface: IPv4Address) {
+            self.group = group
+            self.interface = interface
+        }
+    }
+
+    public let fd: Int32
+    public let options: Options
+    /// The line's index, stamped into every slot it fills.
+    public let line: Int
+    /// Datagrams the kernel dropped on this socket (its receive queue overflowed), as it last reported.
+    public let kernelDrops = Counter()
+    /// Datagrams larger than a ring slot (counted and dropped; the MTU makes this a misconfiguration).
+    public let oversized = Counter()
+    public let datagrams = Counter()
+
+    // Batch scratch, allocated once: the shim reads these arrays for each recvmmsg.
+    private let buffers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: Int(CDSIShims_MAX_BATCH))
+    private let capacities = UnsafeMutablePointer<Int>.allocate(capacity: Int(CDSIShims_MAX_BATCH))
+    private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: Int(CDSIShims_MAX_BATCH))
+    private let times = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(CDSIShims_MAX_BATCH))
+    private var drops: UInt32 = 0
+
+    public init(_ options: Options, line: Int) throws {
+        self.options = options
+        self.line = line
+        fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        do {
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, Int32(1), "SO_REUSEADDR")
+            if (try? setOption(fd, SOL_SOCKET, CDSIShims_SO_RCVBUFFORCE(), Int32(options.receiveBuffer), "SO_RCVBUFFORCE")) == nil {
+                try setOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(options.receiveBuffer), "SO_RCVBUF")
+            }
+            try setOption(fd, SOL_SOCKET, CDSIShims_SO_TIMESTAMPNS(), Int32(1), "SO_TIMESTAMPNS")
+            try setOption(fd, SOL_SOCKET, CDSIShims_SO_RXQ_OVFL(), Int32(1), "SO_RXQ_OVFL")
+            if options.busyPollMicros > 0 {
+                try setOption(fd, SOL_SOCKET, CDSIShims_SO_BUSY_POLL(), options.busyPollMicros, "SO_BUSY_POLL")
+            }
+            // Bind to the group address itself so that only this group's datagrams arrive on this port.
+            var address = sockaddr_in(options.group)
+            _ = try withUnsafePointer(to: &address) { p in
+                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    try syscall("bind(\(options.group))") { bind(fd, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
+            var membership = ip_mreq(
+                imr_multiaddr: in_addr(s_addr: options.group.address.value.bigEndian),
+                imr_interface: in_addr(s_addr: options.interface.value.bigEndian))
+            try syscall("setsockopt(IP_ADD_MEMBERSHIP \(options.group.address) on \(options.interface))") {
+                setsockopt(fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, &membership, socklen_t(MemoryLayout<ip_mreq>.size))
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        close(fd)
+        buffers.deallocate(); capacities.deallocate(); lengths.deallocate(); times.deallocate()
+    }
+
+    /// Receives what is waiting (up to one batch) into free slots of `ring`, without blocking.
+    /// - Returns: datagrams committed to the ring.
+    @discardableResult
+    public func receive(into ring: SPSCRing) throws -> Int {
+        let free = ring.freeSlots(limit: Int(CDSIShims_MAX_BATCH))
+        if free == 0 { return 0 }  // back-pressure: the kernel buffer holds the rest until the pipeline catches up
+        let room = ring.slotSize - PacketSlot.payloadOffset
+        for i in 0..<free {
+            buffers[i] = ring.producerSlot(i) + PacketSlot.payloadOffset
+            capacities[i] = room
+        }
+        let n = CDSIShims_recv_batch(fd, buffers, capacities, lengths, times, UInt32(free), &drops)
+        if n < 0 { throw SystemError("recvmmsg(\(options.group))", errno: -n) }
+        if n == 0 { return 0 }
+        kernelDrops.set(UInt64(drops))
+        var committed = 0
+        for i in 0..<Int(n) {
+            if lengths[i] == Int.max || lengths[i] == -1 || lengths[i] > room {
+                oversized.add()
+                continue
+            }
+            // A later datagram moves down over a dropped one: slots stay dense and in arrival order.
+            let slot = ring.producerSlot(committed)
+            if committed != i {
+                (slot + PacketSlot.payloadOffset).copyMemory(from: buffers[i]!, byteCount: lengths[i])
+            }
+            PacketSlot.setHeader(slot, receiveTime: times[i] != 0 ? times[i] : Clock.realtimeNanos(), length: lengths[i], line: line)
+            committed += 1
+        }
+        ring.commit(committed)
+        datagrams.add(UInt64(committed))
+        return committed
+    }
+}

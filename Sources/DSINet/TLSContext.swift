@@ -1,0 +1,61 @@
+import CDSIShims
+import COpenSSL
+import Glibc
+
+/// OpenSSL contexts pinned to TLS 1.3: one for the publisher (certificate and key) and one for subscribers.
+public final class TLSContext: @unchecked Sendable {
+    // @unchecked Sendable: an SSL_CTX is safe to share once configured (OpenSSL locks its own reference counts).
+    public let ctx: OpaquePointer
+
+    private init(method: OpaquePointer?, what: String) throws {
+        guard let ctx = SSL_CTX_new(method) else { throw TLSError.openssl("creating the \(what) TLS context") }
+        self.ctx = ctx
+        guard CDSIShims_SSL_CTX_tls13_only(ctx) == 1 else {
+            SSL_CTX_free(ctx)
+            throw TLSError.openssl("restricting the \(what) TLS context to TLS 1.3")
+        }
+    }
+
+    deinit { SSL_CTX_free(ctx) }
+
+    /// A server context with a PEM certificate chain and its private key; both files are checked now, so a bad path or
+    /// a key that does not match fails at start with the file's name.
+    public static func server(certificate: String, key: String) throws -> TLSContext {
+        let context = try TLSContext(method: TLS_server_method(), what: "publisher")
+        guard access(certificate, R_OK) == 0 else {
+            throw TLSError("certificate \(certificate)", reason: String(cString: strerror(errno)))
+        }
+        guard access(key, R_OK) == 0 else { throw TLSError("private key \(key)", reason: String(cString: strerror(errno))) }
+        guard SSL_CTX_use_certificate_chain_file(context.ctx, certificate) == 1 else {
+            throw TLSError.openssl("loading certificate \(certificate)")
+        }
+        guard SSL_CTX_use_PrivateKey_file(context.ctx, key, SSL_FILETYPE_PEM) == 1 else {
+            throw TLSError.openssl("loading private key \(key)")
+        }
+        guard SSL_CTX_check_private_key(context.ctx) == 1 else {
+            throw TLSError.openssl("private key \(key) does not match certificate \(certificate)")
+        }
+        return context
+    }
+
+    /// A client context: verifies the server against `caFile`, or (with `insecure`) not at all.
+    public static func client(caFile: String?, insecure: Bool) throws -> TLSContext {
+        let context = try TLSContext(method: TLS_client_method(), what: "subscriber")
+        if insecure {
+            SSL_CTX_set_verify(context.ctx, SSL_VERIFY_NONE, nil)
+        } else {
+            if let caFile {
+                guard access(caFile, R_OK) == 0 else { throw TLSError("CA file \(caFile)", reason: String(cString: strerror(errno))) }
+                guard SSL_CTX_load_verify_locations(context.ctx, caFile, nil) == 1 else {
+                    throw TLSError.openssl("loading CA file \(caFile)")
+                }
+            } else {
+                guard SSL_CTX_set_default_verify_paths(context.ctx) == 1 else {
+                    throw TLSError.openssl("loading the system's CA certificates")
+                }
+            }
+            SSL_CTX_set_verify(context.ctx, SSL_VERIFY_PEER, nil)
+        }
+        return context
+    }
+}

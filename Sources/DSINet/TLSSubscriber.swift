@@ -1,0 +1,196 @@
+import CDSIShims
+import COpenSSL
+import DSICore
+import Glibc
+
+/// A downstream client of the publisher: connects over TLS 1.3, verifies the server (unless told not to), and reads
+/// ticks until a count, the end of the stream, or a stop request.
+public final class TLSSubscriber: @unchecked Sendable {
+    // @unchecked Sendable: may be handed to another thread, but only one thread uses it at a time.
+    public struct Options: Sendable {
+        public var host: String
+        public var port: UInt16
+        /// Skip certificate verification (a self-signed publisher you have not copied the certificate of).
+        public var insecure = false
+        /// Trust this CA (or self-signed certificate) file instead of the system's.
+        public var caFile: String? = nil
+        /// Give up when nothing arrives for this long (ns); nil waits for ever.
+        public var idleTimeoutNanos: UInt64? = nil
+
+        public init(host: String, port: UInt16) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// Why reading stopped.
+    public enum End: Equatable, Sendable {
+        case count
+        case endOfStream(lastStreamSeq: UInt64)
+        case goodbye(String)
+        case closed
+        case stopped
+        case idleTimeout
+    }
+
+    public let options: Options
+    public private(set) var protocolVersion: UInt16 = 0
+    /// The TLS version the connection uses, as OpenSSL names it ("TLSv1.3").
+    public private(set) var tlsVersion = ""
+    public private(set) var ticksReceived: UInt64 = 0
+    /// Stream sequence numbers that were skipped (should stay 0: the publisher's stream is gap-free).
+    public private(set) var streamGaps: UInt64 = 0
+    private var lastStreamSeq: UInt64 = 0
+    private let context: TLSContext
+    private let fd: Int32
+    private let ssl: OpaquePointer
+    private var buffer = [UInt8](repeating: 0, count: 256 << 10)
+    private var filled = 0
+
+    /// Connects and completes the TLS handshake.
+    public init(_ options: Options) throws {
+        self.options = options
+        context = try TLSContext.client(caFile: options.caFile, insecure: options.insecure)
+        fd = try Self.connect(host: options.host, port: options.port)
+        guard let ssl = SSL_new(context.ctx) else {
+            Glibc.close(fd)
+            throw TLSError.openssl("creating a TLS session")
+        }
+        self.ssl = ssl
+        SSL_set_fd(ssl, fd)
+        let isAddress = IPv4Address(options.host) != nil
+        if !isAddress { _ = CDSIShims_SSL_set_sni(ssl, options.host) }
+        if !options.insecure {
+            // Check that the certificate names the host we dialled, not just that some CA signed it.
+            if isAddress {
+                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.host)
+            } else {
+                SSL_set1_host(ssl, options.host)
+            }
+        }
+        // A receive timeout lets the read loop notice stop requests while the publisher is quiet.
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        while true {
+            let r = SSL_connect(ssl)
+            if r == 1 { break }
+            let error = SSL_get_error(ssl, r)
+            if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { continue }
+            let verify = SSL_get_verify_result(ssl)
+            let detail = verify != X509_V_OK
+                ? "certificate verification failed: \(String(cString: X509_verify_cert_error_string(verify)))"
+                : TLSError.openssl("").reason
+            SSL_free(ssl)
+            Glibc.close(fd)
+            throw TLSError("TLS handshake with \(options.host):\(options.port)", reason: detail)
+        }
+        tlsVersion = String(cString: SSL_get_version(ssl))
+    }
+
+    deinit {
+        SSL_shutdown(ssl)
+        SSL_free(ssl)
+        Glibc.close(fd)
+    }
+
+    static func connect(host: String, port: UInt16) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>? = nil
+        let status = getaddrinfo(host, String(port), &hints, &result)
+        guard status == 0, let first = result else {
+            throw TLSError("resolving \(host)", reason: String(cString: gai_strerror(status)))
+        }
+        defer { freeaddrinfo(result) }
+        let fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0) }
+        do {
+            try syscall("connect(\(host):\(port))") { Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Reads ticks and hands each to `onTick` until `limit` ticks (if given), the end of the stream, the publisher
+    /// closing, `shouldStop()` returning true, or the idle timeout.
+    public func run(limit: UInt64? = nil, shouldStop: () -> Bool = { false }, onTick: (Tick) -> Void) throws -> End {
+        var lastData = Clock.monotonicNanos()
+        while true {
+            // Frames already buffered first.
+            var offset = 0
+            while filled - offset >= PublishProtocol.headerSize {
+                let length = Int(buffer[offset]) << 8 | Int(buffer[offset + 1])
+                guard length >= 1 else { throw TLSError("reading the tick stream", reason: "empty frame") }
+                guard filled - offset >= 2 + length else { break }
+                let type = buffer[offset + 2]
+                let payload = offset + 3
+                let payloadLength = length - 1
+                offset += 2 + length
+                switch PublishProtocol.FrameType(rawValue: type) {
+                case .tick:
+                    guard payloadLength >= Tick.wireSize,
+                          let tick = buffer.withUnsafeBytes({ Tick(wire: $0.baseAddress! + payload) }) else {
+                        throw TLSError("reading the tick stream", reason: "malformed tick frame")
+                    }
+                    if lastStreamSeq != 0 && tick.streamSeq != lastStreamSeq + 1 { streamGaps += 1 }
+                    lastStreamSeq = tick.streamSeq
+                    ticksReceived += 1
+                    onTick(tick)
+                    if let limit, ticksReceived >= limit {
+                        compact(offset)
+                        return .count
+                    }
+                case .hello:
+                    guard payloadLength >= 4 else { throw TLSError("reading the tick stream", reason: "short hello") }
+                    protocolVersion = UInt16(buffer[payload]) << 8 | UInt16(buffer[payload + 1])
+                    guard protocolVersion == PublishProtocol.version else {
+                        throw TLSError("reading the tick stream", reason: "unsupported protocol version \(protocolVersion)")
+                    }
+                case .end:
+                    var last: UInt64 = 0
+                    for i in 0..<min(8, payloadLength) { last = last << 8 | UInt64(buffer[payload + i]) }
+                    compact(offset)
+                    return .endOfStream(lastStreamSeq: last)
+                case .goodbye:
+                    let text = String(decoding: buffer[payload..<(payload + payloadLength)], as: UTF8.self)
+                    compact(offset)
+                    return .goodbye(text)
+                case nil:
+                    break  // a frame type from a newer publisher: skip it by its length
+                }
+            }
+            compact(offset)
+            if shouldStop() { return .stopped }
+            if filled == buffer.count { throw TLSError("reading the tick stream", reason: "frame larger than the buffer") }
+            let n = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress! + filled, Int32($0.count - filled)) }
+            if n > 0 {
+                filled += Int(n)
+                lastData = Clock.monotonicNanos()
+                continue
+            }
+            let error = SSL_get_error(ssl, n)
+            if error == SSL_ERROR_ZERO_RETURN { return .closed }
+            if error == SSL_ERROR_WANT_READ || (error == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EINTR)) {
+                ERR_clear_error()
+                if let limit = options.idleTimeoutNanos, Clock.monotonicNanos() - lastData > limit { return .idleTimeout }
+                continue
+            }
+            if error == SSL_ERROR_SYSCALL && n == 0 { return .closed }
+            throw TLSError.openssl("reading from \(options.host):\(options.port)")
+        }
+    }
+
+    private func compact(_ consumed: Int) {
+        guard consumed > 0 else { return }
+        if consumed < filled {
+            buffer.withUnsafeMutableBytes { raw in
+                raw.baseAddress!.copyMemory(from: raw.baseAddress! + consumed, byteCount: filled - consumed)
+            }
+        }
+        filled -= consumed
+    }
+}

@@ -1,0 +1,227 @@
+import DSICore
+import Foundation
+import Yams
+
+/// A handler's configuration (docs/configuration.md): feeds in, the publisher out, and the workers that run them.
+public struct HandlerConfig: Codable, Sendable {
+    public var feeds: [FeedConfig]
+    public var publisher: PublisherConfig
+    public var workers: [WorkerConfig]?
+
+    public init(feeds: [FeedConfig], publisher: PublisherConfig, workers: [WorkerConfig]? = nil) {
+        self.feeds = feeds
+        self.publisher = publisher
+        self.workers = workers
+    }
+}
+
+public struct FeedConfig: Codable, Sendable {
+    public var name: String
+    /// Only `moldudp64-itch50` for now.
+    public var `protocol`: String
+    /// The local interface address to join the groups on.
+    public var interface: String
+    public var lines: [LineConfig]
+    /// Most orders live at once over the day: the order table is sized for it up front.
+    public var maxOrders: Int?
+    /// Kernel receive buffer per line socket, bytes.
+    public var receiveBuffer: Int?
+    /// `SO_BUSY_POLL` in microseconds (0: off).
+    public var busyPollMicros: Int?
+
+    public init(name: String, protocol: String = "moldudp64-itch50", interface: String, lines: [LineConfig]) {
+        self.name = name
+        self.protocol = `protocol`
+        self.interface = interface
+        self.lines = lines
+    }
+}
+
+public struct LineConfig: Codable, Sendable {
+    public var name: String
+    /// `group:port`, a multicast group.
+    public var group: String
+    public init(name: String, group: String) {
+        self.name = name
+        self.group = group
+    }
+}
+
+public struct PublisherConfig: Codable, Sendable {
+    /// `address:port` to listen on.
+    public var listen: String
+    /// PEM certificate chain; absent: a self-signed certificate is made (and reused) in `stateDirectory`.
+    public var certificate: String?
+    public var key: String?
+    /// Where generated files go; absent: `$DSI_STATE_DIR`, else `$XDG_STATE_HOME/dsi`, else `~/.local/state/dsi`.
+    public var stateDirectory: String?
+    /// A subscriber further behind than this is disconnected as a slow consumer.
+    public var maxQueuedBytes: Int?
+    /// When the publish ring is full: `block` (lossless: the pipeline waits) or `drop` (counted).
+    public var backPressure: BackPressure?
+    /// Slots in the ring from the pipeline to the publisher.
+    public var ringSlots: Int?
+
+    public init(listen: String) { self.listen = listen }
+}
+
+public enum BackPressure: String, Codable, Sendable { case block, drop }
+
+public struct WorkerConfig: Codable, Sendable {
+    /// `pipeline` (line sockets, arbitration, decode, books, ticks) or `publisher` (TLS sessions).
+    public var name: String
+    public var cpu: Int?
+    public var idle: IdleStrategyKind?
+    public init(name: String, cpu: Int?, idle: IdleStrategyKind?) {
+        self.name = name
+        self.cpu = cpu
+        self.idle = idle
+    }
+}
+
+/// A configuration that cannot be used: names the file, the key and what is wrong.
+public struct ConfigError: Error, CustomStringConvertible {
+    public let file: String
+    public let key: String?
+    public let problem: String
+    public init(file: String, key: String?, problem: String) {
+        self.file = file
+        self.key = key
+        self.problem = problem
+    }
+    public var description: String { key.map { "\(file): \($0): \(problem)" } ?? "\(file): \(problem)" }
+}
+
+/// A configuration checked and turned into the values the handler runs with.
+public struct ValidatedConfig: Sendable {
+    public struct Line: Sendable {
+        public var name: String
+        public var group: IPv4Endpoint
+    }
+    public var feedName: String
+    public var interface: IPv4Address
+    public var lines: [Line]
+    public var maxOrders: Int
+    public var receiveBuffer: Int
+    public var busyPollMicros: Int32
+    public var listen: IPv4Endpoint
+    public var certificate: String?
+    public var key: String?
+    public var stateDirectory: String
+    public var maxQueuedBytes: Int
+    public var backPressure: BackPressure
+    public var ringSlots: Int
+    public var pipelineWorker: WorkerConfig
+    public var publisherWorker: WorkerConfig
+}
+
+extension HandlerConfig {
+    /// Reads and validates a YAML file. Every problem names the file and the key.
+    public static func load(path: String) throws -> ValidatedConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
+            throw ConfigError(file: path, key: nil, problem: reason)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, key: nil, problem: "not UTF-8 text")
+        }
+        let config: HandlerConfig
+        do {
+            config = try YAMLDecoder().decode(HandlerConfig.self, from: text)
+        } catch let error as DecodingError {
+            throw ConfigError(file: path, key: error.keyPath, problem: error.problem)
+        } catch {
+            throw ConfigError(file: path, key: nil, problem: "invalid YAML: \(error)")
+        }
+        return try config.validated(file: path)
+    }
+
+    /// Checks every value; the first problem found is thrown.
+    public func validated(file: String) throws -> ValidatedConfig {
+        func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: file, key: key, problem: problem) }
+        guard feeds.count == 1 else {
+            throw fail("feeds", feeds.isEmpty ? "at least one feed is required" : "one feed per handler is supported for now (\(feeds.count) given)")
+        }
+        let feed = feeds[0]
+        guard feed.protocol == "moldudp64-itch50" else {
+            throw fail("feeds[0].protocol", "unknown protocol '\(feed.protocol)' (supported: moldudp64-itch50)")
+        }
+        guard let interface = IPv4Address(feed.interface) else {
+            throw fail("feeds[0].interface", "'\(feed.interface)' is not an IPv4 address")
+        }
+        guard !feed.lines.isEmpty else { throw fail("feeds[0].lines", "at least one line is required") }
+        var lines: [ValidatedConfig.Line] = []
+        var seen = Set<String>()
+        for (i, line) in feed.lines.enumerated() {
+            guard let group = IPv4Endpoint(line.group), group.address.isMulticast, group.port != 0 else {
+                throw fail("feeds[0].lines[\(i)].group", "'\(line.group)' is not a multicast group:port (224.0.0.0/4, port 1-65535)")
+            }
+            guard seen.insert(line.name).inserted else { throw fail("feeds[0].lines[\(i)].name", "duplicate line name '\(line.name)'") }
+            lines.append(.init(name: line.name, group: group))
+        }
+        guard let listen = IPv4Endpoint(publisher.listen) else {
+            throw fail("publisher.listen", "'\(publisher.listen)' is not an address:port")
+        }
+        if (publisher.certificate == nil) != (publisher.key == nil) {
+            throw fail(publisher.certificate == nil ? "publisher.certificate" : "publisher.key",
+                       "give both certificate and key, or neither (for a self-signed one)")
+        }
+        let maxOrders = feed.maxOrders ?? 1_000_000
+        guard maxOrders > 0 && maxOrders <= 1 << 30 else { throw fail("feeds[0].maxOrders", "must be between 1 and 2^30") }
+        let ringSlots = publisher.ringSlots ?? 65_536
+        guard ringSlots >= 64 && ringSlots <= 1 << 24 else { throw fail("publisher.ringSlots", "must be between 64 and 2^24") }
+        var pipeline = WorkerConfig(name: "pipeline", cpu: 0, idle: .backoff)
+        var publisherWorker = WorkerConfig(name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: .backoff)
+        for (i, worker) in (workers ?? []).enumerated() {
+            if let cpu = worker.cpu, CDSIShimsBridge.cpuIsAllowed(cpu) == false {
+                throw fail("workers[\(i)].cpu", "CPU \(cpu) does not exist or is not available to this process")
+            }
+            switch worker.name {
+            case "pipeline": pipeline = WorkerConfig(name: "pipeline", cpu: worker.cpu, idle: worker.idle ?? .backoff)
+            case "publisher": publisherWorker = WorkerConfig(name: "publisher", cpu: worker.cpu, idle: worker.idle ?? .backoff)
+            default: throw fail("workers[\(i)].name", "unknown worker '\(worker.name)' (pipeline, publisher)")
+            }
+        }
+        return ValidatedConfig(
+            feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
+            receiveBuffer: feed.receiveBuffer ?? 16 << 20, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
+            listen: listen, certificate: publisher.certificate, key: publisher.key,
+            stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,
+            maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: publisher.backPressure ?? .block,
+            ringSlots: ringSlots, pipelineWorker: pipeline, publisherWorker: publisherWorker)
+    }
+
+    public static var defaultStateDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["DSI_STATE_DIR"], !dir.isEmpty { return dir }
+        if let dir = env["XDG_STATE_HOME"], !dir.isEmpty { return dir + "/dsi" }
+        return (env["HOME"] ?? "/tmp") + "/.local/state/dsi"
+    }
+}
+
+extension DecodingError {
+    /// `feeds[0].lines[1].group` style path of the failing key.
+    var keyPath: String {
+        let path: [CodingKey]
+        switch self {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c): path = c.codingPath
+        case .keyNotFound(let key, let c): path = c.codingPath + [key]
+        @unknown default: path = []
+        }
+        var out = ""
+        for key in path {
+            if let index = key.intValue { out += "[\(index)]" } else { out += out.isEmpty ? key.stringValue : "." + key.stringValue }
+        }
+        return out.isEmpty ? "(top level)" : out
+    }
+
+    var problem: String {
+        switch self {
+        case .typeMismatch(let type, _): "expected \(type)"
+        case .valueNotFound(let type, _): "missing value (expected \(type))"
+        case .keyNotFound: "required key is missing"
+        case .dataCorrupted(let c): c.debugDescription
+        @unknown default: "invalid"
+        }
+    }
+}

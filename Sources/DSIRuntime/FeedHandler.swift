@@ -1,0 +1,110 @@
+import Atomics
+import DSICore
+import DSIFeeds
+import DSINet
+import Foundation
+import Logging
+
+/// The running handler: line sockets joined, rings allocated, publisher listening, two workers pinned.
+///
+/// Everything that can fail (a bad certificate, a port in use, a group that cannot be joined) fails in `init`, before
+/// any thread starts. `stop()` drains: the pipeline handles what it already received, the publisher sends every tick
+/// and an end frame, then both threads end.
+public final class FeedHandler: @unchecked Sendable {
+    // @unchecked Sendable: after start, the agents' state belongs to their workers; other threads read only counters.
+
+    public let config: ValidatedConfig
+    public let counters = FeedCounters()
+    public let publisher: TLSPublisher
+    public let receivers: [MulticastReceiver]
+    public let certificate: String
+    public let key: String
+    let ingest: SPSCRing
+    let ticks: SPSCRing
+    let sink: TickRingSink
+    let consumerGone = ManagedAtomic<Bool>(false)
+    let pipelineWorker: Worker
+    let publisherWorker: Worker
+    let logger: Logger
+    private var pipelineBox: PipelineAgent?
+    /// Set by the pipeline when the feed's end-of-session packet has been processed.
+    public let sessionEnded = ManagedAtomic<Bool>(false)
+
+    public init(config: ValidatedConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        let (certificate, key) = try CertificateStore.resolve(config: config, logger: logger)
+        self.certificate = certificate
+        self.key = key
+        var publisherOptions = TLSPublisher.Options(listen: config.listen, certificate: certificate, key: key)
+        publisherOptions.maxQueuedBytes = config.maxQueuedBytes
+        publisher = try TLSPublisher(publisherOptions, logger: logger)
+        receivers = try config.lines.enumerated().map { index, line in
+            var options = MulticastReceiver.Options(group: line.group, interface: config.interface)
+            options.receiveBuffer = config.receiveBuffer
+            options.busyPollMicros = config.busyPollMicros
+            return try MulticastReceiver(options, line: index)
+        }
+        ingest = SPSCRing(capacity: 4096, slotSize: 2048)
+        ticks = SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride)
+        sink = TickRingSink(ring: ticks, policy: config.backPressure, consumerGone: consumerGone)
+        pipelineWorker = Worker(name: config.pipelineWorker.name, cpu: config.pipelineWorker.cpu, idle: config.pipelineWorker.idle ?? .backoff)
+        publisherWorker = Worker(name: config.publisherWorker.name, cpu: config.publisherWorker.cpu, idle: config.publisherWorker.idle ?? .backoff)
+    }
+
+    /// The port subscribers connect to.
+    public var port: UInt16 { publisher.port }
+
+    public func start() {
+        let processor = FeedProcessor(expectedOrders: config.maxOrders, counters: counters)
+        let agent = SessionWatch(inner: PipelineAgent(receivers: receivers, ingest: ingest, processor: processor, sink: sink),
+                                 ended: sessionEnded)
+        let gone = consumerGone
+        publisherWorker.start(PublisherAgent(publisher: publisher, ring: ticks), logger: logger) { _ in
+            gone.store(true, ordering: .releasing)
+        }
+        pipelineWorker.start(agent, logger: logger)
+        logger.info("""
+            feed \(config.feedName): lines \(config.lines.map { "\($0.name)=\($0.group)" }.joined(separator: " ")) \
+            on \(config.interface); publishing TLS 1.3 on \(config.listen.address):\(port); \
+            workers pipeline cpu \(config.pipelineWorker.cpu.map(String.init) ?? "any"), \
+            publisher cpu \(config.publisherWorker.cpu.map(String.init) ?? "any")
+            """)
+    }
+
+    /// Drains and stops both workers; returns the first worker failure, if any.
+    @discardableResult
+    public func stop() -> Error? {
+        pipelineWorker.stop()
+        pipelineWorker.join()
+        publisherWorker.stop()
+        publisherWorker.join()
+        return pipelineWorker.failure ?? publisherWorker.failure
+    }
+
+    /// Whether a worker has died (its error is in `failure`).
+    public var failure: Error? {
+        if pipelineWorker.hasFinished, let e = pipelineWorker.failure { return e }
+        if publisherWorker.hasFinished, let e = publisherWorker.failure { return e }
+        return nil
+    }
+
+    /// Ticks that were built but could not be handed to the publisher.
+    public var ticksDropped: UInt64 { sink.dropped.load }
+    public var kernelDrops: UInt64 { receivers.reduce(0) { $0 + $1.kernelDrops.load } }
+    public var datagramsReceived: UInt64 { receivers.reduce(0) { $0 + $1.datagrams.load } }
+    /// Whether the pipeline has nothing received but unprocessed.
+    public var ingestEmpty: Bool { ingest.count == 0 }
+    public var publishRingEmpty: Bool { ticks.count == 0 }
+}
+
+/// Marks the feed's end of session for whoever waits on it (the demo, tests).
+struct SessionWatch: Agent {
+    var inner: PipelineAgent
+    let ended: ManagedAtomic<Bool>
+    mutating func doWork() throws -> Int {
+        let work = try inner.doWork()
+        if work > 0 && inner.processor.sessionEnded { ended.store(true, ordering: .releasing) }
+        return work
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import CDSIShims
+import DSICore
+import DSIRuntime
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the handler: join the configured lines, publish ticks over TLS 1.3, until SIGINT or SIGTERM.")
+
+    @Option(help: "The YAML configuration (see feeds/loopback.yaml).") var config: String
+    @Option(help: "Seconds between counter lines in the log (0: none).") var statsInterval = 10.0
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.logger("dsi.run")
+        let validated = try failing { try HandlerConfig.load(path: config) }
+        CDSIShims_install_stop_handlers()
+        let handler = try failing { try FeedHandler(config: validated, logger: logger) }
+        handler.start()
+        var nextStats = Clock.monotonicNanos() + UInt64(statsInterval * 1e9)
+        while CDSIShims_stop_requested() == 0 && handler.failure == nil {
+            Clock.sleep(nanos: 50_000_000)
+            if statsInterval > 0 && Clock.monotonicNanos() >= nextStats {
+                nextStats += UInt64(statsInterval * 1e9)
+                logger.info("\(Self.counterLine(handler))")
+            }
+        }
+        logger.info("stopping: draining the pipeline and the publisher")
+        let failure = handler.stop()
+        logger.info("stopped. \(Self.counterLine(handler))")
+        if let failure {
+            FileHandleStderr.write("dsi: error: a worker failed: \(failure)\n")
+            throw ExitCode.failure
+        }
+    }
+
+    static func counterLine(_ handler: FeedHandler) -> String {
+        let feed = handler.counters.snapshot.filter { $0.1 > 0 || ["messages", "gaps"].contains($0.0) }
+            .map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+        return "\(feed) kernelDrops=\(handler.kernelDrops) ticksPublished=\(handler.publisher.ticksPublished.load) " +
+            "ticksDropped=\(handler.ticksDropped) subscribers=\(handler.publisher.subscribers.load) " +
+            "slowConsumers=\(handler.publisher.slowConsumerDisconnects.load)"
+    }
+}

@@ -1,0 +1,38 @@
+import Glibc
+import ArgumentParser
+import DSICore
+import DSIFeeds
+import DSIPcap
+
+struct Ticks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the ticks the live pipeline would publish for a capture.")
+
+    @Argument(help: "The pcap or pcapng file.") var file: String
+    @Option(help: "Output format: jsonl.") var format = "jsonl"
+
+    func run() throws {
+        var processor = FeedProcessor(expectedOrders: 1 << 20)
+        var sink = PrintingSink()
+        let reader = try failing { try PcapReader(path: file) }
+        try failing {
+            try reader.forEachDatagram { datagram in
+                guard let base = datagram.payload.baseAddress else { return }
+                processor.process(packet: base, length: datagram.payload.count, receiveTime: datagram.time, sink: &sink)
+            }
+        }
+        let counters = processor.counters.snapshot.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+        FileHandleStderr.write("dsi ticks: \(reader.summary); \(counters)\n")
+    }
+}
+
+/// Prints each tick as a JSON line, numbering the stream as the publisher would.
+struct PrintingSink: TickSink {
+    var next: UInt64 = 1
+    mutating func publish(_ tick: Tick) {
+        var t = tick
+        t.streamSeq = next
+        next += 1
+        print(t.jsonLine)
+    }
+}
