@@ -69,11 +69,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "DSICoreTests", dependencies: ["DSICore"]),
-        .testTarget(name: "DSIFeedsTests", dependencies: ["DSIFeeds", "DSIPcap"]),
-        .testTarget(name: "DSINetTests", dependencies: ["DSINet", "DSIRuntime"]),
-        .testTarget(name: "DSIPcapTests", dependencies: ["DSIPcap", "DSIFeeds"]),
-        .testTarget(name: "DSIRuntimeTests", dependencies: ["DSIRuntime"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DSIRuntime"]),
+        // Shared by the test targets: running commands (dsi itself, tshark, openssl, the Python oracles), temp dirs.
+        .target(name: "DSITestSupport", dependencies: ["DSICore"], path: "Tests/DSITestSupport"),
+        .testTarget(name: "DSICoreTests", dependencies: ["DSICore", "DSITestSupport"]),
+        .testTarget(name: "DSIFeedsTests", dependencies: ["DSIFeeds", "DSIPcap", "DSIRuntime", "DSITestSupport"]),
+        .testTarget(name: "DSINetTests", dependencies: ["DSINet", "DSIRuntime", "DSITestSupport"]),
+        .testTarget(name: "DSIPcapTests", dependencies: ["DSIPcap", "DSIFeeds", "DSIRuntime", "DSITestSupport"]),
+        .testTarget(name: "DSIRuntimeTests", dependencies: ["DSIRuntime", "DSITestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DSIRuntime", "DSITestSupport"]),
     ]
 )

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <openssl/err.h>
 
@@ -27,6 +28,10 @@ int CDSIShims_cpu_is_allowed(int cpu) {
     if (cpu < 0 || cpu >= CPU_SETSIZE) return 0;
     if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
     return CPU_ISSET(cpu, &set) ? 1 : 0;
+}
+
+int CDSIShims_set_timer_slack(unsigned long nanos) {
+    return prctl(PR_SET_TIMERSLACK, nanos, 0, 0, 0) == 0 ? 0 : errno;
 }
 
 void CDSIShims_set_thread_name(const char *name) {

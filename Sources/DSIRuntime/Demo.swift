@@ -103,7 +103,8 @@ public struct Demo {
         try waitUntil("the subscriber to be accepted", timeoutNanos: 5_000_000_000) { handler.publisher.subscribers.load == 1 }
 
         // 4. Replay to both lines; the handler arbitrates.
-        let replayer = Replayer(destinations: config.lines.map(\.group), pacing: .original(speed: options.speed))
+        var replayer = Replayer(destinations: config.lines.map(\.group), pacing: .original(speed: options.speed))
+        replayer.spinThresholdNanos = 0  // one process on a small machine: the replayer must not take a core
         let report = try replayer.replay(path: pcap)
         logger.info("replayed \(report.datagrams) datagrams to \(config.lines.count) lines in \(String(format: "%.3f", report.seconds)) s")
 

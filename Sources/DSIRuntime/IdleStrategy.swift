@@ -16,8 +16,9 @@ public enum IdleStrategyKind: String, Sendable, Codable, CaseIterable {
 public struct IdleStrategy: Sendable {
     public let kind: IdleStrategyKind
     @usableFromInline var idleCycles = 0
-    /// Longest sleep under `backoff`, ns.
-    public var maxParkNanos: UInt64 = 1_000_000
+    /// Longest sleep under `backoff`, ns: bounds the latency an idle worker adds when work arrives. (Workers set
+    /// their timer slack to 1 µs, so the kernel does not stretch it by its default 50 µs.)
+    public var maxParkNanos: UInt64 = 50_000
 
     public init(_ kind: IdleStrategyKind) { self.kind = kind }
 

@@ -18,6 +18,9 @@ public struct Replayer {
     public var pacing: ReplayPacer.Mode
     public var interface: IPv4Address
     public var ttl: UInt8
+    /// Spin (rather than sleep) for the last this-many ns before a packet is due; 0 sleeps only, which leaves the
+    /// CPU to the handler when both share a small machine.
+    public var spinThresholdNanos: UInt64 = 100_000
 
     /// - Parameter destinations: where each datagram goes (A and B lines: two); empty means the capture's own
     ///   destination.
@@ -32,6 +35,7 @@ public struct Replayer {
         let reader = try PcapReader(path: path)
         let sender = try MulticastSender(interface: interface, ttl: ttl)
         var pacer = ReplayPacer(mode: pacing)
+        pacer.spinThresholdNanos = spinThresholdNanos
         var report = Report()
         var lateness = LatencyHistogram()
         let start = Clock.monotonicNanos()

@@ -40,6 +40,7 @@ public final class Worker: @unchecked Sendable {
         let box = AgentBox(agent)
         let thread = Thread { [self] in
             CDSIShims_set_thread_name("dsi-\(name)")
+            _ = CDSIShims_set_timer_slack(1_000)  // backoff's short sleeps must not stretch by the default 50 µs
             if let cpu {
                 let status = CDSIShims_pin_current_thread(Int32(cpu))
                 if status != 0 { logger.warning("worker \(name): cannot pin to CPU \(cpu): \(String(cString: strerror(status)))") }

@@ -28,6 +28,10 @@ int CDSIShims_current_cpu(void);
 /// Whether `cpu` is in this process's allowed CPU set (`CPU_ISSET` is a macro).
 int CDSIShims_cpu_is_allowed(int cpu);
 
+/// Sets the calling thread's timer slack in ns (`prctl(PR_SET_TIMERSLACK)`, a variadic call Swift cannot make):
+/// the default 50 µs slack would stretch every short sleep of an idle worker. Returns 0 or an errno value.
+int CDSIShims_set_timer_slack(unsigned long nanos);
+
 /// Names the calling thread (shown by top/ps), truncated to 15 bytes (`pthread_setname_np` is a GNU extension).
 void CDSIShims_set_thread_name(const char *name);
 

@@ -1,0 +1,142 @@
+import Foundation
+
+/// Runs commands for tests: `dsi` itself (built next to the test bundle), and the independent tools the tests hold
+/// DSI's output against.
+public enum Commands {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// The project root (the test command exports DSI_ROOT; otherwise found from this file's path).
+    public static var root: String {
+        if let root = ProcessInfo.processInfo.environment["DSI_ROOT"], !root.isEmpty { return root }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }
+
+    /// The `dsi` binary of this build: it sits next to the test bundle.
+    public static var dsi: String {
+        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let beside = bundleDirectory.appendingPathComponent("dsi").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return root + "/.build/debug/dsi"
+    }
+
+    /// The Python of the oracles' venv (tools/setup.sh --test makes it).
+    public static var python: String { root + "/.venv/bin/python" }
+
+    /// Runs `executable` with `arguments`, waits at most `timeout` seconds (then kills it), returns its output.
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String], timeout: Double = 120,
+                           environment: [String: String] = [:]) throws -> Result {
+        let process = try start(executable, arguments, environment: environment)
+        return try process.wait(timeout: timeout)
+    }
+
+    public static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+        let process = Process()
+        if executable.contains("/") {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [executable] + arguments
+        }
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        let running = Running(process: process, out: out, err: err)
+        try process.run()
+        running.startReading()
+        return running
+    }
+
+    /// A started process whose output is collected in the background (so a chatty child never blocks on a pipe).
+    public final class Running: @unchecked Sendable {
+        // @unchecked Sendable: the buffers are guarded by `lock`.
+        public let process: Process
+        let out: Pipe
+        let err: Pipe
+        let lock = NSLock()
+        var stdoutData = Data()
+        var stderrData = Data()
+        let group = DispatchGroup()
+
+        init(process: Process, out: Pipe, err: Pipe) {
+            self.process = process
+            self.out = out
+            self.err = err
+        }
+
+        func startReading() {
+            for (pipe, isOut) in [(out, true), (err, false)] {
+                group.enter()
+                DispatchQueue.global().async { [self] in
+                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                    lock.lock()
+                    if isOut { stdoutData = data } else { stderrData = data }
+                    lock.unlock()
+                    group.leave()
+                }
+            }
+        }
+
+        /// Sends a signal (SIGTERM by default).
+        public func signal(_ signal: Int32 = SIGTERM) { kill(process.processIdentifier, signal) }
+
+        public func wait(timeout: Double) throws -> Result {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning {
+                process.terminate()
+                usleep(200_000)
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                group.wait()
+                throw TimedOut(command: ([process.executableURL?.path ?? "?"] + (process.arguments ?? [])).joined(separator: " "),
+                               stderr: String(decoding: stderrData, as: UTF8.self))
+            }
+            process.waitUntilExit()
+            group.wait()
+            lock.lock()
+            defer { lock.unlock() }
+            return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                          stderr: String(decoding: stderrData, as: UTF8.self))
+        }
+    }
+
+    public struct TimedOut: Error, CustomStringConvertible {
+        public let command: String
+        public let stderr: String
+        public var description: String { "timed out: \(command)\n\(stderr)" }
+    }
+}
+
+/// A fresh directory under /tmp, removed by `remove()`.
+public struct TemporaryDirectory {
+    public let path: String
+    public init(_ label: String = "dsi-test") throws {
+        path = NSTemporaryDirectory() + "\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    public func file(_ name: String) -> String { path + "/" + name }
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Parses JSON lines into dictionaries.
+public func jsonLines(_ text: String) throws -> [[String: Any]] {
+    try text.split(separator: "\n").map { line in
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw NotJSONObject(line: String(line))
+        }
+        return object
+    }
+}
+
+public struct NotJSONObject: Error { public let line: String }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what DSI needs on a fresh Debian 12 machine with Swift, skipping what is already there.
+#   tools/setup.sh          the C libraries the build links (libssl, libuv, libnuma, libpcap)
+#   tools/setup.sh --test   also the tools the tests hold DSI's output against: tshark, openssl, and a Python venv
+#                           (.venv) with the itchfeed decoder
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libssl-dev libuv1-dev libnuma-dev libpcap-dev pkg-config)
+if [[ "${1:-}" == "--test" ]]; then
+    packages+=(tshark openssl python3-venv iproute2)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    # tshark asks whether non-root users may capture; answer no without a prompt.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+    if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c "import itch" 2>/dev/null; then
+        echo "setup: creating .venv with itchfeed" >&2
+        python3 -m venv .venv
+        .venv/bin/pip install -q itchfeed==1.6.4
+    fi
+fi

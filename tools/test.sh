@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every test: installs what is missing (C libraries, tshark, openssl, the itchfeed venv), builds, and runs the Swift
+# test suites, which include the end-to-end test over loopback multicast and TLS and the checks against the
+# independent oracles. Tests use the backoff idle strategy only: nothing busy-spins.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh --test
+swift build --build-tests
+export DSI_ROOT="$PWD"
+# Two test processes at most, so that two cores are never oversubscribed by timing-sensitive network tests.
+swift test --skip-build --parallel --num-workers 2 "$@"
