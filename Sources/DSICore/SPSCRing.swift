@@ -146,8 +146,6 @@ public final class SPSCRing: @unchecked Sendable {
         precondition(producerState[1] <= h && consumerState[1] <= t, "a cached index is ahead of the real one")
     }
 
-    deinit {
-        tail.destroy()
-        head.destroy()
-    }
+    // No `destroy()` on the two atomics: that would free their storage, which belongs to `memory`. Their values are
+    // plain integers, so there is nothing to deinitialize before `memory` goes.
 }

@@ -1,0 +1,64 @@
+import DSICore
+import DSIFeeds
+import Testing
+
+@Suite struct OrderBookTests {
+    /// Random adds, executions, cancels and deletes against a model that recomputes levels from the live orders.
+    @Test func propertyAgainstModel() {
+        var random = SplitMix64(seed: 99)
+        var books = OrderBooks(expectedOrders: 64)  // small: the table must grow correctly too
+        var model: [UInt64: (locate: UInt16, side: UInt8, price: UInt32, shares: UInt32)] = [:]
+        var nextRef: UInt64 = 1
+        for _ in 0..<20_000 {
+            let op = random.next() % 10
+            if op < 4 || model.isEmpty {
+                let locate = UInt16(1 + random.next() % 3)
+                let side: UInt8 = random.next() & 1 == 0 ? UInt8(ascii: "B") : UInt8(ascii: "S")
+                let price = UInt32(1000 + random.next() % 20)
+                let shares = UInt32(1 + random.next() % 500)
+                let added = books.add(ref: nextRef, locate: locate, side: side, price: price, shares: shares)
+                #expect(added)
+                model[nextRef] = (locate, side, price, shares)
+                nextRef += 1
+            } else {
+                let ref = Array(model.keys)[Int(random.next() % UInt64(model.count))]
+                if op < 8 {
+                    let take = UInt32(1 + random.next() % 300)
+                    let before = books.reduce(ref: ref, shares: take)
+                    #expect(before?.shares == model[ref]!.shares)
+                    if take >= model[ref]!.shares { model[ref] = nil } else { model[ref]!.shares -= take }
+                } else {
+                    #expect(books.delete(ref: ref) != nil)
+                    model[ref] = nil
+                }
+            }
+            #expect(books.orders.count == model.count)
+        }
+        #expect(books.reduce(ref: 999_999_999, shares: 1) == nil, "an unknown order is reported, not invented")
+        for locate in UInt16(1)...3 {
+            for side in [UInt8(ascii: "B"), UInt8(ascii: "S")] {
+                var levels: [UInt32: (UInt64, UInt32)] = [:]
+                for o in model.values where o.locate == locate && o.side == side {
+                    levels[o.price, default: (0, 0)].0 += UInt64(o.shares)
+                    levels[o.price, default: (0, 0)].1 += 1
+                }
+                let expected = levels.keys.sorted(by: side == UInt8(ascii: "B") ? (>) : (<)).map {
+                    PriceLevels.Level(price: $0, shares: levels[$0]!.0, orders: levels[$0]!.1)
+                }
+                let actual = side == UInt8(ascii: "B") ? books.bidLevels(locate).bestFirst : books.askLevels(locate).bestFirst
+                #expect(actual == expected, "locate \(locate) side \(side)")
+            }
+        }
+    }
+
+    @Test func orderTableGrowsAndKeepsEverything() {
+        let table = OrderTable(expectedOrders: 4)
+        let before = table.capacity
+        for ref in UInt64(1)...1000 { table.insert(.init(ref: ref * 7919, price: 1, shares: UInt32(ref), locate: 1, side: 66)) }
+        #expect(table.growths > 0 && table.capacity > before)
+        for ref in UInt64(1)...1000 { #expect(table.find(ref * 7919)?.pointee.shares == UInt32(ref)) }
+        for ref in stride(from: UInt64(1), through: 1000, by: 2) { table.remove(table.find(ref * 7919)!) }
+        for ref in UInt64(1)...1000 { #expect((table.find(ref * 7919) != nil) == (ref % 2 == 0)) }
+        #expect(table.count == 500)
+    }
+}
