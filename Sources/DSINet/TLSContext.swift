@@ -30,7 +30,12 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError.openssl("loading certificate \(certificate)")
         }
         guard SSL_CTX_use_PrivateKey_file(context.ctx, key, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSError.openssl("loading private key \(key)")
+            let error = TLSError.openssl("loading private key \(key)")
+            // OpenSSL checks the pair while loading the key; say so in words a user recognises.
+            if error.reason.contains("key values mismatch") {
+                throw TLSError("private key \(key) does not match certificate \(certificate)", reason: error.reason)
+            }
+            throw error
         }
         guard SSL_CTX_check_private_key(context.ctx) == 1 else {
             throw TLSError.openssl("private key \(key) does not match certificate \(certificate)")

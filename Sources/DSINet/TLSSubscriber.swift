@@ -80,15 +80,14 @@ public final class TLSSubscriber: @unchecked Sendable {
             let detail = verify != X509_V_OK
                 ? "certificate verification failed: \(String(cString: X509_verify_cert_error_string(verify)))"
                 : TLSError.openssl("").reason
-            SSL_free(ssl)
-            Glibc.close(fd)
+            // Every stored property is set, so deinit frees the session and closes the socket.
             throw TLSError("TLS handshake with \(options.host):\(options.port)", reason: detail)
         }
         tlsVersion = String(cString: SSL_get_version(ssl))
     }
 
     deinit {
-        SSL_shutdown(ssl)
+        if SSL_is_init_finished(ssl) == 1 { SSL_shutdown(ssl) }
         SSL_free(ssl)
         Glibc.close(fd)
     }

@@ -114,6 +114,10 @@ public enum Commands {
     public struct TimedOut: Error, CustomStringConvertible {
         public let command: String
         public let stderr: String
+        public init(command: String, stderr: String) {
+            self.command = command
+            self.stderr = stderr
+        }
         public var description: String { "timed out: \(command)\n\(stderr)" }
     }
 }

@@ -1,0 +1,55 @@
+import DSICore
+import DSINet
+import DSIRuntime
+import Testing
+
+@Suite struct MulticastTests {
+    /// Real loopback multicast: datagrams land in ring slots with their bytes, a kernel timestamp and the line index.
+    @Test func receivesIntoRingSlots() throws {
+        let port = try FreePort.udp()
+        let group = IPv4Endpoint(address: IPv4Address("239.255.7.7")!, port: port)
+        let receiver = try MulticastReceiver(.init(group: group, interface: IPv4Address("127.0.0.1")!), line: 3)
+        let sender = try MulticastSender()
+        let ring = SPSCRing(capacity: 64, slotSize: 2048)
+        let before = Clock.realtimeNanos()
+        for i in 0..<10 { try sender.send([UInt8](repeating: UInt8(i), count: 100 + i), to: group) }
+        var received = 0
+        let deadline = Clock.monotonicNanos() + 2_000_000_000
+        while received < 10 && Clock.monotonicNanos() < deadline {
+            received += try receiver.receive(into: ring)
+            if received < 10 { Clock.sleep(nanos: 1_000_000) }
+        }
+        #expect(received == 10)
+        for i in 0..<10 {
+            let slot = ring.consumerSlot(i)
+            #expect(PacketSlot.length(slot) == 100 + i)
+            #expect(PacketSlot.line(slot) == 3)
+            #expect(PacketSlot.payload(slot).load(fromByteOffset: 99, as: UInt8.self) == UInt8(i))
+            #expect(PacketSlot.receiveTime(slot) >= before)
+        }
+        #expect(receiver.kernelDrops.load == 0)
+    }
+
+    /// A full ring is back-pressure: nothing is taken from the socket until slots free up, and nothing is lost.
+    @Test func fullRingLeavesDatagramsInTheKernel() throws {
+        let port = try FreePort.udp()
+        let group = IPv4Endpoint(address: IPv4Address("239.255.7.8")!, port: port)
+        let receiver = try MulticastReceiver(.init(group: group, interface: IPv4Address("127.0.0.1")!), line: 0)
+        let sender = try MulticastSender()
+        let ring = SPSCRing(capacity: 4, slotSize: 2048)
+        for i in 0..<6 { try sender.send([UInt8(i)], to: group) }
+        Clock.sleep(nanos: 20_000_000)
+        #expect(try receiver.receive(into: ring) == 4)
+        #expect(try receiver.receive(into: ring) == 0)
+        ring.release(4)
+        #expect(try receiver.receive(into: ring) == 2)
+        #expect(PacketSlot.payload(ring.consumerSlot(1)).load(as: UInt8.self) == 5)
+    }
+
+    @Test func joiningOnAMissingInterfaceFails() throws {
+        let group = IPv4Endpoint(address: IPv4Address("239.255.7.9")!, port: try FreePort.udp())
+        #expect { try MulticastReceiver(.init(group: group, interface: IPv4Address("192.0.2.77")!), line: 0) } throws: {
+            "\($0)".contains("IP_ADD_MEMBERSHIP")
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import DSICore
+import DSINet
+import DSIRuntime
+import DSITestSupport
+import Foundation
+import Logging
+import Testing
+
+/// The publisher on a real libuv loop with real OpenSSL, polled by a thread like its worker (with sleeps, never spins).
+final class PublisherHarness: @unchecked Sendable {
+    let publisher: TLSPublisher
+    let ring = SPSCRing(capacity: 1 << 16, slotSize: 128)
+    let dir: TemporaryDirectory
+    private let stop = NSLock()
+    private var stopping = false
+    private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(maxQueuedBytes: Int = 8 << 20) throws {
+        dir = try TemporaryDirectory("dsi-tls")
+        try SelfSignedCertificate.generate(certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
+        var options = TLSPublisher.Options(listen: IPv4Endpoint("127.0.0.1:0")!, certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
+        options.maxQueuedBytes = maxQueuedBytes
+        publisher = try TLSPublisher(options, logger: Logger(label: "test"))
+    }
+
+    func start() {
+        let t = Thread { [self] in
+            while !isStopping { if publisher.poll(ring: ring) == 0 { usleep(100) } }
+            publisher.finish(ring: ring)
+            finished.signal()
+        }
+        thread = t
+        t.start()
+    }
+
+    var isStopping: Bool { stop.lock(); defer { stop.unlock() }; return stopping }
+
+    func finish() {
+        stop.lock(); stopping = true; stop.unlock()
+        finished.wait()
+        dir.remove()
+    }
+
+    /// Publishes ticks with stream sequence numbers from `first` (the pipeline's job in the handler).
+    func publish(_ count: Int, first: UInt64) {
+        for i in 0..<count {
+            while ring.claim() == nil { usleep(100) }
+            var t = Tick(kind: .trade)
+            t.streamSeq = first + UInt64(i)
+            t.seq = 1000 + UInt64(i)
+            t.price = UInt32(i)
+            t.stock = Symbol("ZXT")
+            ring.claim()!.storeBytes(of: t, as: Tick.self)
+            ring.commit()
+        }
+    }
+
+    func subscriberOptions() -> TLSSubscriber.Options {
+        var o = TLSSubscriber.Options(host: "127.0.0.1", port: publisher.port)
+        o.caFile = dir.file("cert.pem")
+        o.idleTimeoutNanos = 10_000_000_000
+        return o
+    }
+
+    func waitForSubscribers(_ n: UInt64) throws {
+        let deadline = Clock.monotonicNanos() + 5_000_000_000
+        while publisher.subscribers.load < n {
+            if Clock.monotonicNanos() > deadline { throw Commands.TimedOut(command: "subscriber accept", stderr: "") }
+            usleep(1000)
+        }
+    }
+}
+
+@Suite(.serialized) struct TLSPublisherTests {
+    @Test func deliversEveryTickInOrderThenEnds() throws {
+        let harness = try PublisherHarness()
+        harness.start()
+        let subscriber = try TLSSubscriber(harness.subscriberOptions())
+        #expect(subscriber.tlsVersion == "TLSv1.3")
+        try harness.waitForSubscribers(1)
+        harness.publish(5000, first: 1)
+        var got: [Tick] = []
+        let end = try subscriber.run(limit: 5000) { got.append($0) }
+        #expect(end == .count)
+        #expect(got.map(\.streamSeq) == Array(1...5000))
+        #expect(got[4999].price == 4999 && got[0].stock.description == "ZXT")
+        #expect(subscriber.streamGaps == 0)
+        harness.finish()
+        let after = try subscriber.run { _ in }
+        #expect(after == .endOfStream(lastStreamSeq: 5000))
+    }
+
+    /// A subscriber that never reads falls behind and is cut off; a reading one gets everything meanwhile.
+    @Test func slowConsumerIsDisconnectedOthersUnaffected() throws {
+        let harness = try PublisherHarness(maxQueuedBytes: 256 << 10)
+        harness.start()
+        let slow = try TLSSubscriber(harness.subscriberOptions())  // connected, never reads
+        let fast = try TLSSubscriber(harness.subscriberOptions())
+        try harness.waitForSubscribers(2)
+        let total = 60_000
+        let reader = DispatchQueue(label: "fast")
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var received = 0
+        nonisolated(unsafe) var end: TLSSubscriber.End? = nil
+        reader.async {
+            end = try? fast.run(limit: UInt64(total)) { _ in received += 1 }
+            done.signal()
+        }
+        harness.publish(total, first: 1)
+        done.wait()
+        #expect(end == .count)
+        #expect(received == total)
+        #expect(harness.publisher.slowConsumerDisconnects.load == 1)
+        harness.finish()
+        _ = slow
+    }
+
+    @Test func badCertificateAndKeyPathsAreNamed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let listen = IPv4Endpoint("127.0.0.1:0")!
+        #expect { try TLSPublisher(.init(listen: listen, certificate: "/nonexistent/cert.pem", key: "/nonexistent/key.pem"), logger: Logger(label: "t")) }
+            throws: { "\($0)".contains("/nonexistent/cert.pem") }
+        FileManager.default.createFile(atPath: dir.file("bad.pem"), contents: Data("-----BEGIN CERTIFICATE-----\nnope\n".utf8))
+        #expect { try TLSPublisher(.init(listen: listen, certificate: dir.file("bad.pem"), key: dir.file("bad.pem")), logger: Logger(label: "t")) }
+            throws: { "\($0)".contains("bad.pem") }
+        // A key that is not the certificate's.
+        try SelfSignedCertificate.generate(certificate: dir.file("c1.pem"), key: dir.file("k1.pem"))
+        try SelfSignedCertificate.generate(certificate: dir.file("c2.pem"), key: dir.file("k2.pem"))
+        #expect { try TLSPublisher(.init(listen: listen, certificate: dir.file("c1.pem"), key: dir.file("k2.pem")), logger: Logger(label: "t")) }
+            throws: { "\($0)".contains("does not match") }
+    }
+
+    @Test func portInUseIsReported() throws {
+        let first = try PublisherHarness()
+        defer { first.dir.remove() }
+        let taken = IPv4Endpoint(address: IPv4Address("127.0.0.1")!, port: first.publisher.port)
+        #expect { try TLSPublisher(.init(listen: taken, certificate: first.dir.file("cert.pem"), key: first.dir.file("key.pem")), logger: Logger(label: "t")) }
+            throws: { "\($0)".contains("address already in use") }
+    }
+
+    @Test func subscriberRefusesAnUntrustedCertificate() throws {
+        let harness = try PublisherHarness()
+        harness.start()
+        defer { harness.finish() }
+        let other = try TemporaryDirectory()
+        defer { other.remove() }
+        try SelfSignedCertificate.generate(certificate: other.file("c.pem"), key: other.file("k.pem"))
+        var options = harness.subscriberOptions()
+        options.caFile = other.file("c.pem")
+        #expect { try TLSSubscriber(options) } throws: { "\($0)".contains("certificate verification failed") }
+        // The client's alert reaches the publisher, which counts a failed handshake.
+        let deadline = Clock.monotonicNanos() + 3_000_000_000
+        while harness.publisher.handshakeFailures.load == 0 && Clock.monotonicNanos() < deadline { usleep(1000) }
+        #expect(harness.publisher.handshakeFailures.load == 1)
+    }
+}

@@ -1,0 +1,128 @@
+import DSICore
+import DSIFeeds
+import DSIPcap
+import DSIRuntime
+import DSITestSupport
+import Foundation
+import Testing
+
+@Suite struct PcapTests {
+    static let realCapture = Commands.root + "/../shared/data/pcaps/Nasdaq_Nasdaq.Equities.TotalView.Itch.v5.0_Multiple.Packets.pcap"
+
+    @Test func writtenFileReadsBackWithNanosecondTimes() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let session = try SessionGenerator.generate(.init(messages: 500, seed: 4))
+        try CaptureFile.write(session, to: dir.file("a.pcap"))
+        let reader = try PcapReader(path: dir.file("a.pcap"))
+        var times: [UInt64] = []
+        var payloads: [[UInt8]] = []
+        try reader.forEachDatagram { d in
+            times.append(d.time)
+            payloads.append(Array(d.payload))
+            #expect(d.destination.description == "239.255.0.1" && d.destinationPort == 30001)
+        }
+        #expect(times == session.packets.map(\.time))
+        #expect(payloads == session.packets.map(\.payload))
+        #expect(reader.skipped.total == 0)
+    }
+
+    /// tshark (independent) reads our file: same frame count, nanosecond timestamps, valid IPv4 checksums, and
+    /// MoldUDP64 sequence numbers.
+    @Test func tsharkAgreesWithWrittenFile() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let session = try SessionGenerator.generate(.init(messages: 300, seed: 8))
+        try CaptureFile.write(session, to: dir.file("t.pcap"))
+        let out = try Commands.run("tshark", ["-r", dir.file("t.pcap"), "-o", "ip.check_checksum:TRUE", "-d", "udp.port==30001,moldudp64",
+                                              "-T", "fields", "-E", "separator=|", "-e", "frame.time_epoch", "-e", "ip.checksum.status",
+                                              "-e", "moldudp64.sequence", "-e", "moldudp64.count"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let rows = out.stdout.split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+        #expect(rows.count == session.packets.count)
+        for (row, packet) in zip(rows, session.packets) {
+            let seconds = row[0].split(separator: ".")
+            #expect(UInt64(seconds[0])! * 1_000_000_000 + UInt64(seconds[1].prefix(9))! == packet.time)
+            #expect(row[1] == "1", "IPv4 header checksum good")  // tshark's checksum status: 0 bad, 1 good, 2 unverified
+            #expect(UInt64(row[2]) == packet.firstSequence)
+            #expect(Int(row[3]) == (packet.messageCount == 0 ? 65535 : packet.messageCount))
+        }
+    }
+
+    @Test func realCaptureWithVLANTag() throws {
+        let reader = try PcapReader(path: Self.realCapture)
+        var seen: [(String, UInt16, Int)] = []
+        try reader.forEachDatagram { d in seen.append((d.destination.description, d.destinationPort, d.payload.count)) }
+        #expect(seen.count == 2)
+        #expect(seen.allSatisfy { $0.0 == "233.54.12.111" && $0.1 == 26477 })
+        #expect(seen.map(\.2) == [41, 1472], "as tshark reads them: UDP lengths 49 and 1480, less the 8-byte header")
+    }
+
+    @Test func missingAndGarbageFilesGiveClearErrors() throws {
+        #expect { try PcapReader(path: "/nonexistent/x.pcap") } throws: { error in
+            "\(error)".contains("/nonexistent/x.pcap") && "\(error)".contains("No such file")
+        }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        FileManager.default.createFile(atPath: dir.file("junk.pcap"), contents: Data("this is not a capture at all".utf8))
+        #expect { try PcapReader(path: dir.file("junk.pcap")) } throws: { "\($0)".contains("junk.pcap") }
+    }
+
+    @Test func truncatedFileKeepsWhatWasRead() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let session = try SessionGenerator.generate(.init(messages: 400, seed: 2))
+        try CaptureFile.write(session, to: dir.file("full.pcap"))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: dir.file("full.pcap")))
+        bytes.removeLast(30)
+        try bytes.write(to: URL(fileURLWithPath: dir.file("cut.pcap")))
+        let reader = try PcapReader(path: dir.file("cut.pcap"))
+        var count = 0
+        try reader.forEachDatagram { _ in count += 1 }
+        #expect(count == session.packets.count - 1)
+        #expect(reader.truncatedFile)
+        #expect(reader.summary.contains("ends mid-record"))
+    }
+
+    @Test func nonUDPAndDamagedFramesAreClassified() throws {
+        let good = FrameBuilder.udpFrame(payload: [1, 2, 3, 4], source: IPv4Address("10.0.0.1")!, sourcePort: 1,
+                                         destination: IPv4Address("239.1.1.1")!, destinationPort: 2)
+        var arp = good
+        arp[12] = 0x08; arp[13] = 0x06
+        var tcp = good
+        tcp[14 + 9] = 6
+        var fragment = good
+        fragment[14 + 6] = 0x20  // more fragments
+        var lying = good
+        lying[14 + 20 + 4] = 0xFF  // UDP length larger than the packet
+        func classify(_ frame: [UInt8], wire: Int? = nil) -> String {
+            frame.withUnsafeBytes { raw in
+                switch FrameParser.udp(in: raw, linkType: 1, wireLength: wire ?? frame.count) {
+                case .datagram(let d): return "udp\(d.payload.count)"
+                case .notIPv4UDP: return "other"
+                case .truncated: return "truncated"
+                case .fragment: return "fragment"
+                case .malformed: return "malformed"
+                }
+            }
+        }
+        #expect(classify(good) == "udp4")
+        #expect(classify(arp) == "other")
+        #expect(classify(tcp) == "other")
+        #expect(classify(fragment) == "fragment")
+        #expect(classify(lying) == "malformed")
+        #expect(classify(Array(good.prefix(30)), wire: good.count) == "truncated")
+        #expect(classify(Array(good.prefix(10))) == "truncated")
+    }
+
+    @Test func pacerDeadlines() {
+        var fixed = ReplayPacer(mode: .packetsPerSecond(1000))
+        let a = fixed.deadline(captureTime: 0), b = fixed.deadline(captureTime: 0), c = fixed.deadline(captureTime: 0)
+        #expect(b - a == 1_000_000 && c - b == 1_000_000)
+        var scaled = ReplayPacer(mode: .original(speed: 2))
+        let s0 = scaled.deadline(captureTime: 5_000_000_000), s1 = scaled.deadline(captureTime: 5_004_000_000)
+        #expect(s1 - s0 == 2_000_000, "4 ms of capture at 2x speed is 2 ms")
+        var top = ReplayPacer(mode: .topSpeed)
+        #expect(top.wait(captureTime: 1) == 0)
+    }
+}
