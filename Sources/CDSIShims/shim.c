@@ -128,6 +128,13 @@ void CDSIShims_install_stop_handlers(void) {
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
+    // A parent may have started us with these blocked (the mask is inherited across exec, and thread pools block
+    // signals): unblock them, or a stop request would stay pending for ever. Threads started later inherit this.
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    sigaddset(&wanted, SIGINT);
+    sigaddset(&wanted, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &wanted, NULL);
     // A subscriber that vanishes must not kill the publisher with SIGPIPE; writes report EPIPE instead.
     signal(SIGPIPE, SIG_IGN);
 }

@@ -118,10 +118,14 @@ public struct ValidatedConfig: Sendable {
 extension HandlerConfig {
     /// Reads and validates a YAML file. Every problem names the file and the key.
     public static func load(path: String) throws -> ValidatedConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
-            throw ConfigError(file: path, key: nil, problem: reason)
+        guard FileManager.default.fileExists(atPath: path) else { throw ConfigError(file: path, key: nil, problem: "no such file") }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigError(file: path, key: nil, problem: "cannot read the file: \(error.localizedDescription)")
         }
+        guard !data.isEmpty else { throw ConfigError(file: path, key: nil, problem: "the file is empty") }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, key: nil, problem: "not UTF-8 text")
         }
@@ -129,6 +133,9 @@ extension HandlerConfig {
         do {
             config = try YAMLDecoder().decode(HandlerConfig.self, from: text)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, let yaml = context.underlyingError {
+                throw ConfigError(file: path, key: nil, problem: "invalid YAML: \(yaml)")
+            }
             throw ConfigError(file: path, key: error.keyPath, problem: error.problem)
         } catch {
             throw ConfigError(file: path, key: nil, problem: "invalid YAML: \(error)")

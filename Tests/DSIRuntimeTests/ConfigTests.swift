@@ -1,0 +1,72 @@
+import DSIRuntime
+import DSITestSupport
+import Foundation
+import Testing
+
+@Suite struct ConfigTests {
+    func load(_ yaml: String) throws -> ValidatedConfig {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("c.yaml")
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return try HandlerConfig.load(path: path)
+    }
+
+    func expectError(_ yaml: String, containing parts: [String]) {
+        #expect { try load(yaml) } throws: { error in
+            let text = "\(error)"
+            let ok = parts.allSatisfy { text.contains($0) } && text.contains("c.yaml")
+            if !ok { Issue.record("message was: \(text)") }
+            return ok
+        }
+    }
+
+    static let good = """
+        feeds:
+          - name: f
+            protocol: moldudp64-itch50
+            interface: 127.0.0.1
+            lines:
+              - {name: A, group: "239.255.0.1:30001"}
+              - {name: B, group: "239.255.0.2:30001"}
+        publisher:
+          listen: 127.0.0.1:9443
+        """
+
+    @Test func shippedLoopbackConfigIsValid() throws {
+        let config = try HandlerConfig.load(path: Commands.root + "/feeds/loopback.yaml")
+        #expect(config.lines.map(\.group.description) == ["239.255.0.1:30001", "239.255.0.2:30001"])
+        #expect(config.interface.description == "127.0.0.1")
+        #expect(config.listen.description == "127.0.0.1:9443")
+        #expect(config.pipelineWorker.idle == .backoff && config.publisherWorker.idle == .backoff)
+        #expect(config.certificate == nil)
+    }
+
+    @Test func defaultsFillIn() throws {
+        let c = try load(Self.good)
+        #expect(c.backPressure == .block && c.maxOrders == 1_000_000 && c.ringSlots == 65_536)
+    }
+
+    @Test func missingFile() {
+        #expect { try HandlerConfig.load(path: "/nonexistent/dsi.yaml") } throws: { "\($0)" == "/nonexistent/dsi.yaml: no such file" }
+    }
+
+    @Test func badInputsNameTheKey() {
+        expectError("feeds: [unclosed", containing: ["YAML"])
+        expectError(Self.good.replacingOccurrences(of: "239.255.0.2:30001", with: "10.0.0.1:30001"),
+                    containing: ["feeds[0].lines[1].group", "not a multicast group"])
+        expectError(Self.good.replacingOccurrences(of: "listen: 127.0.0.1:9443", with: "listen: nowhere"),
+                    containing: ["publisher.listen"])
+        expectError(Self.good.replacingOccurrences(of: "interface: 127.0.0.1", with: "interface: [1, 2]"),
+                    containing: ["feeds[0].interface", "expected"])
+        expectError(Self.good.replacingOccurrences(of: "    protocol: moldudp64-itch50\n", with: "    protocol: fix\n"),
+                    containing: ["feeds[0].protocol", "unknown protocol"])
+        expectError(Self.good.replacingOccurrences(of: "  listen: 127.0.0.1:9443", with: "  listen: 127.0.0.1:9443\n  certificate: /x.pem"),
+                    containing: ["publisher.key", "both"])
+        expectError(Self.good.replacingOccurrences(of: "{name: B,", with: "{name: A,"), containing: ["duplicate line name"])
+        expectError(Self.good + "\nworkers:\n  - {name: pipeline, cpu: 999}\n", containing: ["workers[0].cpu", "CPU 999"])
+        expectError(Self.good + "\nworkers:\n  - {name: parser, cpu: 0}\n", containing: ["workers[0].name", "unknown worker"])
+        expectError(Self.good + "\nworkers:\n  - {name: pipeline, idle: hurry}\n", containing: ["workers[0].idle"])
+        expectError("publisher:\n  listen: 127.0.0.1:1\n", containing: ["feeds", "missing"])
+    }
+}
