@@ -7,5 +7,4 @@ cd "$(dirname "$0")/.."
 tools/setup.sh --test
 swift build --build-tests
 export DSI_ROOT="$PWD"
-# Two test processes at most, so that two cores are never oversubscribed by timing-sensitive network tests.
-swift test --skip-build --parallel --num-workers 2 "$@"
+swift test --skip-build "$@"
