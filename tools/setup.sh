@@ -2,7 +2,7 @@
 # Installs what DSI needs on a fresh Debian 12 machine with Swift, skipping what is already there.
 #   tools/setup.sh          the C libraries the build links (libssl, libuv, libnuma, libpcap)
 #   tools/setup.sh --test   also the tools the tests hold DSI's output against: tshark, openssl, and a Python venv
-#                           (.venv) with the itchfeed decoder
+#                           (.venv) with the itchfeed decoder and the itch-book book builder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +25,9 @@ if ((${#missing[@]})); then
 fi
 
 if [[ "${1:-}" == "--test" ]]; then
-    if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c "import itch" 2>/dev/null; then
-        echo "setup: creating .venv with itchfeed" >&2
+    if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c "import itch, itch_book" 2>/dev/null; then
+        echo "setup: creating .venv with itchfeed and itch-book" >&2
         python3 -m venv .venv
-        .venv/bin/pip install -q itchfeed==1.6.4
+        .venv/bin/pip install -q itchfeed==1.6.4 itch-book==0.2.1
     fi
 fi

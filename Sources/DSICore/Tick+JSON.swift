@@ -12,13 +12,13 @@ extension Tick {
             out += ",\"matchNumber\":\(matchNumber)"
         case .quote:
             out += ",\"bidPrice\":\(bidPrice),\"bidSize\":\(bidSize),\"askPrice\":\(askPrice),\"askSize\":\(askSize)"
+        case .status where statusType == Self.gapStatusType:
+            out += ",\"status\":\"gap\",\"from\":\(gapFirst),\"to\":\(gapLast)"
         case .status:
             out += ",\"status\":\"\(Self.statusName(statusType))\",\"code\":\"\(Character(Unicode.Scalar(statusCode)))\""
             if reason != 0 {
                 out += ",\"reason\":\"\(Symbol(raw: UInt64(reason) | 0x2020_2020_0000_0000).description.jsonEscaped)\""
             }
-        case .gap:
-            out += ",\"from\":\(gapFirst),\"to\":\(gapLast)"
         }
         out += ",\"receiveTime\":\(receiveTime)}"
         return out
@@ -35,6 +35,7 @@ extension Tick {
         case UInt8(ascii: "V"): "mwcbLevels"
         case UInt8(ascii: "W"): "mwcbBreach"
         case UInt8(ascii: "K"): "ipoQuotingPeriod"
+        case gapStatusType: "gap"
         default: "other"
         }
     }

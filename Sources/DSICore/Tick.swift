@@ -8,8 +8,6 @@ public struct Tick: Sendable, Equatable {
         case quote = 2
         case status = 3
         case tradeBreak = 4
-        /// Messages lost for good: `gapFirst...gapLast` could not be received or recovered.
-        case gap = 5
 
         public var name: String {
             switch self {
@@ -17,7 +15,6 @@ public struct Tick: Sendable, Equatable {
             case .quote: "quote"
             case .status: "status"
             case .tradeBreak: "tradeBreak"
-            case .gap: "gap"
             }
         }
     }
@@ -25,7 +22,7 @@ public struct Tick: Sendable, Equatable {
     public var kind: Kind
     /// For trades: the aggressor-side indicator of the message (`B`/`S`), or 0 when the message has none.
     public var side: UInt8
-    /// For status ticks: the ITCH message letter that caused it (`S`, `H`, `Y`, ...).
+    /// For status ticks: the ITCH message letter that caused it (`S`, `H`, `Y`, ...), or `gapStatusType`.
     public var statusType: UInt8
     /// For status ticks: the event / state / action code of that message.
     public var statusCode: UInt8
@@ -48,8 +45,12 @@ public struct Tick: Sendable, Equatable {
     public var matchNumber: UInt64
     public var bidSize: UInt64
     public var askSize: UInt64
+    /// For gap status ticks: messages `gapFirst...gapLast` were lost for good (no line and no re-request had them).
     public var gapFirst: UInt64
     public var gapLast: UInt64
+
+    /// The status type of a gap tick: `G` is not an ITCH 5.0 message letter.
+    public static let gapStatusType = UInt8(ascii: "G")
 
     /// A tick of `kind` with every field zero.
     @inlinable

@@ -9,6 +9,9 @@ public final class FeedCounters: Sendable {
     public let duplicateMessages = Counter()
     public let gaps = Counter()
     public let lostMessages = Counter()
+    public let lostGaps = Counter()
+    public let recoveryRequests = Counter()
+    public let recoveredMessages = Counter()
     public let heartbeats = Counter()
     public let endOfSession = Counter()
     public let sessionChanges = Counter()
@@ -25,6 +28,8 @@ public final class FeedCounters: Sendable {
         [
             ("packets", packets.load), ("messages", messages.load), ("duplicatePackets", duplicatePackets.load),
             ("duplicateMessages", duplicateMessages.load), ("gaps", gaps.load), ("lostMessages", lostMessages.load),
+            ("lostGaps", lostGaps.load), ("recoveryRequests", recoveryRequests.load),
+            ("recoveredMessages", recoveredMessages.load),
             ("heartbeats", heartbeats.load), ("endOfSession", endOfSession.load), ("sessionChanges", sessionChanges.load),
             ("malformedPackets", malformedPackets.load), ("unknownMessages", unknownMessages.load),
             ("shortMessages", shortMessages.load), ("unknownOrders", unknownOrders.load), ("ticks", ticks.load),

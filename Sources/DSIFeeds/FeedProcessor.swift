@@ -1,28 +1,53 @@
 import DSICore
 
-/// One feed's pipeline stage from packets to ticks: MoldUDP64 framing, session and sequence tracking (which drops what
-/// another line already delivered: A/B arbitration, first arrival wins), then the normalizer.
+/// One feed's pipeline stage from packets to ticks: MoldUDP64 framing, session and sequence tracking across lines
+/// (A/B arbitration: the first arrival of each sequence number wins, later copies are dropped and counted), gap
+/// handling, then the normalizer.
 ///
-/// A gap no line filled is reported, never skipped silently: counted, and published as a `gap` tick with its range.
+/// Messages reach the books strictly in sequence order. A packet that arrives after a gap is held while the gap is
+/// waited for (another line, then the re-request server: see `RecoveryPolicy`); a range nobody fills in time is
+/// reported lost, with its exact range, as a `gap` status tick and in the counters, never skipped silently.
 public struct FeedProcessor {
     public var normalizer: Normalizer
-    public var tracker = SequenceTracker()
     public let counters: FeedCounters
+    public var policy: RecoveryPolicy
+    /// The next sequence number not yet handled.
+    public private(set) var expected: UInt64 = 1
     @usableFromInline var session: SessionKey? = nil
-
-    public init(expectedOrders: Int, counters: FeedCounters = FeedCounters()) {
-        self.counters = counters
-        normalizer = Normalizer(expectedOrders: expectedOrders, counters: counters)
-    }
-
+    let pending: PendingPackets
+    /// The open gap: when it was seen, requests sent without progress, when the last one went.
+    var gapSince: UInt64? = nil
+    var gapRetries = 0
+    var gapLastRequest: UInt64 = 0
+    /// The next sequence a heartbeat or end-of-session announced, when it is beyond `expected`.
+    var announcedNext: UInt64 = 0
+    /// One past the highest sequence number any packet has shown: a packet starting beyond it opens a new gap.
+    var frontier: UInt64 = 1
     /// Whether the feed's last packet was an end-of-session packet.
     public var sessionEnded = false
+    /// The last range given up, for the runtime's log.
+    public private(set) var lastLost: LostRange? = nil
 
-    /// Processes one datagram of `length` bytes at `p` received at `receiveTime` (ns since the epoch).
-    @inlinable
+    public init(expectedOrders: Int, counters: FeedCounters = FeedCounters(), policy: RecoveryPolicy = .immediate) {
+        self.counters = counters
+        self.policy = policy
+        normalizer = Normalizer(expectedOrders: expectedOrders, counters: counters)
+        pending = PendingPackets(capacity: max(1, policy.maxPendingPackets))
+    }
+
+    /// Whether a gap is open (messages are being held or waited for).
+    public var hasOpenGap: Bool { gapSince != nil }
+
+    /// Processes one datagram of `length` bytes at `p` that arrived on `line` at `receiveTime` (ns since the epoch).
+    /// Gaps this reveals are reported lost at once when the policy waits for nothing (`.immediate`); otherwise `poll`
+    /// decides.
+    /// - Parameter now: when the pipeline handles the packet (the same clock as `receiveTime`; defaults to it). A gap's
+    ///   wait for other lines starts here, not at the kernel's receive time: when the pipeline runs behind, the other
+    ///   line's copy is still queued in its socket, and must not be given up for lost.
     public mutating func process<Sink: TickSink>(
-        packet p: UnsafeRawPointer, length: Int, receiveTime: UInt64, sink: inout Sink
+        packet p: UnsafeRawPointer, length: Int, receiveTime: UInt64, line: Int = 0, now: UInt64? = nil, sink: inout Sink
     ) {
+        let now = now ?? receiveTime
         guard let packet = MoldUDP64Packet(p, length: length), packet.blocksAreWellFormed else {
             counters.malformedPackets.add()
             return
@@ -33,29 +58,73 @@ public struct FeedProcessor {
             if session != nil {
                 // A new session (a new day) restarts sequence numbers from 1.
                 counters.sessionChanges.add()
-                tracker = SequenceTracker()
+                resetSequence()
             }
             session = key
         }
-        if packet.isEndOfSession { counters.endOfSession.add(); sessionEnded = true }
-        else if packet.isHeartbeat { counters.heartbeats.add() }
-
         let first = packet.sequence
         let count = packet.messageCount
-        var skip = 0
-        switch tracker.track(first: first, count: count) {
-        case .duplicate:
-            if count > 0 {
+        if packet.isEndOfSession { counters.endOfSession.add(); sessionEnded = true }
+        else if count == 0 { counters.heartbeats.add() }
+
+        // Each distinct hole is counted once, when a packet first shows it.
+        if first > max(frontier, expected) { counters.gaps.add() }
+        frontier = max(frontier, first &+ UInt64(count))
+        if count == 0 {
+            // Heartbeats and end of session carry the next sequence number: an idle line still shows a gap.
+            if first > expected {
+                announcedNext = max(announcedNext, first)
+                openGap(now: now)
+            }
+        } else {
+            let end = first &+ UInt64(count)
+            if end <= expected {
                 counters.duplicatePackets.add()
                 counters.duplicateMessages.add(UInt64(count))
+                return
             }
-            return
-        case .accept(let already):
-            skip = already
-            if already > 0 { counters.duplicateMessages.add(UInt64(already)) }
-        case .gap(let from, let to):
-            reportGap(from: from, to: to, receiveTime: receiveTime, sink: &sink)
+            if first > expected {
+                guard hold(packet: p, length: length, first: first, count: count, receiveTime: receiveTime, line: line, now: now, sink: &sink) else { return }
+            } else {
+                handle(p, count: count, first: first, receiveTime: receiveTime, line: line, sink: &sink)
+                releaseHeld(sink: &sink)
+            }
         }
+        if policy.lineWaitNanos == 0 && !policy.hasServer && hasOpenGap { giveUp(now: now, sink: &sink) }
+    }
+
+    /// Advances an open gap with time: sends re-requests when lines did not fill it, reports it lost when retries
+    /// run out. Call it from the duty cycle (it is cheap when no gap is open).
+    public mutating func poll<Requester: RecoveryRequester, Sink: TickSink>(
+        now: UInt64, requester: inout Requester, sink: inout Sink
+    ) {
+        guard let since = gapSince, let key = session else { return }
+        if now &- since < policy.lineWaitNanos { return }
+        if !policy.hasServer {
+            giveUp(now: now, sink: &sink)
+            return
+        }
+        if gapLastRequest != 0 && now &- gapLastRequest < policy.requestTimeoutNanos { return }
+        if gapRetries >= policy.maxRetries {
+            giveUp(now: now, sink: &sink)
+            return
+        }
+        let missing = missingEnd() - expected + 1
+        requester.request(session: key, first: expected, count: UInt16(min(missing, UInt64(policy.maxRequestCount))))
+        counters.recoveryRequests.add()
+        gapRetries += 1
+        gapLastRequest = now
+    }
+
+    // MARK: Internals
+
+    /// Handles a packet's messages from `expected` on, in order.
+    mutating func handle<Sink: TickSink>(
+        _ p: UnsafeRawPointer, count: Int, first: UInt64, receiveTime: UInt64, line: Int, sink: inout Sink
+    ) {
+        let skip = Int(expected - first)  // first <= expected < first + count here
+        if skip > 0 { counters.duplicateMessages.add(UInt64(skip)) }
+        let recovered = line == LineIndex.recovery
         // A plain loop, not `forEachMessage`: a closure would need a copy of the normalizer, and mutating that copy
         // would copy its books.
         var offset = MoldUDP64Packet.headerSize
@@ -63,23 +132,116 @@ public struct FeedProcessor {
             let messageLength = Int(p.bigEndianU16(at: offset))  // in bounds: blocksAreWellFormed held
             if index >= skip {
                 counters.messages.add()
+                if recovered { counters.recoveredMessages.add() }
                 normalizer.handle(p + offset + 2, length: messageLength, seq: first &+ UInt64(index),
                                   receiveTime: receiveTime, sink: &sink)
             }
             offset += 2 + messageLength
         }
+        expected = first &+ UInt64(count)
+        if gapSince != nil {
+            // Progress on an open gap (a partial reply, another line): ask again for the rest without waiting.
+            gapRetries = 0
+            gapLastRequest = 0
+        }
     }
 
-    @inlinable
-    mutating func reportGap<Sink: TickSink>(from: UInt64, to: UInt64, receiveTime: UInt64, sink: inout Sink) {
-        counters.gaps.add()
-        counters.lostMessages.add(to - from + 1)
-        var tick = Tick(kind: .gap)
-        tick.seq = from
-        tick.gapFirst = from
-        tick.gapLast = to
-        tick.receiveTime = receiveTime
-        counters.ticks.add()
-        sink.publish(tick)
+    /// Keeps a packet that arrived beyond a gap. Returns false when it was dealt with otherwise.
+    mutating func hold<Sink: TickSink>(
+        packet p: UnsafeRawPointer, length: Int, first: UInt64, count: Int, receiveTime: UInt64, line: Int, now: UInt64,
+        sink: inout Sink
+    ) -> Bool {
+        openGap(now: now)
+        if pending.isFull {
+            // Bounded waiting: give up the oldest gap, handle what is held, and try again.
+            giveUp(now: now, sink: &sink)
+            if first <= expected {
+                if first &+ UInt64(count) > expected {
+                    handle(p, count: count, first: first, receiveTime: receiveTime, line: line, sink: &sink)
+                    releaseHeld(sink: &sink)
+                }
+                return false
+            }
+            openGap(now: now)
+        }
+        if !pending.insert(first: first, count: count, bytes: p, length: length, receiveTime: receiveTime, line: line) {
+            counters.malformedPackets.add()  // larger than a slot: cannot be a MoldUDP64 packet under the MTU
+            return false
+        }
+        return true
+    }
+
+    mutating func openGap(now: UInt64) {
+        if gapSince == nil {
+            gapSince = now
+            gapRetries = 0
+            gapLastRequest = 0
+        }
+    }
+
+    /// The last missing sequence number of the open gap.
+    func missingEnd() -> UInt64 {
+        if let lowest = pending.lowest { return lowest - 1 }
+        return max(announcedNext, expected + 1) - 1
+    }
+
+    /// Handles held packets that are now in order; closes the gap when nothing is missing.
+    mutating func releaseHeld<Sink: TickSink>(sink: inout Sink) {
+        while let lowest = pending.lowest, lowest <= expected {
+            let entry = pending.removeLowest()!
+            if entry.first &+ UInt64(entry.count) > expected {
+                handle(pending.bytes(entry), count: entry.count, first: entry.first, receiveTime: entry.receiveTime,
+                       line: entry.line, sink: &sink)
+            } else {
+                counters.duplicatePackets.add()
+                counters.duplicateMessages.add(UInt64(entry.count))
+            }
+        }
+        if pending.isEmpty && announcedNext <= expected {
+            gapSince = nil
+            announcedNext = 0
+        }
+    }
+
+    /// Reports the open gap's missing range lost and moves past it.
+    mutating func giveUp<Sink: TickSink>(now: UInt64, sink: inout Sink) {
+        guard gapSince != nil else { return }
+        let last = missingEnd()
+        if last >= expected {
+            let lost = LostRange(first: expected, last: last)
+            lastLost = lost
+            counters.lostGaps.add()
+            counters.lostMessages.add(last - expected + 1)
+            var tick = Tick(kind: .status)
+            tick.statusType = Tick.gapStatusType
+            tick.seq = lost.first
+            tick.gapFirst = lost.first
+            tick.gapLast = lost.last
+            tick.receiveTime = now
+            counters.ticks.add()
+            sink.publish(tick)
+            expected = last + 1
+        }
+        gapSince = nil
+        releaseHeld(sink: &sink)
+        if !pending.isEmpty || announcedNext > expected {
+            // Another gap lies beyond the one just given up: it waits afresh.
+            gapSince = now
+            gapRetries = 0
+            gapLastRequest = 0
+        }
+    }
+
+    /// Gives up every open gap (the end of a capture: nothing more can fill them).
+    public mutating func finish<Sink: TickSink>(now: UInt64, sink: inout Sink) {
+        while hasOpenGap { giveUp(now: now, sink: &sink) }
+    }
+
+    mutating func resetSequence() {
+        expected = 1
+        frontier = 1
+        while pending.removeLowest() != nil {}
+        gapSince = nil
+        announcedNext = 0
     }
 }

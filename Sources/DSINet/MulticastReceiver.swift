@@ -31,12 +31,7 @@ public final class MulticastReceiver {
     public let oversized = Counter()
     public let datagrams = Counter()
 
-    // Batch scratch, allocated once: the shim reads these arrays for each recvmmsg.
-    private let buffers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: Int(CDSIShims_MAX_BATCH))
-    private let capacities = UnsafeMutablePointer<Int>.allocate(capacity: Int(CDSIShims_MAX_BATCH))
-    private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: Int(CDSIShims_MAX_BATCH))
-    private let times = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(CDSIShims_MAX_BATCH))
-    private var drops: UInt32 = 0
+    private let batch = ReceiveBatch()
 
     public init(_ options: Options, line: Int) throws {
         self.options = options
@@ -71,42 +66,15 @@ public final class MulticastReceiver {
         }
     }
 
-    deinit {
-        close(fd)
-        buffers.deallocate(); capacities.deallocate(); lengths.deallocate(); times.deallocate()
-    }
+    deinit { close(fd) }
 
     /// Receives what is waiting (up to one batch) into free slots of `ring`, without blocking.
     /// - Returns: datagrams committed to the ring.
     @discardableResult
     public func receive(into ring: SPSCRing) throws -> Int {
-        let free = ring.freeSlots(limit: Int(CDSIShims_MAX_BATCH))
-        if free == 0 { return 0 }  // back-pressure: the kernel buffer holds the rest until the pipeline catches up
-        let room = ring.slotSize - PacketSlot.payloadOffset
-        for i in 0..<free {
-            buffers[i] = ring.producerSlot(i) + PacketSlot.payloadOffset
-            capacities[i] = room
-        }
-        let n = CDSIShims_recv_batch(fd, buffers, capacities, lengths, times, UInt32(free), &drops)
-        if n < 0 { throw SystemError("recvmmsg(\(options.group))", errno: -n) }
-        if n == 0 { return 0 }
-        kernelDrops.set(UInt64(drops))
-        var committed = 0
-        for i in 0..<Int(n) {
-            if lengths[i] == Int.max || lengths[i] == -1 || lengths[i] > room {
-                oversized.add()
-                continue
-            }
-            // A later datagram moves down over a dropped one: slots stay dense and in arrival order.
-            let slot = ring.producerSlot(committed)
-            if committed != i {
-                (slot + PacketSlot.payloadOffset).copyMemory(from: buffers[i]!, byteCount: lengths[i])
-            }
-            PacketSlot.setHeader(slot, receiveTime: times[i] != 0 ? times[i] : Clock.realtimeNanos(), length: lengths[i], line: line)
-            committed += 1
-        }
-        ring.commit(committed)
-        datagrams.add(UInt64(committed))
-        return committed
+        let n = try batch.receive(fd: fd, into: ring, line: line, what: "recvmmsg(\(options.group))",
+                                  kernelDrops: kernelDrops, oversized: oversized)
+        datagrams.add(UInt64(n))
+        return n
     }
 }

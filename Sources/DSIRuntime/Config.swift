@@ -1,4 +1,5 @@
 import DSICore
+import DSIFeeds
 import Foundation
 import Yams
 
@@ -28,6 +29,14 @@ public struct FeedConfig: Codable, Sendable {
     public var receiveBuffer: Int?
     /// `SO_BUSY_POLL` in microseconds (0: off).
     public var busyPollMicros: Int?
+    /// The MoldUDP64 re-request server, `address:port` (unicast UDP). Absent: gaps no line fills are reported lost.
+    public var recovery: String?
+    /// How long other lines get to fill a gap before a re-request, ms.
+    public var lineWaitMs: Double?
+    /// How long to wait for a re-request reply before asking again, ms.
+    public var recoveryTimeoutMs: Double?
+    /// Re-requests without progress before a range is reported lost.
+    public var recoveryRetries: Int?
 
     public init(name: String, protocol: String = "moldudp64-itch50", interface: String, lines: [LineConfig]) {
         self.name = name
@@ -104,6 +113,8 @@ public struct ValidatedConfig: Sendable {
     public var maxOrders: Int
     public var receiveBuffer: Int
     public var busyPollMicros: Int32
+    public var recoveryServer: IPv4Endpoint?
+    public var recovery: RecoveryPolicy
     public var listen: IPv4Endpoint
     public var certificate: String?
     public var key: String?
@@ -175,6 +186,27 @@ extension HandlerConfig {
         }
         let maxOrders = feed.maxOrders ?? 1_000_000
         guard maxOrders > 0 && maxOrders <= 1 << 30 else { throw fail("feeds[0].maxOrders", "must be between 1 and 2^30") }
+        var recovery = RecoveryPolicy()
+        var recoveryServer: IPv4Endpoint? = nil
+        if let server = feed.recovery {
+            guard let endpoint = IPv4Endpoint(server), endpoint.port != 0, !endpoint.address.isMulticast else {
+                throw fail("feeds[0].recovery", "'\(server)' is not a unicast address:port")
+            }
+            recoveryServer = endpoint
+            recovery.hasServer = true
+        }
+        if let ms = feed.lineWaitMs {
+            guard ms >= 0 && ms <= 10_000 else { throw fail("feeds[0].lineWaitMs", "must be between 0 and 10000") }
+            recovery.lineWaitNanos = UInt64(ms * 1e6)
+        }
+        if let ms = feed.recoveryTimeoutMs {
+            guard ms > 0 && ms <= 60_000 else { throw fail("feeds[0].recoveryTimeoutMs", "must be between 0 and 60000") }
+            recovery.requestTimeoutNanos = UInt64(ms * 1e6)
+        }
+        if let retries = feed.recoveryRetries {
+            guard retries >= 1 && retries <= 100 else { throw fail("feeds[0].recoveryRetries", "must be between 1 and 100") }
+            recovery.maxRetries = retries
+        }
         let ringSlots = publisher.ringSlots ?? 65_536
         guard ringSlots >= 64 && ringSlots <= 1 << 24 else { throw fail("publisher.ringSlots", "must be between 64 and 2^24") }
         var pipeline = WorkerConfig(name: "pipeline", cpu: 0, idle: .backoff)
@@ -192,6 +224,7 @@ extension HandlerConfig {
         return ValidatedConfig(
             feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
             receiveBuffer: feed.receiveBuffer ?? 16 << 20, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
+            recoveryServer: recoveryServer, recovery: recovery,
             listen: listen, certificate: publisher.certificate, key: publisher.key,
             stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,
             maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: publisher.backPressure ?? .block,

@@ -17,6 +17,7 @@ public final class FeedHandler: @unchecked Sendable {
     public let counters = FeedCounters()
     public let publisher: TLSPublisher
     public let receivers: [MulticastReceiver]
+    public let recovery: RecoveryClient?
     public let certificate: String
     public let key: String
     let ingest: SPSCRing
@@ -45,6 +46,7 @@ public final class FeedHandler: @unchecked Sendable {
             options.busyPollMicros = config.busyPollMicros
             return try MulticastReceiver(options, line: index)
         }
+        recovery = try config.recoveryServer.map { try RecoveryClient(server: $0) }
         ingest = SPSCRing(capacity: 4096, slotSize: 2048)
         ticks = SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride)
         sink = TickRingSink(ring: ticks, policy: config.backPressure, consumerGone: consumerGone)
@@ -56,9 +58,10 @@ public final class FeedHandler: @unchecked Sendable {
     public var port: UInt16 { publisher.port }
 
     public func start() {
-        let processor = FeedProcessor(expectedOrders: config.maxOrders, counters: counters)
-        let agent = SessionWatch(inner: PipelineAgent(receivers: receivers, ingest: ingest, processor: processor, sink: sink),
-                                 ended: sessionEnded)
+        let processor = FeedProcessor(expectedOrders: config.maxOrders, counters: counters, policy: config.recovery)
+        let pipeline = PipelineAgent(receivers: receivers, recovery: recovery, ingest: ingest, processor: processor, sink: sink,
+                                     lostLog: LostGapLog(feed: config.feedName, logger: logger))
+        let agent = SessionWatch(inner: pipeline, ended: sessionEnded)
         let gone = consumerGone
         publisherWorker.start(PublisherAgent(publisher: publisher, ring: ticks), logger: logger) { _ in
             gone.store(true, ordering: .releasing)
@@ -104,7 +107,8 @@ struct SessionWatch: Agent {
     let ended: ManagedAtomic<Bool>
     mutating func doWork() throws -> Int {
         let work = try inner.doWork()
-        if work > 0 && inner.processor.sessionEnded { ended.store(true, ordering: .releasing) }
+        // Ended means handled: the end-of-session packet arrived and no gap is still being recovered.
+        if inner.processor.sessionEnded && !inner.processor.hasOpenGap { ended.store(true, ordering: .releasing) }
         return work
     }
 }

@@ -2,34 +2,53 @@ import DSICore
 import DSIFeeds
 import DSINet
 
-/// Line sockets → ingest ring → arbitration, decode, books, ticks → publish ring, fused on one worker.
+/// Line sockets → ingest ring → arbitration, gap handling, decode, books, ticks → publish ring, fused on one worker.
 ///
 /// The ingest ring is where `recvmmsg` writes: its slots are the receive buffers, so a datagram is never copied before
-/// the decoder reads it in place.
+/// the decoder reads it in place. Replies from the re-request server arrive in the same ring.
 public struct PipelineAgent: Agent {
     let receivers: [MulticastReceiver]
+    let recovery: RecoveryClient?
     let ingest: SPSCRing
     public var processor: FeedProcessor
     var sink: TickRingSink
+    var lostLog: LostGapLog
     static let batch = 64
 
-    init(receivers: [MulticastReceiver], ingest: SPSCRing, processor: FeedProcessor, sink: TickRingSink) {
+    init(receivers: [MulticastReceiver], recovery: RecoveryClient?, ingest: SPSCRing, processor: FeedProcessor,
+         sink: TickRingSink, lostLog: LostGapLog) {
         self.receivers = receivers
+        self.recovery = recovery
         self.ingest = ingest
         self.processor = processor
         self.sink = sink
+        self.lostLog = lostLog
     }
 
     public mutating func doWork() throws -> Int {
         var work = 0
         for receiver in receivers { work += try receiver.receive(into: ingest) }
+        if let recovery { work += try recovery.receive(into: ingest) }
         let ready = ingest.readySlots(limit: Self.batch)
+        let now = ready > 0 || processor.hasOpenGap ? Clock.realtimeNanos() : 0  // one clock read per batch
         for i in 0..<ready {
             let slot = ingest.consumerSlot(i)
             processor.process(packet: PacketSlot.payload(slot), length: PacketSlot.length(slot),
-                              receiveTime: PacketSlot.receiveTime(slot), sink: &sink)
+                              receiveTime: PacketSlot.receiveTime(slot), line: PacketSlot.line(slot), now: now, sink: &sink)
         }
         if ready > 0 { ingest.release(ready) }
+        // Only a caught-up pipeline judges a gap: while packets wait in a socket or in the ring, the other line's copy
+        // may be among them, however long the gap has been open.
+        if processor.hasOpenGap && work == 0 && ingest.readySlots(limit: 1) == 0 {
+            if let recovery {
+                var requester = RecoveryRequests(client: recovery)
+                processor.poll(now: now, requester: &requester, sink: &sink)
+            } else {
+                var none = NoRecovery()
+                processor.poll(now: now, requester: &none, sink: &sink)
+            }
+        }
+        lostLog.note(processor.lastLost, counters: processor.counters)
         return work + ready
     }
 }
@@ -42,4 +61,12 @@ struct PublisherAgent: Agent {
     mutating func doWork() throws -> Int { publisher.poll(ring: ring) }
 
     mutating func onClose() { publisher.finish(ring: ring) }
+}
+
+/// The feed processor's re-requests, sent through the runtime's UDP client.
+struct RecoveryRequests: RecoveryRequester {
+    let client: RecoveryClient
+    func request(session: SessionKey, first: UInt64, count: UInt16) {
+        client.request(sessionHigh: session.high, sessionLow: session.low, first: first, count: count)
+    }
 }

@@ -7,6 +7,9 @@ import DSIPcap
 public struct Replayer {
     public struct Report: Sendable {
         public var datagrams = 0
+        /// Copies not sent because of `dropProbability`, and datagrams dropped on every destination.
+        public var dropped = 0
+        public var droppedEverywhere = 0
         public var messages = 0
         public var skipped = 0
         public var seconds = 0.0
@@ -21,6 +24,13 @@ public struct Replayer {
     /// Spin (rather than sleep) for the last this-many ns before a packet is due; 0 sleeps only, which leaves the
     /// CPU to the handler when both share a small machine.
     public var spinThresholdNanos: UInt64 = 100_000
+    /// Drop each datagram to each destination with this probability (independently per destination), to exercise
+    /// arbitration and recovery; 0 sends everything.
+    public var dropProbability = 0.0
+    public var dropSeed: UInt64 = 1
+    /// Send to this port instead of each packet's own (with `destinations` empty): replays a capture's lines onto
+    /// other ports, as tests do to stay apart.
+    public var portOverride: UInt16? = nil
 
     /// - Parameter destinations: where each datagram goes (A and B lines: two); empty means the capture's own
     ///   destination.
@@ -38,13 +48,23 @@ public struct Replayer {
         pacer.spinThresholdNanos = spinThresholdNanos
         var report = Report()
         var lateness = LatencyHistogram()
+        var random = SplitMix64(seed: dropSeed)
         let start = Clock.monotonicNanos()
         try reader.forEachDatagram { datagram in
             if shouldStop() { return }
             lateness.record(pacer.wait(captureTime: datagram.time))
             let targets = destinations.isEmpty
-                ? [IPv4Endpoint(address: datagram.destination, port: datagram.destinationPort)] : destinations
-            for target in targets { try sender.send(datagram.payload, to: target) }
+                ? [IPv4Endpoint(address: datagram.destination, port: portOverride ?? datagram.destinationPort)] : destinations
+            var sentAny = false
+            for target in targets {
+                if dropProbability > 0 && Double(random.next() >> 11) / Double(1 << 53) < dropProbability {
+                    report.dropped += 1
+                    continue
+                }
+                try sender.send(datagram.payload, to: target)
+                sentAny = true
+            }
+            if !sentAny { report.droppedEverywhere += 1 }
             report.datagrams += 1
             if let packet = MoldUDP64Packet(datagram.payload.baseAddress!, length: datagram.payload.count) {
                 report.messages += packet.messageCount
@@ -54,5 +74,23 @@ public struct Replayer {
         report.seconds = Double(Clock.monotonicNanos() - start) / 1e9
         report.lateness = lateness.summary
         return report
+    }
+}
+
+extension RecoveryServer.Store {
+    /// Every MoldUDP64 message in a capture, by sequence number (the first copy of each, whatever line it was on).
+    public static func load(capture path: String) throws -> RecoveryServer.Store {
+        let store = RecoveryServer.Store()
+        let reader = try PcapReader(path: path)
+        try reader.forEachDatagram { datagram in
+            guard let base = datagram.payload.baseAddress,
+                  let packet = MoldUDP64Packet(base, length: datagram.payload.count), packet.blocksAreWellFormed else { return }
+            let session = Array(UnsafeRawBufferPointer(start: base, count: MoldUDP64Packet.sessionSize))
+            packet.forEachMessage { index, message, length in
+                store.add(session: session, seq: packet.sequence + UInt64(index),
+                          message: Array(UnsafeRawBufferPointer(start: message, count: length)))
+            }
+        }
+        return store
     }
 }

@@ -14,6 +14,9 @@ struct Gen: ParsableCommand {
     @Option(help: "Stocks in the directory.") var symbols = 8
     @Option(help: "Destination group:port written into the frames.") var group = "239.255.0.1:30001"
     @Option(help: "MoldUDP64 session name (10 characters at most).") var session = "DSI0000001"
+    @Option(help: "Lines (A, B, ...) to write each packet on; line i goes to the group's last octet + i.") var lines = 1
+    @Option(help: "Probability of dropping each copy of a packet on each line (0 to 1).") var drop = 0.0
+    @Flag(help: "With --drop: never drop a packet from every line (only arbitration is needed to repair).") var keepOneCopy = false
 
     func validate() throws {
         guard messages >= 8 else { throw ValidationError("--messages must be at least 8") }
@@ -22,6 +25,8 @@ struct Gen: ParsableCommand {
             throw ValidationError("--group must be a multicast group:port, got '\(group)'")
         }
         guard session.utf8.count <= 10 else { throw ValidationError("--session is at most 10 characters") }
+        guard lines >= 1 && lines <= 8 else { throw ValidationError("--lines must be 1 to 8") }
+        guard drop >= 0 && drop < 1 else { throw ValidationError("--drop must be at least 0 and below 1") }
     }
 
     func run() throws {
@@ -29,8 +34,15 @@ struct Gen: ParsableCommand {
         options.symbols = symbols
         options.session = session
         let generated = try failing { try SessionGenerator.generate(options) }
-        try failing { try CaptureFile.write(generated, to: out, group: IPv4Endpoint(group)!) }
+        let report = try failing {
+            try CaptureFile.write(generated, to: out, group: IPv4Endpoint(group)!, lines: lines, drop: drop, seed: seed,
+                                  keepOneCopy: keepOneCopy)
+        }
         let types = generated.typeCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         FileHandleStderr.write("dsi gen: \(generated.messageCount) messages in \(generated.packets.count) packets to \(out) (\(types))\n")
+        if lines > 1 || drop > 0 {
+            let lost = report.droppedEverywhere.map { $0.count == 1 ? "\($0.first)" : "\($0.first)-\($0.first + UInt64($0.count) - 1)" }
+            FileHandleStderr.write("dsi gen: \(lines) lines, \(report.frames) frames, \(report.dropped) copies dropped; on no line: \(lost.isEmpty ? "none" : lost.joined(separator: " "))\n")
+        }
     }
 }

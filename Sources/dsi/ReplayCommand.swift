@@ -2,7 +2,9 @@ import Glibc
 import ArgumentParser
 import DSICore
 import DSIPcap
+import DSINet
 import DSIRuntime
+import Foundation
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +18,10 @@ struct Replay: ParsableCommand {
     @Flag(help: "No pacing: as fast as possible.") var topspeed = false
     @Option(help: "Interface address to send from.") var interface = "127.0.0.1"
     @Option(help: "Multicast TTL (0 keeps packets on this host).") var ttl: UInt8 = 0
+    @Option(help: "Drop each datagram to each destination with this probability (tests arbitration and recovery).") var drop = 0.0
+    @Option(help: "Seed for --drop.") var dropSeed: UInt64 = 1
+    @Option(help: "Serve MoldUDP64 re-requests for the capture's messages on this UDP port (127.0.0.1).") var recoveryPort: UInt16?
+    @Option(help: "With --recovery-port: keep serving this many seconds after the last packet.") var linger = 2.0
 
     func validate() throws {
         guard [speed != nil, pps != nil, topspeed].filter({ $0 }).count <= 1 else {
@@ -24,18 +30,47 @@ struct Replay: ParsableCommand {
         if let speed, speed <= 0 { throw ValidationError("--speed must be positive") }
         if let pps, pps <= 0 { throw ValidationError("--pps must be positive") }
         for d in destinations where IPv4Endpoint(d) == nil { throw ValidationError("--to takes group:port, got '\(d)'") }
+        guard drop >= 0 && drop < 1 else { throw ValidationError("--drop must be at least 0 and below 1") }
         guard IPv4Address(interface) != nil else { throw ValidationError("--interface takes an IPv4 address, got '\(interface)'") }
     }
 
     func run() throws {
         let mode: ReplayPacer.Mode = topspeed ? .topSpeed : pps.map { .packetsPerSecond($0) } ?? .original(speed: speed ?? 1)
-        let replayer = Replayer(destinations: destinations.compactMap(IPv4Endpoint.init), pacing: mode,
+        var replayer = Replayer(destinations: destinations.compactMap(IPv4Endpoint.init), pacing: mode,
                                 interface: IPv4Address(interface)!, ttl: ttl)
+        replayer.dropProbability = drop
+        replayer.dropSeed = dropSeed
+        var server: RecoveryServer? = nil
+        let serving = DispatchGroup()
+        let stop = StopFlag()
+        if let recoveryPort {
+            let store = try failing { try RecoveryServer.Store.load(capture: file) }
+            let s = try failing { try RecoveryServer(listen: IPv4Endpoint(address: IPv4Address(0x7F00_0001), port: recoveryPort), store: store) }
+            server = s
+            FileHandleStderr.write("dsi replay: serving re-requests for \(store.count) messages on 127.0.0.1:\(s.port)\n")
+            DispatchQueue.global().async(group: serving) { s.serve { stop.isSet } }
+        }
         let report = try failing { try replayer.replay(path: file) }
+        if let server {
+            Thread.sleep(forTimeInterval: linger)
+            stop.set()
+            serving.wait()
+            FileHandleStderr.write("dsi replay: answered \(server.requests.load) re-requests with \(server.messagesSent.load) messages\n")
+        }
         FileHandleStderr.write("""
             dsi replay: \(report.datagrams) datagrams (\(report.messages) MoldUDP64 messages) in \
             \(String(format: "%.3f", report.seconds)) s; \(report.skipped) frames skipped; \
+            \(report.dropped) copies dropped (\(report.droppedEverywhere) on every line); \
             lateness p50 \(report.lateness.p50) ns, p99 \(report.lateness.p99) ns, max \(report.lateness.max) ns\n
             """)
     }
+}
+
+/// A flag one thread sets and another polls.
+final class StopFlag: @unchecked Sendable {
+    // @unchecked Sendable: guarded by the lock.
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
 }

@@ -12,15 +12,21 @@ struct Ticks: ParsableCommand {
     @Option(help: "Output format: jsonl.") var format = "jsonl"
 
     func run() throws {
-        var processor = FeedProcessor(expectedOrders: 1 << 20)
+        // A capture is all there is: a gap waits (for a later line's copy) until the end of the file, then is lost.
+        var policy = RecoveryPolicy()
+        policy.lineWaitNanos = .max
+        var processor = FeedProcessor(expectedOrders: 1 << 20, policy: policy)
+        var lastTime: UInt64 = 0
         var sink = PrintingSink()
         let reader = try failing { try PcapReader(path: file) }
         try failing {
             try reader.forEachDatagram { datagram in
                 guard let base = datagram.payload.baseAddress else { return }
                 processor.process(packet: base, length: datagram.payload.count, receiveTime: datagram.time, sink: &sink)
+                lastTime = datagram.time
             }
         }
+        processor.finish(now: lastTime, sink: &sink)
         let counters = processor.counters.snapshot.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         FileHandleStderr.write("dsi ticks: \(reader.summary); \(counters)\n")
     }

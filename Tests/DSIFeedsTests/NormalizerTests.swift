@@ -94,8 +94,10 @@ import Testing
         feed.send([m("S", 0, ["O"])], first: 1)
         feed.send([m("S", 0, ["Q"])], first: 5)
         let gap = feed.sink.ticks[1]
-        #expect(gap.kind == .gap && gap.gapFirst == 2 && gap.gapLast == 4)
+        #expect(gap.kind == .status && gap.statusType == Tick.gapStatusType && gap.gapFirst == 2 && gap.gapLast == 4)
+        #expect(gap.jsonLine.contains(#""status":"gap","from":2,"to":4"#))
         #expect(feed.processor.counters.gaps.load == 1 && feed.processor.counters.lostMessages.load == 3)
+        #expect(feed.processor.counters.lostGaps.load == 1)
         #expect(feed.sink.ticks[2].seq == 5)
     }
 

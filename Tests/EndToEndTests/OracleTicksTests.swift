@@ -1,0 +1,40 @@
+import DSIFeeds
+import DSIRuntime
+import DSITestSupport
+import Foundation
+import Testing
+
+/// `dsi ticks` against itch-book (an independent C++ book builder): trades, trade breaks and quote changes, in order,
+/// field for field.
+@Suite(.serialized) struct OracleTicksTests {
+    static let fields: [String: [String]] = [
+        "trade": ["stockLocate", "stock", "timestamp", "price", "shares", "matchNumber"],
+        "tradeBreak": ["stockLocate", "timestamp", "matchNumber"],
+        "quote": ["stockLocate", "stock", "timestamp", "bidPrice", "bidSize", "askPrice", "askSize"],
+    ]
+
+    func project(_ tick: [String: Any]) -> String? {
+        guard let kind = tick["kind"] as? String, let keys = Self.fields[kind] else { return nil }
+        return ([kind] + keys.map { "\(tick[$0] ?? "-")" }).joined(separator: "|")
+    }
+
+    @Test(arguments: [(UInt64(3), 20_000), (UInt64(17), 60_000)])
+    func ticksMatchItchBook(seed: UInt64, messages: Int) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var options = SessionGenerator.Options(messages: messages, seed: seed)
+        options.symbols = 12
+        try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
+        let ours = try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"])
+        #expect(ours.status == 0, "\(ours.stderr)")
+        let theirs = try Commands.run(Commands.python, [Commands.root + "/tools/oracles/itchbook_ticks.py", dir.file("s.pcap"), "30001"])
+        #expect(theirs.status == 0, "itch-book oracle failed (run tools/setup.sh --test): \(theirs.stderr)")
+        let a = try jsonLines(ours.stdout).compactMap(project)
+        let b = try jsonLines(theirs.stdout).compactMap(project)
+        #expect(a.count == b.count)
+        #expect(a.count > 1000)
+        let firstDifference = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }
+        #expect(firstDifference == nil, "first difference at \(firstDifference?.offset ?? -1): ours \(firstDifference?.element.0 ?? "") itch-book \(firstDifference?.element.1 ?? "")")
+        #expect(a.contains { $0.hasPrefix("tradeBreak|") } && a.contains { $0.hasPrefix("trade|") } && a.contains { $0.hasPrefix("quote|") })
+    }
+}
