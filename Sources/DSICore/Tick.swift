@@ -3,7 +3,7 @@
 /// A plain fixed-size value (no references), so it is written once, in place, into a publish ring slot and copied to
 /// the wire field by field. Which fields mean something depends on `kind`; the rest are zero.
 public struct Tick: Sendable, Equatable {
-    public enum Kind: UInt8, Sendable, CaseIterable {
+    public enum Kind: UInt8, Sendable, CaseIterable, Hashable {
         case trade = 1
         case quote = 2
         case status = 3
@@ -16,6 +16,12 @@ public struct Tick: Sendable, Equatable {
             case .status: "status"
             case .tradeBreak: "tradeBreak"
             }
+        }
+
+        /// The kind named `name` (as in the tick form), or nil.
+        public init?(name: String) {
+            guard let kind = Self.allCases.first(where: { $0.name == name }) else { return nil }
+            self = kind
         }
     }
 

@@ -8,6 +8,8 @@ public struct HandlerConfig: Codable, Sendable {
     public var feeds: [FeedConfig]
     public var publisher: PublisherConfig
     public var workers: [WorkerConfig]?
+    /// Conditions every published tick must meet, in order (gap reports always pass).
+    public var filters: [FilterConfig]?
 
     public init(feeds: [FeedConfig], publisher: PublisherConfig, workers: [WorkerConfig]? = nil) {
         self.feeds = feeds
@@ -76,6 +78,26 @@ public struct PublisherConfig: Codable, Sendable {
 
 public enum BackPressure: String, Codable, Sendable { case block, drop }
 
+/// One filter condition: exactly one of `symbols`, `kinds`, `priceBand`.
+public struct FilterConfig: Codable, Sendable {
+    public var symbols: [String]?
+    /// Tick kinds by name: trade, quote, status, tradeBreak.
+    public var kinds: [String]?
+    public var priceBand: PriceBand?
+
+    public struct PriceBand: Codable, Sendable {
+        /// Raw price units (1/10000 dollar), inclusive.
+        public var min: UInt32
+        public var max: UInt32
+    }
+
+    public init(symbols: [String]? = nil, kinds: [String]? = nil, priceBand: PriceBand? = nil) {
+        self.symbols = symbols
+        self.kinds = kinds
+        self.priceBand = priceBand
+    }
+}
+
 public struct WorkerConfig: Codable, Sendable {
     /// `pipeline` (line sockets, arbitration, decode, books, ticks) or `publisher` (TLS sessions).
     public var name: String
@@ -124,6 +146,7 @@ public struct ValidatedConfig: Sendable {
     public var ringSlots: Int
     public var pipelineWorker: WorkerConfig
     public var publisherWorker: WorkerConfig
+    public var filter: TickFilter
 }
 
 extension HandlerConfig {
@@ -209,6 +232,7 @@ extension HandlerConfig {
         }
         let ringSlots = publisher.ringSlots ?? 65_536
         guard ringSlots >= 64 && ringSlots <= 1 << 24 else { throw fail("publisher.ringSlots", "must be between 64 and 2^24") }
+        let filter = try Self.filter(filters ?? [], fail: fail)
         var pipeline = WorkerConfig(name: "pipeline", cpu: 0, idle: .backoff)
         var publisherWorker = WorkerConfig(name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: .backoff)
         for (i, worker) in (workers ?? []).enumerated() {
@@ -228,7 +252,37 @@ extension HandlerConfig {
             listen: listen, certificate: publisher.certificate, key: publisher.key,
             stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,
             maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: publisher.backPressure ?? .block,
-            ringSlots: ringSlots, pipelineWorker: pipeline, publisherWorker: publisherWorker)
+            ringSlots: ringSlots, pipelineWorker: pipeline, publisherWorker: publisherWorker, filter: filter)
+    }
+
+    /// Turns `filters:` into a tick filter; each entry must name exactly one condition.
+    static func filter(_ entries: [FilterConfig], fail: (String, String) -> ConfigError) throws -> TickFilter {
+        var conditions: [TickFilter.Condition] = []
+        for (i, entry) in entries.enumerated() {
+            let key = "filters[\(i)]"
+            let given = [entry.symbols != nil, entry.kinds != nil, entry.priceBand != nil].filter { $0 }.count
+            guard given == 1 else { throw fail(key, "give exactly one of symbols, kinds, priceBand") }
+            if let symbols = entry.symbols {
+                guard !symbols.isEmpty, symbols.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 8 && $0.allSatisfy(\.isASCII) }) else {
+                    throw fail(key + ".symbols", "a non-empty list of symbols of 1 to 8 ASCII characters")
+                }
+                conditions.append(TickFilter.symbols(symbols))
+            } else if let names = entry.kinds {
+                var kinds = Set<Tick.Kind>()
+                for name in names {
+                    guard let kind = Tick.Kind(name: name) else {
+                        throw fail(key + ".kinds", "unknown tick kind '\(name)' (trade, quote, status, tradeBreak)")
+                    }
+                    kinds.insert(kind)
+                }
+                guard !kinds.isEmpty else { throw fail(key + ".kinds", "an empty list lets nothing through") }
+                conditions.append(.kinds(kinds))
+            } else if let band = entry.priceBand {
+                guard band.min <= band.max else { throw fail(key + ".priceBand", "min \(band.min) is above max \(band.max)") }
+                conditions.append(.priceBand(min: band.min, max: band.max))
+            }
+        }
+        return TickFilter(conditions)
     }
 
     public static var defaultStateDirectory: String {

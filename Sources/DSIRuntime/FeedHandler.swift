@@ -22,7 +22,7 @@ public final class FeedHandler: @unchecked Sendable {
     public let key: String
     let ingest: SPSCRing
     let ticks: SPSCRing
-    let sink: TickRingSink
+    let sink: FilteringSink<TickRingSink>
     let consumerGone = ManagedAtomic<Bool>(false)
     let pipelineWorker: Worker
     let publisherWorker: Worker
@@ -49,7 +49,8 @@ public final class FeedHandler: @unchecked Sendable {
         recovery = try config.recoveryServer.map { try RecoveryClient(server: $0) }
         ingest = SPSCRing(capacity: 4096, slotSize: 2048)
         ticks = SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride)
-        sink = TickRingSink(ring: ticks, policy: config.backPressure, consumerGone: consumerGone)
+        sink = FilteringSink(inner: TickRingSink(ring: ticks, policy: config.backPressure, consumerGone: consumerGone),
+                             filter: config.filter)
         pipelineWorker = Worker(name: config.pipelineWorker.name, cpu: config.pipelineWorker.cpu, idle: config.pipelineWorker.idle ?? .backoff)
         publisherWorker = Worker(name: config.publisherWorker.name, cpu: config.publisherWorker.cpu, idle: config.publisherWorker.idle ?? .backoff)
     }
@@ -93,7 +94,9 @@ public final class FeedHandler: @unchecked Sendable {
     }
 
     /// Ticks that were built but could not be handed to the publisher.
-    public var ticksDropped: UInt64 { sink.dropped.load }
+    public var ticksDropped: UInt64 { sink.inner.dropped.load }
+    /// Ticks the configured filters held back.
+    public var ticksFiltered: UInt64 { sink.filtered.load }
     public var kernelDrops: UInt64 { receivers.reduce(0) { $0 + $1.kernelDrops.load } }
     public var datagramsReceived: UInt64 { receivers.reduce(0) { $0 + $1.datagrams.load } }
     /// Whether the pipeline has nothing received but unprocessed.

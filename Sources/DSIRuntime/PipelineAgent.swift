@@ -11,12 +11,12 @@ public struct PipelineAgent: Agent {
     let recovery: RecoveryClient?
     let ingest: SPSCRing
     public var processor: FeedProcessor
-    var sink: TickRingSink
+    var sink: FilteringSink<TickRingSink>
     var lostLog: LostGapLog
     static let batch = 64
 
     init(receivers: [MulticastReceiver], recovery: RecoveryClient?, ingest: SPSCRing, processor: FeedProcessor,
-         sink: TickRingSink, lostLog: LostGapLog) {
+         sink: FilteringSink<TickRingSink>, lostLog: LostGapLog) {
         self.receivers = receivers
         self.recovery = recovery
         self.ingest = ingest

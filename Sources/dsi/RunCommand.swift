@@ -38,7 +38,7 @@ struct Run: ParsableCommand {
         let feed = handler.counters.snapshot.filter { $0.1 > 0 || ["messages", "gaps"].contains($0.0) }
             .map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         return "\(feed) kernelDrops=\(handler.kernelDrops) ticksPublished=\(handler.publisher.ticksPublished.load) " +
-            "ticksDropped=\(handler.ticksDropped) subscribers=\(handler.publisher.subscribers.load) " +
+            "ticksDropped=\(handler.ticksDropped) ticksFiltered=\(handler.ticksFiltered) subscribers=\(handler.publisher.subscribers.load) " +
             "slowConsumers=\(handler.publisher.slowConsumerDisconnects.load)"
     }
 }

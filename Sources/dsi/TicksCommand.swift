@@ -3,6 +3,7 @@ import ArgumentParser
 import DSICore
 import DSIFeeds
 import DSIPcap
+import DSIRuntime
 
 struct Ticks: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,6 +11,7 @@ struct Ticks: ParsableCommand {
 
     @Argument(help: "The pcap or pcapng file.") var file: String
     @Option(help: "Output format: jsonl.") var format = "jsonl"
+    @Option(help: "A handler configuration whose filters apply (as `dsi run` would).") var config: String?
 
     func run() throws {
         // A capture is all there is: a gap waits (for a later line's copy) until the end of the file, then is lost.
@@ -17,7 +19,8 @@ struct Ticks: ParsableCommand {
         policy.lineWaitNanos = .max
         var processor = FeedProcessor(expectedOrders: 1 << 20, policy: policy)
         var lastTime: UInt64 = 0
-        var sink = PrintingSink()
+        let filter = try failing { try config.map { try HandlerConfig.load(path: $0).filter } ?? TickFilter() }
+        var sink = FilteringSink(inner: PrintingSink(), filter: filter)
         let reader = try failing { try PcapReader(path: file) }
         try failing {
             try reader.forEachDatagram { datagram in
@@ -28,7 +31,8 @@ struct Ticks: ParsableCommand {
         }
         processor.finish(now: lastTime, sink: &sink)
         let counters = processor.counters.snapshot.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-        FileHandleStderr.write("dsi ticks: \(reader.summary); \(counters)\n")
+        let held = sink.filtered.load > 0 ? " filtered=\(sink.filtered.load)" : ""
+        FileHandleStderr.write("dsi ticks: \(reader.summary); \(counters)\(held)\n")
     }
 }
 

@@ -47,6 +47,11 @@ import Testing
         #expect(c.backPressure == .block && c.maxOrders == 1_000_000 && c.ringSlots == 65_536)
     }
 
+    @Test func filtersBuildAChain() throws {
+        let c = try load(Self.good + "\nfilters:\n  - {symbols: [ZXA]}\n  - {kinds: [trade, quote]}\n  - {priceBand: {min: 1, max: 9}}\n")
+        #expect(c.filter.conditions.count == 3)
+    }
+
     @Test func missingFile() {
         #expect { try HandlerConfig.load(path: "/nonexistent/dsi.yaml") } throws: { "\($0)" == "/nonexistent/dsi.yaml: no such file" }
     }
@@ -68,5 +73,9 @@ import Testing
         expectError(Self.good + "\nworkers:\n  - {name: parser, cpu: 0}\n", containing: ["workers[0].name", "unknown worker"])
         expectError(Self.good + "\nworkers:\n  - {name: pipeline, idle: hurry}\n", containing: ["workers[0].idle"])
         expectError("publisher:\n  listen: 127.0.0.1:1\n", containing: ["feeds", "missing"])
+        expectError(Self.good + "\nfilters:\n  - {kinds: [trade, candle]}\n", containing: ["filters[0].kinds", "candle"])
+        expectError(Self.good + "\nfilters:\n  - {kinds: [trade], symbols: [A]}\n", containing: ["filters[0]", "exactly one"])
+        expectError(Self.good + "\nfilters:\n  - {priceBand: {min: 5, max: 1}}\n", containing: ["filters[0].priceBand"])
+        expectError(Self.good + "\nfilters:\n  - {symbols: [TOOLONGSYMBOL]}\n", containing: ["filters[0].symbols"])
     }
 }

@@ -1,4 +1,5 @@
 import DSIRuntime
+import Glibc
 import Logging
 import Synchronization
 import Testing
@@ -26,11 +27,12 @@ struct FailingAgent: Agent {
 }
 
 @Suite struct WorkerTests {
-    @Test func runsDrainsAndCloses() async throws {
+    @Test func runsDrainsAndCloses() throws {
         let tally = Tally()
         let worker = Worker(name: "t", cpu: 0, idle: .backoff)
         worker.start(CountingAgent(tally: tally, remaining: 10_000), logger: Logger(label: "t"))
-        while tally.count.load(ordering: .relaxed) < 100 { try await Task.sleep(nanoseconds: 1_000_000) }
+        // A plain sleep, not Task.sleep: a suspended test would wait for a free thread of the shared pool.
+        while tally.count.load(ordering: .relaxed) < 100 { usleep(1000) }
         worker.stop()
         worker.join()
         // Stop drains: the agent is polled until it reports no work, so all 10 000 units are done.
@@ -41,7 +43,7 @@ struct FailingAgent: Agent {
         #expect(worker.failure == nil && worker.hasFinished)
     }
 
-    @Test func aDyingWorkerIsReported() async throws {
+    @Test func aDyingWorkerIsReported() throws {
         let worker = Worker(name: "f", cpu: nil, idle: .backoff)
         let flag = Tally()
         worker.start(FailingAgent(), logger: Logger(label: "t")) { _ in flag.closed.store(true, ordering: .relaxed) }

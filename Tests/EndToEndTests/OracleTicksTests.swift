@@ -18,6 +18,25 @@ import Testing
         return ([kind] + keys.map { "\(tick[$0] ?? "-")" }).joined(separator: "|")
     }
 
+    /// `dsi ticks --config` applies the configuration's filters: only the named symbol's trades, plus loss reports.
+    @Test func ticksHonourConfiguredFilters() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try CaptureFile.write(try SessionGenerator.generate(.init(messages: 5_000, seed: 2)), to: dir.file("s.pcap"))
+        let config = try String(contentsOfFile: Commands.root + "/feeds/loopback.yaml", encoding: .utf8)
+            + "filters:\n  - {symbols: [ZXA]}\n  - {kinds: [trade]}\n"
+        try config.write(toFile: dir.file("f.yaml"), atomically: true, encoding: .utf8)
+        let all = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap")]).stdout)
+        let result = try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", dir.file("f.yaml")])
+        #expect(result.status == 0, "\(result.stderr)")
+        let kept = try jsonLines(result.stdout)
+        let expected = all.filter { $0["kind"] as? String == "trade" && $0["stock"] as? String == "ZXA" }
+        #expect(kept.count == expected.count && kept.count > 10)
+        #expect(kept.map { $0["seq"] as? Int } == expected.map { $0["seq"] as? Int })
+        #expect(kept.map { $0["streamSeq"] as? Int } == Array(1...kept.count).map { $0 }, "renumbered, gap-free")
+        #expect(result.stderr.contains("filtered=\(all.count - kept.count)"))
+    }
+
     @Test(arguments: [(UInt64(3), 20_000), (UInt64(17), 60_000)])
     func ticksMatchItchBook(seed: UInt64, messages: Int) throws {
         let dir = try TemporaryDirectory()
