@@ -12,21 +12,23 @@ public struct FeedProcessor {
     public let counters: FeedCounters
     public var policy: RecoveryPolicy
     /// The next sequence number not yet handled.
-    public private(set) var expected: UInt64 = 1
+    public var expected: UInt64 { _expected }
+    @usableFromInline var _expected: UInt64 = 1
     @usableFromInline var session: SessionKey? = nil
-    let pending: PendingPackets
+    @usableFromInline let pending: PendingPackets
     /// The open gap: when it was seen, requests sent without progress, when the last one went.
-    var gapSince: UInt64? = nil
-    var gapRetries = 0
-    var gapLastRequest: UInt64 = 0
+    @usableFromInline var gapSince: UInt64? = nil
+    @usableFromInline var gapRetries = 0
+    @usableFromInline var gapLastRequest: UInt64 = 0
     /// The next sequence a heartbeat or end-of-session announced, when it is beyond `expected`.
-    var announcedNext: UInt64 = 0
+    @usableFromInline var announcedNext: UInt64 = 0
     /// One past the highest sequence number any packet has shown: a packet starting beyond it opens a new gap.
-    var frontier: UInt64 = 1
+    @usableFromInline var frontier: UInt64 = 1
     /// Whether the feed's last packet was an end-of-session packet.
     public var sessionEnded = false
     /// The last range given up, for the runtime's log.
-    public private(set) var lastLost: LostRange? = nil
+    public var lastLost: LostRange? { _lastLost }
+    @usableFromInline var _lastLost: LostRange? = nil
 
     public init(expectedOrders: Int, counters: FeedCounters = FeedCounters(), policy: RecoveryPolicy = .immediate) {
         self.counters = counters
@@ -44,6 +46,7 @@ public struct FeedProcessor {
     /// - Parameter now: when the pipeline handles the packet (the same clock as `receiveTime`; defaults to it). A gap's
     ///   wait for other lines starts here, not at the kernel's receive time: when the pipeline runs behind, the other
     ///   line's copy is still queued in its socket, and must not be given up for lost.
+    @inlinable
     public mutating func process<Sink: TickSink>(
         packet p: UnsafeRawPointer, length: Int, receiveTime: UInt64, line: Int = 0, now: UInt64? = nil, sink: inout Sink
     ) {
@@ -68,22 +71,22 @@ public struct FeedProcessor {
         else if count == 0 { counters.heartbeats.add() }
 
         // Each distinct hole is counted once, when a packet first shows it.
-        if first > max(frontier, expected) { counters.gaps.add() }
+        if first > max(frontier, _expected) { counters.gaps.add() }
         frontier = max(frontier, first &+ UInt64(count))
         if count == 0 {
             // Heartbeats and end of session carry the next sequence number: an idle line still shows a gap.
-            if first > expected {
+            if first > _expected {
                 announcedNext = max(announcedNext, first)
                 openGap(now: now)
             }
         } else {
             let end = first &+ UInt64(count)
-            if end <= expected {
+            if end <= _expected {
                 counters.duplicatePackets.add()
                 counters.duplicateMessages.add(UInt64(count))
                 return
             }
-            if first > expected {
+            if first > _expected {
                 guard hold(packet: p, length: length, first: first, count: count, receiveTime: receiveTime, line: line, now: now, sink: &sink) else { return }
             } else {
                 handle(p, count: count, first: first, receiveTime: receiveTime, line: line, sink: &sink)
@@ -109,8 +112,8 @@ public struct FeedProcessor {
             giveUp(now: now, sink: &sink)
             return
         }
-        let missing = missingEnd() - expected + 1
-        requester.request(session: key, first: expected, count: UInt16(min(missing, UInt64(policy.maxRequestCount))))
+        let missing = missingEnd() - _expected + 1
+        requester.request(session: key, first: _expected, count: UInt16(min(missing, UInt64(policy.maxRequestCount))))
         counters.recoveryRequests.add()
         gapRetries += 1
         gapLastRequest = now
@@ -119,10 +122,11 @@ public struct FeedProcessor {
     // MARK: Internals
 
     /// Handles a packet's messages from `expected` on, in order.
+    @inlinable
     mutating func handle<Sink: TickSink>(
         _ p: UnsafeRawPointer, count: Int, first: UInt64, receiveTime: UInt64, line: Int, sink: inout Sink
     ) {
-        let skip = Int(expected - first)  // first <= expected < first + count here
+        let skip = Int(_expected - first)  // first <= _expected < first + count here
         if skip > 0 { counters.duplicateMessages.add(UInt64(skip)) }
         let recovered = line == LineIndex.recovery
         // A plain loop, not `forEachMessage`: a closure would need a copy of the normalizer, and mutating that copy
@@ -138,7 +142,7 @@ public struct FeedProcessor {
             }
             offset += 2 + messageLength
         }
-        expected = first &+ UInt64(count)
+        _expected = first &+ UInt64(count)
         if gapSince != nil {
             // Progress on an open gap (a partial reply, another line): ask again for the rest without waiting.
             gapRetries = 0
@@ -147,6 +151,7 @@ public struct FeedProcessor {
     }
 
     /// Keeps a packet that arrived beyond a gap. Returns false when it was dealt with otherwise.
+    @usableFromInline
     mutating func hold<Sink: TickSink>(
         packet p: UnsafeRawPointer, length: Int, first: UInt64, count: Int, receiveTime: UInt64, line: Int, now: UInt64,
         sink: inout Sink
@@ -155,8 +160,8 @@ public struct FeedProcessor {
         if pending.isFull {
             // Bounded waiting: give up the oldest gap, handle what is held, and try again.
             giveUp(now: now, sink: &sink)
-            if first <= expected {
-                if first &+ UInt64(count) > expected {
+            if first <= _expected {
+                if first &+ UInt64(count) > _expected {
                     handle(p, count: count, first: first, receiveTime: receiveTime, line: line, sink: &sink)
                     releaseHeld(sink: &sink)
                 }
@@ -171,6 +176,7 @@ public struct FeedProcessor {
         return true
     }
 
+    @usableFromInline
     mutating func openGap(now: UInt64) {
         if gapSince == nil {
             gapSince = now
@@ -180,16 +186,18 @@ public struct FeedProcessor {
     }
 
     /// The last missing sequence number of the open gap.
+    @usableFromInline
     func missingEnd() -> UInt64 {
         if let lowest = pending.lowest { return lowest - 1 }
-        return max(announcedNext, expected + 1) - 1
+        return max(announcedNext, _expected + 1) - 1
     }
 
     /// Handles held packets that are now in order; closes the gap when nothing is missing.
+    @usableFromInline
     mutating func releaseHeld<Sink: TickSink>(sink: inout Sink) {
-        while let lowest = pending.lowest, lowest <= expected {
+        while let lowest = pending.lowest, lowest <= _expected {
             let entry = pending.removeLowest()!
-            if entry.first &+ UInt64(entry.count) > expected {
+            if entry.first &+ UInt64(entry.count) > _expected {
                 handle(pending.bytes(entry), count: entry.count, first: entry.first, receiveTime: entry.receiveTime,
                        line: entry.line, sink: &sink)
             } else {
@@ -197,21 +205,22 @@ public struct FeedProcessor {
                 counters.duplicateMessages.add(UInt64(entry.count))
             }
         }
-        if pending.isEmpty && announcedNext <= expected {
+        if pending.isEmpty && announcedNext <= _expected {
             gapSince = nil
             announcedNext = 0
         }
     }
 
     /// Reports the open gap's missing range lost and moves past it.
+    @usableFromInline
     mutating func giveUp<Sink: TickSink>(now: UInt64, sink: inout Sink) {
         guard gapSince != nil else { return }
         let last = missingEnd()
-        if last >= expected {
-            let lost = LostRange(first: expected, last: last)
-            lastLost = lost
+        if last >= _expected {
+            let lost = LostRange(first: _expected, last: last)
+            _lastLost = lost
             counters.lostGaps.add()
-            counters.lostMessages.add(last - expected + 1)
+            counters.lostMessages.add(last - _expected + 1)
             var tick = Tick(kind: .status)
             tick.statusType = Tick.gapStatusType
             tick.seq = lost.first
@@ -220,11 +229,11 @@ public struct FeedProcessor {
             tick.receiveTime = now
             counters.ticks.add()
             sink.publish(tick)
-            expected = last + 1
+            _expected = last + 1
         }
         gapSince = nil
         releaseHeld(sink: &sink)
-        if !pending.isEmpty || announcedNext > expected {
+        if !pending.isEmpty || announcedNext > _expected {
             // Another gap lies beyond the one just given up: it waits afresh.
             gapSince = now
             gapRetries = 0
@@ -237,8 +246,9 @@ public struct FeedProcessor {
         while hasOpenGap { giveUp(now: now, sink: &sink) }
     }
 
+    @usableFromInline
     mutating func resetSequence() {
-        expected = 1
+        _expected = 1
         frontier = 1
         while pending.removeLowest() != nil {}
         gapSince = nil

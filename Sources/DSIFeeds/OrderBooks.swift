@@ -4,7 +4,9 @@ import DSICore
 public struct OrderBooks {
     public static let locates = 65536
 
-    public let orders: OrderTable
+    /// The live orders behind the books (read-only outside: changed only through the book operations).
+    public var orders: OrderTable { _orders }
+    @usableFromInline var _orders: OrderTable
     @usableFromInline var bids: ContiguousArray<PriceLevels>
     @usableFromInline var asks: ContiguousArray<PriceLevels>
     @usableFromInline var symbols: ContiguousArray<Symbol>
@@ -14,7 +16,7 @@ public struct OrderBooks {
     ///   - expectedOrders: the most orders live at once over the day.
     ///   - levelReserve: price levels per side made room for when a stock is first seen.
     public init(expectedOrders: Int, levelReserve: Int = 64) {
-        orders = OrderTable(expectedOrders: expectedOrders)
+        _orders = OrderTable(expectedOrders: expectedOrders)
         bids = ContiguousArray(repeating: PriceLevels(isBid: true, reserve: 0), count: Self.locates)
         asks = ContiguousArray(repeating: PriceLevels(isBid: false, reserve: 0), count: Self.locates)
         symbols = ContiguousArray(repeating: Symbol(), count: Self.locates)
@@ -42,7 +44,7 @@ public struct OrderBooks {
     /// Adds a new order; false when its reference is already live.
     @inlinable
     public mutating func add(ref: UInt64, locate: UInt16, side: UInt8, price: UInt32, shares: UInt32) -> Bool {
-        guard orders.insert(.init(ref: ref, price: price, shares: shares, locate: locate, side: side)) else { return false }
+        guard _orders.insert(.init(ref: ref, price: price, shares: shares, locate: locate, side: side)) else { return false }
         if side == UInt8(ascii: "B") {
             bids[Int(locate)].add(price: price, shares: UInt64(shares))
         } else {
@@ -55,22 +57,22 @@ public struct OrderBooks {
     /// - Returns: the order as it was before, or nil when the reference is unknown.
     @inlinable
     public mutating func reduce(ref: UInt64, shares: UInt32) -> OrderTable.Entry? {
-        guard let slot = orders.find(ref) else { return nil }
+        guard let slot = _orders.find(ref) else { return nil }
         let before = slot.pointee
         let taken = Swift.min(shares, before.shares)
         let gone = taken == before.shares
         removeFromLevels(before, shares: taken, orderGone: gone)
-        if gone { orders.remove(slot) } else { slot.pointee.shares = before.shares - taken }
+        if gone { _orders.remove(slot) } else { slot.pointee.shares = before.shares - taken }
         return before
     }
 
     /// Removes a live order whole. - Returns: the order, or nil when the reference is unknown.
     @inlinable
     public mutating func delete(ref: UInt64) -> OrderTable.Entry? {
-        guard let slot = orders.find(ref) else { return nil }
+        guard let slot = _orders.find(ref) else { return nil }
         let before = slot.pointee
         removeFromLevels(before, shares: before.shares, orderGone: true)
-        orders.remove(slot)
+        _orders.remove(slot)
         return before
     }
 

@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func orderTableGrowsAndKeepsEverything() {
-        let table = OrderTable(expectedOrders: 4)
+        var table = OrderTable(expectedOrders: 4)
         let before = table.capacity
         for ref in UInt64(1)...1000 { table.insert(.init(ref: ref * 7919, price: 1, shares: UInt32(ref), locate: 1, side: 66)) }
         #expect(table.growths > 0 && table.capacity > before)

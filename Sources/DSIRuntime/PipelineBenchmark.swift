@@ -1,0 +1,55 @@
+import CDSIShims
+import DSICore
+import DSIFeeds
+import DSIPcap
+
+/// `dsi bench pipeline`: a capture loaded into memory, then timed through decode + books + ticks + filters on one
+/// pinned thread, as the pipeline worker runs it (ticks go into a ring that is released at once).
+public enum PipelineBenchmark {
+    public struct Result: Codable, Sendable {
+        public var messages: UInt64
+        public var msgsPerSec: Double
+        public var nsPerMsg: Double
+        public var cpu: Int
+        public var runs: Int
+    }
+
+    /// - Parameter runs: passes over the capture; the median pass is reported.
+    public static func run(capture: String, cpu: Int = 0, runs: Int = 5, filter: TickFilter = TickFilter()) throws -> Result {
+        var packets: [(time: UInt64, bytes: [UInt8])] = []
+        try PcapReader(path: capture).forEachDatagram { packets.append(($0.time, Array($0.payload))) }
+        _ = CDSIShims_pin_current_thread(Int32(cpu))
+        var times: [UInt64] = []
+        var messages: UInt64 = 0
+        for _ in 0..<max(1, runs) {
+            var processor = FeedProcessor(expectedOrders: 1 << 20, policy: .immediate)
+            var sink = FilteringSink(inner: ReleasingRingSink(ring: SPSCRing(capacity: 1 << 12, slotSize: MemoryLayout<Tick>.stride)),
+                                     filter: filter)
+            let start = Clock.monotonicNanos()
+            for packet in packets {
+                packet.bytes.withUnsafeBytes {
+                    processor.process(packet: $0.baseAddress!, length: $0.count, receiveTime: packet.time, sink: &sink)
+                }
+            }
+            times.append(Clock.monotonicNanos() - start)
+            messages = processor.counters.messages.load
+        }
+        let median = times.sorted()[times.count / 2]
+        return Result(messages: messages, msgsPerSec: Double(messages) / (Double(median) / 1e9),
+                      nsPerMsg: Double(median) / Double(max(messages, 1)), cpu: cpu, runs: times.count)
+    }
+}
+
+/// Writes each tick into the ring's next slot and frees it at once: the publisher's cost is not what is measured.
+struct ReleasingRingSink: TickSink {
+    let ring: SPSCRing
+    var streamSeq: UInt64 = 0
+    mutating func publish(_ tick: Tick) {
+        var t = tick
+        streamSeq &+= 1
+        t.streamSeq = streamSeq
+        ring.claim()!.storeBytes(of: t, as: Tick.self)
+        ring.commit()
+        ring.release()
+    }
+}
