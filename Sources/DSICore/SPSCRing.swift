@@ -136,7 +136,10 @@ public final class SPSCRing: @unchecked Sendable {
     // MARK: Inspection (any thread; a snapshot)
 
     /// Committed slots not yet released, as seen now.
-    public var count: Int { tail.load(ordering: .acquiring) - head.load(ordering: .acquiring) }
+    public var count: Int {
+        let h = head.load(ordering: .acquiring)  // head first: the tail read after it is never behind it
+        return tail.load(ordering: .acquiring) - h
+    }
 
     /// Checks the invariants that must hold whenever neither side is mid-call. For tests.
     public func testOnly_verifyInvariants() {

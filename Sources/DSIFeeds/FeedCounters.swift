@@ -15,6 +15,7 @@ public final class FeedCounters: Sendable {
     public let heartbeats = Counter()
     public let endOfSession = Counter()
     public let sessionChanges = Counter()
+    public let staleSessionPackets = Counter()
     public let malformedPackets = Counter()
     public let unknownMessages = Counter()
     public let shortMessages = Counter()
@@ -31,6 +32,7 @@ public final class FeedCounters: Sendable {
             ("lostGaps", lostGaps.load), ("recoveryRequests", recoveryRequests.load),
             ("recoveredMessages", recoveredMessages.load),
             ("heartbeats", heartbeats.load), ("endOfSession", endOfSession.load), ("sessionChanges", sessionChanges.load),
+            ("staleSessionPackets", staleSessionPackets.load),
             ("malformedPackets", malformedPackets.load), ("unknownMessages", unknownMessages.load),
             ("shortMessages", shortMessages.load), ("unknownOrders", unknownOrders.load), ("ticks", ticks.load),
         ]

@@ -30,8 +30,16 @@ public struct FeedProcessor {
     public var lastLost: LostRange? { _lastLost }
     @usableFromInline var _lastLost: LostRange? = nil
 
+    /// Sessions this feed has left: their late packets (a slow line, a late reply) are dropped, never taken for a
+    /// new session.
+    @usableFromInline var retiredSessions: [SessionKey] = []
+    /// The clock of the last `process` or `poll` call.
+    @usableFromInline var lastNow: UInt64 = 0
+    @usableFromInline let expectedOrders: Int
+
     public init(expectedOrders: Int, counters: FeedCounters = FeedCounters(), policy: RecoveryPolicy = .immediate) {
         self.counters = counters
+        self.expectedOrders = expectedOrders
         self.policy = policy
         normalizer = Normalizer(expectedOrders: expectedOrders, counters: counters)
         pending = PendingPackets(capacity: max(1, policy.maxPendingPackets))
@@ -51,20 +59,21 @@ public struct FeedProcessor {
         packet p: UnsafeRawPointer, length: Int, receiveTime: UInt64, line: Int = 0, now: UInt64? = nil, sink: inout Sink
     ) {
         let now = now ?? receiveTime
+        lastNow = now
         guard let packet = MoldUDP64Packet(p, length: length), packet.blocksAreWellFormed else {
             counters.malformedPackets.add()
             return
         }
-        counters.packets.add()
         let key = packet.sessionKey
         if session != key {
-            if session != nil {
-                // A new session (a new day) restarts sequence numbers from 1.
-                counters.sessionChanges.add()
-                resetSequence()
+            if retiredSessions.contains(key) {
+                counters.staleSessionPackets.add()
+                return
             }
+            if session != nil { changeSession(now: now, sink: &sink) }
             session = key
         }
+        counters.packets.add()
         let first = packet.sequence
         let count = packet.messageCount
         if packet.isEndOfSession { counters.endOfSession.add(); sessionEnded = true }
@@ -101,6 +110,7 @@ public struct FeedProcessor {
     public mutating func poll<Requester: RecoveryRequester, Sink: TickSink>(
         now: UInt64, requester: inout Requester, sink: inout Sink
     ) {
+        lastNow = now
         guard let since = gapSince, let key = session else { return }
         if now &- since < policy.lineWaitNanos { return }
         if !policy.hasServer {
@@ -144,7 +154,9 @@ public struct FeedProcessor {
         }
         _expected = first &+ UInt64(count)
         if gapSince != nil {
-            // Progress on an open gap (a partial reply, another line): ask again for the rest without waiting.
+            // Progress on an open gap. From a partial reply: ask for the rest at once. From a line: what is still
+            // missing gets its own full wait for the lines first.
+            if !recovered { gapSince = lastNow }
             gapRetries = 0
             gapLastRequest = 0
         }
@@ -157,6 +169,16 @@ public struct FeedProcessor {
         sink: inout Sink
     ) -> Bool {
         openGap(now: now)
+        if pending.isFull, let lowest = pending.lowest, first < lowest {
+            // No room, but this packet comes before everything held: only what lies before it is given up.
+            giveUp(now: now, upTo: first - 1, sink: &sink)
+            if first &+ UInt64(count) > _expected {
+                handle(p, count: count, first: first, receiveTime: receiveTime, line: line, sink: &sink)
+            }
+            releaseHeld(sink: &sink)
+            if !pending.isEmpty { openGap(now: now) }
+            return false
+        }
         if pending.isFull {
             // Bounded waiting: give up the oldest gap, handle what is held, and try again.
             giveUp(now: now, sink: &sink)
@@ -211,11 +233,11 @@ public struct FeedProcessor {
         }
     }
 
-    /// Reports the open gap's missing range lost and moves past it.
+    /// Reports the open gap's missing range (or its part up to `upTo`) lost and moves past it.
     @usableFromInline
-    mutating func giveUp<Sink: TickSink>(now: UInt64, sink: inout Sink) {
+    mutating func giveUp<Sink: TickSink>(now: UInt64, upTo: UInt64? = nil, sink: inout Sink) {
         guard gapSince != nil else { return }
-        let last = missingEnd()
+        let last = min(missingEnd(), upTo ?? .max)
         if last >= _expected {
             let lost = LostRange(first: _expected, last: last)
             _lastLost = lost
@@ -246,12 +268,21 @@ public struct FeedProcessor {
         while hasOpenGap { giveUp(now: now, sink: &sink) }
     }
 
+    /// A new session (a new day): what the old one still waits for is reported lost (never dropped silently), the
+    /// old session is retired, and sequence numbers and books start afresh.
     @usableFromInline
-    mutating func resetSequence() {
+    mutating func changeSession<Sink: TickSink>(now: UInt64, sink: inout Sink) {
+        finish(now: now, sink: &sink)
+        counters.sessionChanges.add()
+        if let session {
+            retiredSessions.append(session)
+            if retiredSessions.count > 8 { retiredSessions.removeFirst() }
+        }
         _expected = 1
         frontier = 1
-        while pending.removeLowest() != nil {}
         gapSince = nil
         announcedNext = 0
+        // The directory, orders and books were the old day's.
+        normalizer = Normalizer(expectedOrders: expectedOrders, counters: counters)
     }
 }

@@ -227,6 +227,11 @@ public struct Normalizer {
         guard now != lastQuote[locate] else { return }
         lastQuote[locate] = now
         tick.kind = .quote
+        // The same tick may have just gone out as a trade: a quote carries no trade fields.
+        tick.price = 0
+        tick.shares = 0
+        tick.matchNumber = 0
+        tick.side = 0
         tick.bidPrice = now.bidPrice
         tick.bidSize = now.bidSize
         tick.askPrice = now.askPrice

@@ -13,8 +13,10 @@ public final class PendingPackets {
     public static let slotSize = 2048
     public let capacity: Int
     @usableFromInline let storage: UnsafeMutableRawPointer
-    /// Held packets, ordered by first sequence number.
+    /// Held packets, ordered by first sequence number, from `head` on (taking the lowest moves `head`, not the
+    /// array: draining thousands of held packets stays linear).
     @usableFromInline var entries: [Entry]
+    @usableFromInline var head = 0
     @usableFromInline var freeSlots: [Int]
 
     public init(capacity: Int) {
@@ -27,11 +29,11 @@ public final class PendingPackets {
 
     deinit { storage.deallocate() }
 
-    public var isEmpty: Bool { entries.isEmpty }
+    public var isEmpty: Bool { head == entries.count }
     public var isFull: Bool { freeSlots.isEmpty }
-    public var count: Int { entries.count }
+    public var count: Int { entries.count - head }
     /// The lowest first-sequence held.
-    public var lowest: UInt64? { entries.first?.first }
+    public var lowest: UInt64? { isEmpty ? nil : entries[head].first }
 
     /// Copies a packet in, keeping the order; false (nothing stored) when full or the packet is too large.
     @discardableResult
@@ -40,8 +42,12 @@ public final class PendingPackets {
         (storage + slot * Self.slotSize).copyMemory(from: bytes, byteCount: length)
         let entry = Entry(first: first, count: count, length: length, receiveTime: receiveTime, line: line, slot: slot)
         // Packets after a gap usually arrive in order: look from the end.
+        if isEmpty {
+            entries.removeAll(keepingCapacity: true)
+            head = 0
+        }
         var i = entries.count
-        while i > 0 && entries[i - 1].first > first { i -= 1 }
+        while i > head && entries[i - 1].first > first { i -= 1 }
         entries.insert(entry, at: i)
         return true
     }
@@ -51,9 +57,14 @@ public final class PendingPackets {
 
     /// Removes and returns the lowest packet.
     public func removeLowest() -> Entry? {
-        guard !entries.isEmpty else { return nil }
-        let e = entries.removeFirst()
+        guard !isEmpty else { return nil }
+        let e = entries[head]
+        head += 1
         freeSlots.append(e.slot)
+        if isEmpty {
+            entries.removeAll(keepingCapacity: true)
+            head = 0
+        }
         return e
     }
 }

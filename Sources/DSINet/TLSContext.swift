@@ -11,7 +11,7 @@ public final class TLSContext: @unchecked Sendable {
         guard let ctx = SSL_CTX_new(method) else { throw TLSError.openssl("creating the \(what) TLS context") }
         self.ctx = ctx
         guard CDSIShims_SSL_CTX_tls13_only(ctx) == 1 else {
-            SSL_CTX_free(ctx)
+            // Every stored property is set: deinit frees the context.
             throw TLSError.openssl("restricting the \(what) TLS context to TLS 1.3")
         }
     }

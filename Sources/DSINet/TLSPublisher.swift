@@ -78,6 +78,7 @@ public final class TLSPublisher {
             uv_close(UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_handle_t.self), nil)
             uv_run(loop, UV_RUN_DEFAULT)
             uv_loop_close(loop)
+            closed = true  // deinit runs after this throw (every property is set) and must not close them again
             throw error
         }
         var name = sockaddr_in()
@@ -89,6 +90,14 @@ public final class TLSPublisher {
     }
 
     deinit {
+        if !closed {
+            // Never started or never finished (a later start-up step failed): close the listener and the loop, so
+            // the port and the epoll descriptor are not kept.
+            for session in Array(sessions.values) { close(session, reason: nil) }
+            uv_close(UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_handle_t.self), nil)
+            uv_run(loop, UV_RUN_DEFAULT)
+            uv_loop_close(loop)
+        }
         loop.deallocate()
         server.deallocate()
         readBuffer.deallocate()
@@ -265,8 +274,9 @@ public final class TLSPublisher {
     /// Closes a session (optionally telling it why first); its memory goes when libuv's close callback runs.
     func close(_ session: TLSSession, reason: String?) {
         guard session.state != .closing else { return }
-        if let reason, session.state == .established {
-            // Best effort, past any queue: a slow consumer's queue is what it is not reading.
+        if let reason, session.state == .established, session.queuedBytes == 0 {
+            // Only with nothing queued: bytes written past a queue would land in the middle of the TLS stream (a slow
+            // consumer, whose queue is full, learns it from the closed connection).
             logger.info("closing subscriber \(session.peer): \(reason)")
             let frame = PublishProtocol.goodbyeFrame(reason: reason)
             frame.withUnsafeBytes { _ = SSL_write(session.ssl, $0.baseAddress, Int32($0.count)) }

@@ -16,6 +16,8 @@ public struct Demo {
         /// Replay speed relative to the capture's own pacing.
         public var speed = 1.0
         public var directory: String? = nil
+        /// The handler's workers' idle strategy (`backoff` by default: the demo shares two cores with itself).
+        public var idle: IdleStrategyKind = .backoff
         public init() {}
     }
 
@@ -64,7 +66,7 @@ public struct Demo {
 
         // 2. The handler on two loopback lines and an ephemeral TLS port.
         let port = try FreePort.udp()
-        let config = try HandlerConfig(
+        var handlerConfig = HandlerConfig(
             feeds: [FeedConfig(name: "demo", interface: "127.0.0.1", lines: [
                 LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
             ])],
@@ -72,8 +74,11 @@ public struct Demo {
                 var p = PublisherConfig(listen: "127.0.0.1:0")
                 p.stateDirectory = directory
                 return p
-            }()
-        ).validated(file: "(demo)")
+            }(),
+            workers: [WorkerConfig(name: "pipeline", cpu: 0, idle: options.idle),
+                      WorkerConfig(name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: options.idle)])
+        handlerConfig.filters = nil
+        let config = try handlerConfig.validated(file: "(demo)")
         let handler = try FeedHandler(config: config, logger: logger)
         handler.start()
         defer { _ = handler.stop() }

@@ -114,4 +114,5 @@ struct SessionWatch: Agent {
         if inner.processor.sessionEnded && !inner.processor.hasOpenGap { ended.store(true, ordering: .releasing) }
         return work
     }
+    mutating func onClose() { inner.onClose() }
 }

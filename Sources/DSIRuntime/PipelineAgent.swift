@@ -51,6 +51,12 @@ public struct PipelineAgent: Agent {
         lostLog.note(processor.lastLost, counters: processor.counters)
         return work + ready
     }
+
+    /// On stop: what a gap still holds is handled, and the gap reported lost (it can no longer be filled).
+    public mutating func onClose() {
+        processor.finish(now: Clock.realtimeNanos(), sink: &sink)
+        lostLog.note(processor.lastLost, counters: processor.counters)
+    }
 }
 
 /// The publisher's worker: drains the publish ring to the TLS sessions and runs the libuv loop.

@@ -10,11 +10,13 @@ struct Demo: ParsableCommand {
     @Option(help: "Generator seed.") var seed: UInt64 = 1
     @Option(help: "Replay speed, a multiple of the capture's own pacing.") var speed = 1.0
     @Flag(help: "End with one JSON object summarising the run.") var json = false
+    @Option(help: "The handler's idle strategy: backoff (default), yield, or spin (busy-polls two cores).") var idle = "backoff"
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         guard messages >= 8 else { throw ValidationError("--messages must be at least 8") }
         guard speed > 0 else { throw ValidationError("--speed must be positive") }
+        guard IdleStrategyKind(rawValue: idle) != nil else { throw ValidationError("--idle is spin, yield or backoff") }
     }
 
     func run() throws {
@@ -23,6 +25,7 @@ struct Demo: ParsableCommand {
         options.messages = messages
         options.seed = seed
         options.speed = speed
+        options.idle = IdleStrategyKind(rawValue: idle)!
         let summary = try failing { try DSIRuntime.Demo(options: options, logger: logger).run() }
         print("""
             DSI demo: \(summary.messagesSent) ITCH messages replayed to lines A and B on loopback multicast

@@ -100,6 +100,37 @@ import Testing
         #expect(run.seqs == Array([1] + Array(3...12)))
     }
 
+    @Test func sessionChangeReportsWhatWasOpenAndIgnoresTheOldSession() {
+        var run = Run(processor: FeedProcessor(expectedOrders: 64, policy: policy(server: true)))
+        run.feed(packet(1, 2), at: 0)
+        run.feed(packet(6, 2), at: 0)  // 3...5 missing, 6...7 held
+        let next = MoldUDP64Builder(session: "GAPS2")
+        let day2 = next.packet(first: 1, messages: [try! ITCHEncoder.message("S", locate: 0, timestamp: 1, ["O"])])
+        run.feed(day2, at: 10)
+        let gap = run.sink.ticks.first { $0.statusType == Tick.gapStatusType }
+        #expect(gap?.gapFirst == 3 && gap?.gapLast == 5, "the old day's hole is reported, not dropped")
+        #expect(run.seqs == [1, 2, 6, 7, 1], "held packets are handled before the new session starts")
+        #expect(run.processor.counters.sessionChanges.load == 1)
+        // A late copy from the old session (the slower line) must not reset the new one.
+        run.feed(builder.endOfSession(next: 1000), at: 20)
+        run.feed(packet(2, 1), at: 20)
+        #expect(run.processor.counters.staleSessionPackets.load == 2)
+        #expect(run.processor.expected == 2 && !run.processor.hasOpenGap)
+    }
+
+    @Test func fullStoreGivesUpOnlyWhatLiesBeforeAnEarlierPacket() {
+        var p = policy(server: true)
+        p.maxPendingPackets = 3
+        var run = Run(processor: FeedProcessor(expectedOrders: 64, policy: p))
+        run.feed(packet(1, 1), at: 0)
+        for s in [UInt64(10), 11, 12] { run.feed(packet(s, 1), at: 0) }  // store full: 10, 11, 12
+        run.feed(packet(5, 2), at: 0)  // before everything held
+        #expect(run.sink.ticks.first { $0.statusType == Tick.gapStatusType }.map { ($0.gapFirst, $0.gapLast) } ?? (0, 0) == (2, 4))
+        #expect(run.seqs == [1, 5, 6], "the packet in hand is handled, not counted lost")
+        #expect(run.processor.counters.lostMessages.load == 3)
+        #expect(run.processor.hasOpenGap, "7...9 still missing")
+    }
+
     /// Property: random drops, duplicates and reordering over two lines plus recovery of a random subset; every
     /// sequence number ends up handled exactly once or reported lost exactly once, and handled ones are in order.
     @Test func everyNumberHandledOnceOrReportedLost() {

@@ -38,6 +38,8 @@ import Testing
         let trade = feed.sink.ticks[3]
         #expect(trade.kind == .trade && trade.price == 10_000 && trade.shares == 40 && trade.matchNumber == 555 && trade.seq == 5)
         #expect(feed.sink.ticks[4].kind == .quote && feed.sink.ticks[4].bidSize == 60)
+        #expect(feed.sink.ticks[4].price == 0 && feed.sink.ticks[4].shares == 0 && feed.sink.ticks[4].matchNumber == 0,
+                "a quote carries no trade fields")
 
         // A non-printable execution changes the book but prints no trade.
         feed.send([m("C", 1, [2, 50, 556, "N", 10_100])])
