@@ -21,6 +21,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "DSICore", package: dsi),
                 .product(name: "DSIFeeds", package: dsi),
+                .product(name: "DSIRuntime", package: dsi),
             ],
             path: "DSIBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

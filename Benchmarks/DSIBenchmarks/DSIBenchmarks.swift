@@ -1,6 +1,7 @@
 import Benchmark
 import DSICore
 import DSIFeeds
+import DSIRuntime
 
 /// Hot-path benchmarks. Each runs a fixed batch per iteration and reports malloc counts: the hot path must not
 /// allocate, so `mallocCountTotal` must stay 0 per iteration once warmed up.
@@ -31,7 +32,7 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark("pipeline (decode + books + ticks), \(messages) messages", configuration: .init(scalingFactor: .one)) { benchmark in
             for _ in benchmark.scaledIterations {
                 var processor = FeedProcessor(expectedOrders: 1 << 18)
-                var sink = RingSink(ring: SPSCRing(capacity: 1 << 16, slotSize: 128))
+                var sink = ReleasingRingSink(ring: SPSCRing(capacity: 1 << 16, slotSize: 128))
                 benchmark.startMeasurement()
                 for packet in session.packets {
                     packet.payload.withUnsafeBytes {
@@ -42,19 +43,5 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(processor.counters.messages.load)
             }
         }
-    }
-}
-
-/// Writes ticks into a ring and immediately frees the slot (the publisher's side is not what is measured).
-struct RingSink: TickSink {
-    let ring: SPSCRing
-    var streamSeq: UInt64 = 0
-    mutating func publish(_ tick: Tick) {
-        var t = tick
-        streamSeq &+= 1
-        t.streamSeq = streamSeq
-        ring.claim()!.storeBytes(of: t, as: Tick.self)
-        ring.commit()
-        ring.release()
     }
 }

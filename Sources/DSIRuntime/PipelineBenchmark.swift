@@ -40,11 +40,13 @@ public enum PipelineBenchmark {
     }
 }
 
-/// Writes each tick into the ring's next slot and frees it at once: the publisher's cost is not what is measured.
-struct ReleasingRingSink: TickSink {
+/// Writes each tick into the ring's next slot and frees it at once: the publisher's cost is not what is measured
+/// (`dsi bench pipeline` and the benchmark package).
+public struct ReleasingRingSink: TickSink {
     let ring: SPSCRing
     var streamSeq: UInt64 = 0
-    mutating func publish(_ tick: Tick) {
+    public init(ring: SPSCRing) { self.ring = ring }
+    public mutating func publish(_ tick: Tick) {
         var t = tick
         streamSeq &+= 1
         t.streamSeq = streamSeq

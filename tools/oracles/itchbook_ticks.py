@@ -72,6 +72,9 @@ from zoneinfo import ZoneInfo
 
 import itch_book
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moldcap  # noqa: E402
+
 SESSION_DATE = dt.date(2020, 1, 2)  # any date: timestamps are converted back to ns since midnight
 
 # The ITCH 5.0 message lengths (../shared/reference/itch50.md). itch-book decodes a frame only when its type is one of
@@ -88,33 +91,13 @@ def midnight_ns(day: dt.date) -> int:
 
 
 def mold_messages(capture: str, port: str):
-    """[(seq, bytes)] in sequence order, each sequence number once (first arrival wins), like itchfeed_decode.py."""
-    out = subprocess.run(
-        ["tshark", "-r", capture, "-d", f"udp.port=={port},moldudp64", "-Y", "moldudp64",
-         "-T", "fields", "-E", "separator=|", "-e", "moldudp64.session", "-e", "moldudp64.sequence",
-         "-e", "moldudp64.count", "-e", "moldudp64.msgdata"],
-        check=True, capture_output=True, text=True).stdout
+    """[(seq, bytes)] in sequence order, each sequence number once (first arrival wins), as moldcap frames them."""
     messages = []
-    expected = 1
-    for row in out.splitlines():
-        session, sequence, count, data = (row.split("|") + ["", "", "", ""])[:4]
-        first = int(sequence)
-        count = int(count)
-        # tshark prints a 0-length block's data as "<MISSING>"
-        blocks = [b"" if h == "<MISSING>" else bytes.fromhex(h) for h in data.split(",")] if data else []
-        if count in (0, 0xFFFF):
-            blocks = []
-        if first > expected:
-            print(f"itchbook_ticks: gap {expected}..{first - 1}", file=sys.stderr)
-            expected = first
-        for i, raw in enumerate(blocks):
-            seq = first + i
-            if seq < expected:
-                continue  # already seen on another line
-            expected = seq + 1
-            messages.append((seq, raw))
-        if not blocks and first > expected:
-            expected = first
+    for event in moldcap.events(capture, port):
+        if event[0] == "gap":
+            print(f"itchbook_ticks: gap {event[1]}..{event[2]}", file=sys.stderr)
+        else:
+            messages.append((event[2], event[3]))
     return messages
 
 

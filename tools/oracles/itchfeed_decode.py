@@ -11,12 +11,14 @@ import inspect
 import json
 import os
 import re
-import subprocess
 import sys
 
 os.environ.setdefault("ITCH_NO_CPP", "1")  # keep itchfeed's pure-Python backend
 from itch.messages import messages as itch_messages  # noqa: E402
 from itch.parser import MessageParser  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moldcap  # noqa: E402
 
 HEADER = {"stock_locate", "tracking_number", "message_format"}
 
@@ -38,35 +40,17 @@ def value(v):
 
 def main():
     capture, port = sys.argv[1], sys.argv[2]
-    out = subprocess.run(
-        ["tshark", "-r", capture, "-d", f"udp.port=={port},moldudp64", "-Y", "moldudp64",
-         "-T", "fields", "-E", "separator=|", "-e", "moldudp64.session", "-e", "moldudp64.sequence",
-         "-e", "moldudp64.count", "-e", "moldudp64.msgdata"],
-        check=True, capture_output=True, text=True).stdout
     parser = MessageParser()
-    expected = 1
-    for row in out.splitlines():
-        session, sequence, count, data = (row.split("|") + ["", "", "", ""])[:4]
-        first = int(sequence)
-        count = int(count)
-        blocks = [bytes.fromhex(h) for h in data.split(",")] if data else []
-        if count in (0, 0xFFFF):
-            blocks = []
-        if first > expected:
-            print(json.dumps(["gap", expected, first - 1]))
-            expected = first
-        for i, raw in enumerate(blocks):
-            seq = first + i
-            if seq < expected:
-                continue  # already seen on another line
-            expected = seq + 1
-            message = parser.get_message_type(raw)
-            t = raw[0:1]
-            row_out = [session.strip(), seq, t.decode(), message.stock_locate, message.tracking_number, message.timestamp]
-            row_out += [value(getattr(message, name)) for name in ORDER[t]]
-            print(json.dumps(row_out))
-        if not blocks and first > expected:
-            expected = first
+    for event in moldcap.events(capture, port):
+        if event[0] == "gap":
+            print(json.dumps(list(event)))
+            continue
+        _, session, seq, raw = event
+        message = parser.get_message_type(raw)
+        t = raw[0:1]
+        row = [session, seq, t.decode(), message.stock_locate, message.tracking_number, message.timestamp]
+        row += [value(getattr(message, name)) for name in ORDER[t]]
+        print(json.dumps(row))
 
 
 if __name__ == "__main__":
