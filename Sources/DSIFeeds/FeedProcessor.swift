@@ -1,14 +1,35 @@
 import DSICore
 
-/// One feed's pipeline stage from packets to ticks: MoldUDP64 framing, session and sequence tracking across lines
+/// What a sequenced feed hands each message to, in sequence order: the normalizer (books and ticks), or `dsi decode`'s
+/// printer.
+public protocol MessageConsumer {
+    /// One message of `length` bytes at `p`, with its MoldUDP64 sequence number.
+    mutating func handle<Sink: TickSink>(_ p: UnsafeRawPointer, length: Int, seq: UInt64, receiveTime: UInt64, sink: inout Sink)
+    /// A session begins: the feed's first (`isFirst`), or a new day after another (forget the old one's state).
+    mutating func sessionBegins(_ name: String, isFirst: Bool)
+}
+
+/// The live pipeline's stage from packets to ticks.
+public typealias FeedProcessor = SequencedFeed<Normalizer>
+
+extension SequencedFeed where Consumer == Normalizer {
+    public init(expectedOrders: Int, counters: FeedCounters = FeedCounters(), policy: RecoveryPolicy = .immediate) {
+        self.init(consumer: Normalizer(expectedOrders: expectedOrders, counters: counters), counters: counters, policy: policy)
+    }
+
+    /// The books and tick builder.
+    public var normalizer: Normalizer { consumer }
+}
+
+/// One feed from packets to messages in order: MoldUDP64 framing, session and sequence tracking across lines
 /// (A/B arbitration: the first arrival of each sequence number wins, later copies are dropped and counted), gap
-/// handling, then the normalizer.
+/// handling, then the consumer (the normalizer, for the live pipeline).
 ///
 /// Messages reach the books strictly in sequence order. A packet that arrives after a gap is held while the gap is
 /// waited for (another line, then the re-request server: see `RecoveryPolicy`); a range nobody fills in time is
 /// reported lost, with its exact range, as a `gap` status tick and in the counters, never skipped silently.
-public struct FeedProcessor {
-    public var normalizer: Normalizer
+public struct SequencedFeed<Consumer: MessageConsumer> {
+    public var consumer: Consumer
     public let counters: FeedCounters
     public var policy: RecoveryPolicy
     /// The next sequence number not yet handled.
@@ -35,13 +56,11 @@ public struct FeedProcessor {
     @usableFromInline var retiredSessions: [SessionKey] = []
     /// The clock of the last `process` or `poll` call.
     @usableFromInline var lastNow: UInt64 = 0
-    @usableFromInline let expectedOrders: Int
 
-    public init(expectedOrders: Int, counters: FeedCounters = FeedCounters(), policy: RecoveryPolicy = .immediate) {
+    public init(consumer: Consumer, counters: FeedCounters, policy: RecoveryPolicy = .immediate) {
+        self.consumer = consumer
         self.counters = counters
-        self.expectedOrders = expectedOrders
         self.policy = policy
-        normalizer = Normalizer(expectedOrders: expectedOrders, counters: counters)
         pending = PendingPackets(capacity: max(1, policy.maxPendingPackets))
     }
 
@@ -70,8 +89,10 @@ public struct FeedProcessor {
                 counters.staleSessionPackets.add()
                 return
             }
-            if session != nil { changeSession(now: now, sink: &sink) }
+            let isFirst = session == nil
+            if !isFirst { changeSession(now: now, sink: &sink) }
             session = key
+            consumer.sessionBegins(packet.session, isFirst: isFirst)
         }
         counters.packets.add()
         let first = packet.sequence
@@ -139,7 +160,7 @@ public struct FeedProcessor {
         let skip = Int(_expected - first)  // first <= _expected < first + count here
         if skip > 0 { counters.duplicateMessages.add(UInt64(skip)) }
         let recovered = line == LineIndex.recovery
-        // A plain loop, not `forEachMessage`: a closure would need a copy of the normalizer, and mutating that copy
+        // A plain loop, not `forEachMessage`: a closure would need a copy of the consumer, and mutating that copy
         // would copy its books.
         var offset = MoldUDP64Packet.headerSize
         for index in 0..<count {
@@ -147,7 +168,7 @@ public struct FeedProcessor {
             if index >= skip {
                 counters.messages.add()
                 if recovered { counters.recoveredMessages.add() }
-                normalizer.handle(p + offset + 2, length: messageLength, seq: first &+ UInt64(index),
+                consumer.handle(p + offset + 2, length: messageLength, seq: first &+ UInt64(index),
                                   receiveTime: receiveTime, sink: &sink)
             }
             offset += 2 + messageLength
@@ -282,7 +303,6 @@ public struct FeedProcessor {
         frontier = 1
         gapSince = nil
         announcedNext = 0
-        // The directory, orders and books were the old day's.
-        normalizer = Normalizer(expectedOrders: expectedOrders, counters: counters)
+        // The consumer hears of the new session from `process` (the directory, orders and books were the old day's).
     }
 }

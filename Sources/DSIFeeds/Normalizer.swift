@@ -4,9 +4,10 @@ import DSICore
 ///
 /// One call per message, reading fields in place; no allocation in steady state. A quote tick goes out whenever a
 /// message leaves a stock's best bid or ask price or size different from what was last published.
-public struct Normalizer {
+public struct Normalizer: MessageConsumer {
     public var books: OrderBooks
     public let counters: FeedCounters
+    let expectedOrders: Int
     /// The last published top of book per locate, to publish quotes only on change.
     @usableFromInline var lastQuote: ContiguousArray<Quote>
 
@@ -21,6 +22,7 @@ public struct Normalizer {
     }
 
     public init(expectedOrders: Int, counters: FeedCounters) {
+        self.expectedOrders = expectedOrders
         books = OrderBooks(expectedOrders: expectedOrders)
         self.counters = counters
         lastQuote = ContiguousArray(repeating: Quote(), count: OrderBooks.locates)
@@ -193,6 +195,11 @@ public struct Normalizer {
         default:
             counters.unknownMessages.add()
         }
+    }
+
+    /// A new day: the directory, the orders and the books start empty.
+    public mutating func sessionBegins(_ name: String, isFirst: Bool) {
+        if !isFirst { self = Normalizer(expectedOrders: expectedOrders, counters: counters) }
     }
 
     /// Counts a message shorter than its type's layout; such a message is skipped.

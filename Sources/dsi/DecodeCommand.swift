@@ -1,8 +1,8 @@
-import Glibc
 import ArgumentParser
 import DSICore
 import DSIFeeds
 import DSIPcap
+import Glibc
 
 struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,34 +16,51 @@ struct Decode: ParsableCommand {
     }
 
     func run() throws {
-        var tracker = SequenceTracker()
-        var unknown = 0, malformed = 0, duplicates = 0
+        // The live pipeline's sequencing: A/B copies merged (first arrival wins), a gap waits for a later line's copy
+        // until the capture ends (or the holding store fills), and only then prints as lost.
+        var policy = RecoveryPolicy()
+        policy.lineWaitNanos = .max
+        let counters = FeedCounters()
+        var feed = SequencedFeed(consumer: MessagePrinter(), counters: counters, policy: policy)
+        var sink = GapPrinter()
         let reader = try failing { try PcapReader(path: file) }
+        var lastTime: UInt64 = 0
         try failing {
             try reader.forEachDatagram { datagram in
-                guard let base = datagram.payload.baseAddress,
-                      let packet = MoldUDP64Packet(base, length: datagram.payload.count), packet.blocksAreWellFormed else {
-                    malformed += 1
-                    return
-                }
-                let count = packet.messageCount
-                var skip = 0
-                switch tracker.track(first: packet.sequence, count: count) {
-                case .duplicate: duplicates += count; return
-                case .accept(let already): skip = already; duplicates += already
-                case .gap(let first, let last): print("{\"event\":\"gap\",\"from\":\(first),\"to\":\(last)}")
-                }
-                let session = packet.session
-                packet.forEachMessage { index, message, length in
-                    guard index >= skip else { return }
-                    if let line = ITCHJSON.line(session: session, seq: packet.sequence + UInt64(index), message: message, length: length) {
-                        print(line)
-                    } else {
-                        unknown += 1
-                    }
-                }
+                guard let base = datagram.payload.baseAddress else { return }
+                feed.process(packet: base, length: datagram.payload.count, receiveTime: datagram.time, sink: &sink)
+                lastTime = datagram.time
             }
         }
-        FileHandleStderr.write("dsi decode: \(reader.summary); \(malformed) not MoldUDP64, \(duplicates) duplicate messages, \(unknown) unknown or short messages\n")
+        feed.finish(now: lastTime, sink: &sink)
+        FileHandleStderr.write("""
+            dsi decode: \(reader.summary); \(counters.malformedPackets.load) not MoldUDP64, \
+            \(counters.duplicateMessages.load) duplicate messages, \(feed.consumer.undecodable) unknown or short messages\n
+            """)
+    }
+}
+
+/// Prints each message as its JSON line (`ITCHJSON`), numbered by its sequence; counts what it cannot decode.
+struct MessagePrinter: MessageConsumer {
+    var session = ""
+    var undecodable = 0
+
+    mutating func handle<Sink: TickSink>(_ p: UnsafeRawPointer, length: Int, seq: UInt64, receiveTime: UInt64, sink: inout Sink) {
+        if let line = ITCHJSON.line(session: session, seq: seq, message: p, length: length) {
+            print(line)
+        } else {
+            undecodable += 1
+        }
+    }
+
+    mutating func sessionBegins(_ name: String, isFirst: Bool) { session = name }
+}
+
+/// Prints lost ranges in the decode form: `{"event":"gap","from":FIRST,"to":LAST}`.
+struct GapPrinter: TickSink {
+    mutating func publish(_ tick: Tick) {
+        if tick.kind == .status && tick.statusType == Tick.gapStatusType {
+            print("{\"event\":\"gap\",\"from\":\(tick.gapFirst),\"to\":\(tick.gapLast)}")
+        }
     }
 }

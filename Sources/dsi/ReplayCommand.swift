@@ -41,20 +41,21 @@ struct Replay: ParsableCommand {
         replayer.dropProbability = drop
         replayer.dropSeed = dropSeed
         var server: RecoveryServer? = nil
-        let serving = DispatchGroup()
+        let served = DispatchSemaphore(value: 0)
         let stop = StopFlag()
         if let recoveryPort {
             let store = try failing { try RecoveryServer.Store.load(capture: file) }
             let s = try failing { try RecoveryServer(listen: IPv4Endpoint(address: IPv4Address(0x7F00_0001), port: recoveryPort), store: store) }
             server = s
             FileHandleStderr.write("dsi replay: serving re-requests for \(store.count) messages on 127.0.0.1:\(s.port)\n")
-            DispatchQueue.global().async(group: serving) { s.serve { stop.isSet } }
+            // A thread of its own: serve() blocks in recvfrom, which a Dispatch pool thread must not.
+            Thread { s.serve { stop.isSet }; served.signal() }.start()
         }
         let report = try failing { try replayer.replay(path: file) }
         if let server {
             Thread.sleep(forTimeInterval: linger)
             stop.set()
-            serving.wait()
+            served.wait()
             FileHandleStderr.write("dsi replay: answered \(server.requests.load) re-requests with \(server.messagesSent.load) messages\n")
         }
         FileHandleStderr.write("""

@@ -99,16 +99,13 @@ final class PublisherHarness: @unchecked Sendable {
         let fast = try TLSSubscriber(harness.subscriberOptions())
         try harness.waitForSubscribers(2)
         let total = 60_000
-        let reader = DispatchQueue(label: "fast")
-        let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var received = 0
         nonisolated(unsafe) var end: TLSSubscriber.End? = nil
-        reader.async {
+        let reader = BackgroundThread {
             end = try? fast.run(limit: UInt64(total)) { _ in received += 1 }
-            done.signal()
         }
         harness.publish(total, first: 1)
-        done.wait()
+        reader.join()
         #expect(end == .count)
         #expect(received == total)
         #expect(harness.publisher.slowConsumerDisconnects.load == 1)

@@ -66,7 +66,7 @@ public enum Commands {
         let lock = NSLock()
         var stdoutData = Data()
         var stderrData = Data()
-        let group = DispatchGroup()
+        var readers: [BackgroundThread] = []
 
         init(process: Process, out: Pipe, err: Pipe) {
             self.process = process
@@ -76,14 +76,12 @@ public enum Commands {
 
         func startReading() {
             for (pipe, isOut) in [(out, true), (err, false)] {
-                group.enter()
-                DispatchQueue.global().async { [self] in
+                readers.append(BackgroundThread { [self] in
                     let data = pipe.fileHandleForReading.readDataToEndOfFile()
                     lock.lock()
                     if isOut { stdoutData = data } else { stderrData = data }
                     lock.unlock()
-                    group.leave()
-                }
+                })
             }
         }
 
@@ -98,12 +96,12 @@ public enum Commands {
                 usleep(200_000)
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
                 process.waitUntilExit()
-                group.wait()
+                readers.forEach { $0.join() }
                 throw TimedOut(command: ([process.executableURL?.path ?? "?"] + (process.arguments ?? [])).joined(separator: " "),
                                stderr: String(decoding: stderrData, as: UTF8.self))
             }
             process.waitUntilExit()
-            group.wait()
+            readers.forEach { $0.join() }
             lock.lock()
             defer { lock.unlock() }
             return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
@@ -144,3 +142,24 @@ public func jsonLines(_ text: String) throws -> [[String: Any]] {
 }
 
 public struct NotJSONObject: Error { public let line: String }
+
+/// Runs blocking work on a thread of its own. Blocking calls on Dispatch's global queues starve its small pool
+/// (the test runner's own tasks included): a recvfrom or a pipe read parked there can hold others up for seconds.
+public final class BackgroundThread: @unchecked Sendable {
+    // @unchecked Sendable: only the semaphore is shared.
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread { [done] in
+            body()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Waits for the body to return.
+    public func join() {
+        done.wait()
+        done.signal()
+    }
+}

@@ -36,15 +36,13 @@ import Testing
         let handler = try FeedHandler(config: config, logger: Logger(label: "test"))
         handler.start()
         let stop = Stop()
-        let serving = DispatchGroup()
-        if let server { DispatchQueue.global().async(group: serving) { server.serve { stop.value } } }
+        let serving = server.map { server in BackgroundThread { server.serve { stop.value } } }
 
         var options = TLSSubscriber.Options(host: "127.0.0.1", port: handler.port)
         options.caFile = handler.certificate
         let subscriber = try TLSSubscriber(options)
         let collected = Collected()
-        let reading = DispatchGroup()
-        DispatchQueue.global().async(group: reading) {
+        let reading = BackgroundThread {
             _ = try? subscriber.run { tick in
                 if tick.statusType == Tick.gapStatusType { collected.gaps.append((tick.gapFirst, tick.gapLast)) }
             }
@@ -64,9 +62,9 @@ import Testing
         let ended2 = handler.sessionEnded.load(ordering: .acquiring)
         #expect(ended2, "end of session handled")
         _ = handler.stop()
-        reading.wait()
+        reading.join()
         stop.value = true
-        serving.wait()
+        serving?.join()
         return Outcome(counters: Dictionary(uniqueKeysWithValues: handler.counters.snapshot), gapTicks: collected.gaps,
                        ticks: handler.publisher.ticksPublished.load)
     }
