@@ -47,8 +47,10 @@ public final class FeedHandler: @unchecked Sendable {
             return try MulticastReceiver(options, line: index)
         }
         recovery = try config.recoveryServer.map { try RecoveryClient(server: $0) }
-        ingest = SPSCRing(capacity: 4096, slotSize: 2048)
-        ticks = SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride)
+        // Each ring's memory goes on the NUMA node of the worker that reads it.
+        ingest = SPSCRing(capacity: 4096, slotSize: 2048, node: NUMA.node(ofCPU: config.pipelineWorker.cpu))
+        ticks = SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride,
+                         node: NUMA.node(ofCPU: config.publisherWorker.cpu))
         sink = FilteringSink(inner: TickRingSink(ring: ticks, policy: config.backPressure, consumerGone: consumerGone),
                              filter: config.filter)
         pipelineWorker = Worker(name: config.pipelineWorker.name, cpu: config.pipelineWorker.cpu, idle: config.pipelineWorker.idle ?? .backoff)

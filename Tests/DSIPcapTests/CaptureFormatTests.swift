@@ -79,3 +79,30 @@ import Testing
         #expect(result.stderr.contains("1 not IPv4/UDP") && result.stderr.contains("1 not MoldUDP64"), "\(result.stderr)")
     }
 }
+
+/// `dsi decode` on a capture of two lines where line B's copy of a packet comes after line A's next one: the late copy
+/// still fills the gap (no gap printed), every message once, in sequence order.
+@Suite struct DecodeArbitrationTests {
+    @Test func lateCopyOnTheOtherLineFillsTheGap() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let session = try SessionGenerator.generate(.init(messages: 200, seed: 3))
+        let writer = try PcapWriter(path: dir.file("late.pcap"))
+        let source = IPv4Address("127.0.0.1")!, a = IPv4Address("239.255.0.1")!, b = IPv4Address("239.255.0.2")!
+        let packets = session.packets
+        // Line A lacks packet 3; line B sends packet 3 only after A's packet 4 and 5.
+        for (i, p) in packets.enumerated() where i != 3 {
+            writer.write(frame: FrameBuilder.udpFrame(payload: p.payload, source: source, sourcePort: 1, destination: a, destinationPort: 30001), time: p.time)
+            if i == 5 {
+                let late = packets[3]
+                writer.write(frame: FrameBuilder.udpFrame(payload: late.payload, source: source, sourcePort: 1, destination: b, destinationPort: 30001), time: p.time + 1)
+            }
+        }
+        try writer.close()
+        let out = try Commands.run(Commands.dsi, ["decode", dir.file("late.pcap")])
+        #expect(out.status == 0, "\(out.stderr)")
+        let lines = try jsonLines(out.stdout)
+        #expect(lines.allSatisfy { $0["event"] == nil }, "no gap: line B filled it")
+        #expect(lines.map { $0["seq"] as? Int } == (1...200).map { $0 })
+    }
+}
