@@ -4,7 +4,7 @@ import DSICore
 ///
 /// Loss reports (gap status ticks) always pass: a filter narrows what a consumer sees, it never hides a loss.
 /// Market-wide status (stock locate 0) passes symbol conditions, since it concerns every symbol.
-public struct TickFilter: Sendable {
+public struct TickFilter: Sendable, TickGate {
     public enum Condition: Sendable {
         /// Only these symbols.
         case symbols(Set<UInt64>)
@@ -20,6 +20,9 @@ public struct TickFilter: Sendable {
 
     /// A symbol condition from plain names.
     public static func symbols(_ names: [String]) -> Condition { .symbols(Set(names.map { Symbol($0).raw })) }
+
+    @inlinable
+    public mutating func admit(_ tick: Tick) -> Bool { conditions.isEmpty || passes(tick) }
 
     @inlinable
     public func passes(_ tick: Tick) -> Bool {

@@ -116,20 +116,32 @@ public final class TLSPublisher {
     // MARK: Polling (the publisher worker's duty cycle)
 
     /// Sends up to one batch of ticks from `ring` and runs the loop once without blocking.
-    /// - Returns: how much work was done (ticks sent plus loop activity), 0 when idle.
+    /// - Returns: how much work was done (ticks taken from the ring), 0 when idle.
     public func poll(ring: SPSCRing) -> Int {
+        var open = OpenGate()
+        return poll(ring: ring, gate: &open)
+    }
+
+    /// Sends up to one batch of ticks from `ring` that `gate` admits, numbering them with the stream's gap-free
+    /// sequence (the numbers are the publisher's: what a gate holds back leaves no hole), then runs the loop once.
+    public func poll<Gate: TickGate>(ring: SPSCRing, gate: inout Gate) -> Int {
         let ready = ring.readySlots(limit: options.batch)
         if ready > 0 {
             var bytes = 0
+            var sent: UInt64 = 0
             for i in 0..<ready {
-                let slot = ring.consumerSlot(i)
-                let tick = slot.load(as: Tick.self)
+                var tick = ring.consumerSlot(i).load(as: Tick.self)
+                guard gate.admit(tick) else { continue }
+                lastStreamSeq += 1
+                tick.streamSeq = lastStreamSeq
                 bytes += PublishProtocol.writeTickFrame(tick, to: frames + bytes)
-                lastStreamSeq = tick.streamSeq
+                sent += 1
             }
             ring.release(ready)
-            ticksPublished.add(UInt64(ready))
-            broadcast(UnsafeRawBufferPointer(start: frames, count: bytes), ticks: UInt64(ready))
+            if sent > 0 {
+                ticksPublished.add(sent)
+                broadcast(UnsafeRawBufferPointer(start: frames, count: bytes), ticks: sent)
+            }
         }
         // uv_run's result only says whether handles are open (the listener always is), so it is not work done.
         uv_run(loop, UV_RUN_NOWAIT)
@@ -306,8 +318,14 @@ public final class TLSPublisher {
     /// Drains `ring`, tells every subscriber the stream ended (end frame, then TLS close_notify), waits up to
     /// `timeoutNanos` for their queues to empty, then closes everything.
     public func finish(ring: SPSCRing, timeoutNanos: UInt64 = 2_000_000_000) {
+        var open = OpenGate()
+        finish(ring: ring, gate: &open, timeoutNanos: timeoutNanos)
+    }
+
+    /// `finish(ring:)`, with the gate the polls used applied to what is drained.
+    public func finish<Gate: TickGate>(ring: SPSCRing, gate: inout Gate, timeoutNanos: UInt64 = 2_000_000_000) {
         guard !closed else { return }
-        while ring.readySlots(limit: 1) > 0 { _ = poll(ring: ring) }
+        while ring.readySlots(limit: 1) > 0 { _ = poll(ring: ring, gate: &gate) }
         for session in sessions.values where session.state == .established {
             send(PublishProtocol.endFrame(lastStreamSeq: lastStreamSeq), to: session)
             SSL_shutdown(session.ssl)

@@ -8,8 +8,11 @@ public struct HandlerConfig: Codable, Sendable {
     public var feeds: [FeedConfig]
     public var publisher: PublisherConfig
     public var workers: [WorkerConfig]?
-    /// Conditions every published tick must meet, in order (gap reports always pass).
+    /// Conditions every published tick must meet, in order (gap reports always pass). A shorthand for a graph of
+    /// filter nodes on the pipeline's worker; give one or the other.
     public var filters: [FilterConfig]?
+    /// The processing graph: nodes (feed, filters, publish) and, under `workers`, which worker runs which.
+    public var graph: [NodeConfig]?
 
     public init(feeds: [FeedConfig], publisher: PublisherConfig, workers: [WorkerConfig]? = nil) {
         self.feeds = feeds
@@ -99,14 +102,18 @@ public struct FilterConfig: Codable, Sendable {
 }
 
 public struct WorkerConfig: Codable, Sendable {
-    /// `pipeline` (line sockets, arbitration, decode, books, ticks) or `publisher` (TLS sessions).
+    /// Without a `graph`: `pipeline` (line sockets, arbitration, decode, books, ticks) or `publisher` (TLS sessions).
+    /// With one: any name.
     public var name: String
     public var cpu: Int?
     public var idle: IdleStrategyKind?
-    public init(name: String, cpu: Int?, idle: IdleStrategyKind?) {
+    /// With a `graph`: the nodes this worker runs.
+    public var nodes: [String]?
+    public init(name: String, cpu: Int?, idle: IdleStrategyKind?, nodes: [String]? = nil) {
         self.name = name
         self.cpu = cpu
         self.idle = idle
+        self.nodes = nodes
     }
 }
 
@@ -144,9 +151,12 @@ public struct ValidatedConfig: Sendable {
     public var maxQueuedBytes: Int
     public var backPressure: BackPressure
     public var ringSlots: Int
-    public var pipelineWorker: WorkerConfig
-    public var publisherWorker: WorkerConfig
-    public var filter: TickFilter
+    public var graph: ProcessingGraph
+    public var pipelineWorker: WorkerConfig { graph.pipelineWorker }
+    /// The publisher's worker, or the pipeline's when one worker runs everything.
+    public var publisherWorker: WorkerConfig { graph.publisherWorker ?? graph.pipelineWorker }
+    /// Every filter of the graph, in order (what `dsi ticks --config` applies).
+    public var filter: TickFilter { TickFilter(graph.pipelineFilter.conditions + graph.publisherFilter.conditions) }
 }
 
 extension HandlerConfig {
@@ -232,18 +242,25 @@ extension HandlerConfig {
         }
         let ringSlots = publisher.ringSlots ?? 65_536
         guard ringSlots >= 64 && ringSlots <= 1 << 24 else { throw fail("publisher.ringSlots", "must be between 64 and 2^24") }
-        let filter = try Self.filter(filters ?? [], fail: fail)
-        var pipeline = WorkerConfig(name: "pipeline", cpu: 0, idle: .backoff)
-        var publisherWorker = WorkerConfig(name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: .backoff)
         for (i, worker) in (workers ?? []).enumerated() {
             if let cpu = worker.cpu, CDSIShimsBridge.cpuIsAllowed(cpu) == false {
                 throw fail("workers[\(i)].cpu", "CPU \(cpu) does not exist or is not available to this process")
             }
-            switch worker.name {
-            case "pipeline": pipeline = WorkerConfig(name: "pipeline", cpu: worker.cpu, idle: worker.idle ?? .backoff)
-            case "publisher": publisherWorker = WorkerConfig(name: "publisher", cpu: worker.cpu, idle: worker.idle ?? .backoff)
-            default: throw fail("workers[\(i)].name", "unknown worker '\(worker.name)' (pipeline, publisher)")
+        }
+        let graph: ProcessingGraph
+        if let nodes = self.graph {
+            guard filters == nil else { throw fail("filters", "give filters as nodes of the graph when there is a graph") }
+            graph = try ProcessingGraph.validate(nodes: nodes, workers: workers ?? [], file: file)
+        } else {
+            graph = try defaultGraph(fail: fail)
+        }
+        var backPressure = publisher.backPressure ?? graph.backPressure
+        if graph.publisherWorker == nil {
+            // One thread fills and drains the ring: waiting on a full ring would wait for itself.
+            guard backPressure == .drop || (publisher.backPressure == nil && graph.backPressure == .block) else {
+                throw fail("publisher.backPressure", "block needs the publisher on a worker of its own (one worker runs both here)")
             }
+            backPressure = .drop
         }
         return ValidatedConfig(
             feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
@@ -251,8 +268,27 @@ extension HandlerConfig {
             recoveryServer: recoveryServer, recovery: recovery,
             listen: listen, certificate: publisher.certificate, key: publisher.key,
             stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,
-            maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: publisher.backPressure ?? .block,
-            ringSlots: ringSlots, pipelineWorker: pipeline, publisherWorker: publisherWorker, filter: filter)
+            maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: backPressure,
+            ringSlots: ringSlots, graph: graph)
+    }
+
+    /// Without `graph:`: feed → the `filters:` chain → publish, on workers named `pipeline` and `publisher`.
+    func defaultGraph(fail: (String, String) -> ConfigError) throws -> ProcessingGraph {
+        var pipeline = WorkerConfig(name: "pipeline", cpu: 0, idle: .backoff)
+        var publisherWorker = WorkerConfig(name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: .backoff)
+        for (i, worker) in (workers ?? []).enumerated() {
+            guard worker.nodes == nil else { throw fail("workers[\(i)].nodes", "nodes are placed only when there is a graph") }
+            switch worker.name {
+            case "pipeline": pipeline = WorkerConfig(name: "pipeline", cpu: worker.cpu, idle: worker.idle ?? .backoff)
+            case "publisher": publisherWorker = WorkerConfig(name: "publisher", cpu: worker.cpu, idle: worker.idle ?? .backoff)
+            default: throw fail("workers[\(i)].name", "unknown worker '\(worker.name)' (pipeline, publisher; or give a graph)")
+            }
+        }
+        let filter = try Self.filter(filters ?? [], fail: fail)
+        return ProcessingGraph(
+            chain: ["feed"] + (filters ?? []).indices.map { "filter\($0)" } + ["publish"],
+            pipelineFilter: filter, publisherFilter: TickFilter(), backPressure: .block,
+            pipelineWorker: pipeline, publisherWorker: publisherWorker)
     }
 
     /// Turns `filters:` into a tick filter; each entry must name exactly one condition.

@@ -25,7 +25,10 @@ public final class FeedHandler: @unchecked Sendable {
     let sink: FilteringSink<TickRingSink>
     let consumerGone = ManagedAtomic<Bool>(false)
     let pipelineWorker: Worker
-    let publisherWorker: Worker
+    /// nil when one worker runs the pipeline and the publisher.
+    let publisherWorker: Worker?
+    /// Ticks the graph's filters on the publisher's worker held back.
+    let publisherFiltered = Counter()
     let logger: Logger
     private var pipelineBox: PipelineAgent?
     /// Set by the pipeline when the feed's end-of-session packet has been processed.
@@ -52,9 +55,9 @@ public final class FeedHandler: @unchecked Sendable {
         ticks = SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride,
                          node: NUMA.node(ofCPU: config.publisherWorker.cpu))
         sink = FilteringSink(inner: TickRingSink(ring: ticks, policy: config.backPressure, consumerGone: consumerGone),
-                             filter: config.filter)
+                             filter: config.graph.pipelineFilter)
         pipelineWorker = Worker(name: config.pipelineWorker.name, cpu: config.pipelineWorker.cpu, idle: config.pipelineWorker.idle ?? .backoff)
-        publisherWorker = Worker(name: config.publisherWorker.name, cpu: config.publisherWorker.cpu, idle: config.publisherWorker.idle ?? .backoff)
+        publisherWorker = config.graph.publisherWorker.map { Worker(name: $0.name, cpu: $0.cpu, idle: $0.idle ?? .backoff) }
     }
 
     /// The port subscribers connect to.
@@ -65,11 +68,17 @@ public final class FeedHandler: @unchecked Sendable {
         let pipeline = PipelineAgent(receivers: receivers, recovery: recovery, ingest: ingest, processor: processor, sink: sink,
                                      lostLog: LostGapLog(feed: config.feedName, logger: logger))
         let agent = SessionWatch(inner: pipeline, ended: sessionEnded)
-        let gone = consumerGone
-        publisherWorker.start(PublisherAgent(publisher: publisher, ring: ticks), logger: logger) { _ in
-            gone.store(true, ordering: .releasing)
+        let publishing = PublisherAgent(publisher: publisher, ring: ticks,
+                                        gate: CountingGate(filter: config.graph.publisherFilter, filtered: publisherFiltered))
+        if let publisherWorker {
+            let gone = consumerGone
+            publisherWorker.start(publishing, logger: logger) { _ in gone.store(true, ordering: .releasing) }
+            pipelineWorker.start(agent, logger: logger)
+        } else {
+            // One worker: the publisher's half is fused after the pipeline's in the same duty cycle. The ring between
+            // them stays as a buffer; a full ring cannot wait for a consumer on the same thread, so it drops (counted).
+            pipelineWorker.start(AgentPair(agent, publishing), logger: logger)
         }
-        pipelineWorker.start(agent, logger: logger)
         logger.info("""
             feed \(config.feedName): lines \(config.lines.map { "\($0.name)=\($0.group)" }.joined(separator: " ")) \
             on \(config.interface); publishing TLS 1.3 on \(config.listen.address):\(port); \
@@ -83,22 +92,22 @@ public final class FeedHandler: @unchecked Sendable {
     public func stop() -> Error? {
         pipelineWorker.stop()
         pipelineWorker.join()
-        publisherWorker.stop()
-        publisherWorker.join()
-        return pipelineWorker.failure ?? publisherWorker.failure
+        publisherWorker?.stop()
+        publisherWorker?.join()
+        return pipelineWorker.failure ?? publisherWorker?.failure
     }
 
     /// Whether a worker has died (its error is in `failure`).
     public var failure: Error? {
         if pipelineWorker.hasFinished, let e = pipelineWorker.failure { return e }
-        if publisherWorker.hasFinished, let e = publisherWorker.failure { return e }
+        if let w = publisherWorker, w.hasFinished, let e = w.failure { return e }
         return nil
     }
 
     /// Ticks that were built but could not be handed to the publisher.
     public var ticksDropped: UInt64 { sink.inner.dropped.load }
     /// Ticks the configured filters held back.
-    public var ticksFiltered: UInt64 { sink.filtered.load }
+    public var ticksFiltered: UInt64 { sink.filtered.load + publisherFiltered.load }
     public var kernelDrops: UInt64 { receivers.reduce(0) { $0 + $1.kernelDrops.load } }
     public var datagramsReceived: UInt64 { receivers.reduce(0) { $0 + $1.datagrams.load } }
     /// Whether the pipeline has nothing received but unprocessed.

@@ -63,10 +63,23 @@ public struct PipelineAgent: Agent {
 struct PublisherAgent: Agent {
     let publisher: TLSPublisher
     let ring: SPSCRing
+    /// The graph's filters placed on the publisher's worker (before the stream is numbered).
+    var gate: CountingGate
 
-    mutating func doWork() throws -> Int { publisher.poll(ring: ring) }
+    mutating func doWork() throws -> Int { publisher.poll(ring: ring, gate: &gate) }
 
-    mutating func onClose() { publisher.finish(ring: ring) }
+    mutating func onClose() { publisher.finish(ring: ring, gate: &gate) }
+}
+
+/// A filter as the publisher's gate, counting what it holds back.
+struct CountingGate: TickGate {
+    var filter: TickFilter
+    let filtered: Counter
+    mutating func admit(_ tick: Tick) -> Bool {
+        if filter.admit(tick) { return true }
+        filtered.add()
+        return false
+    }
 }
 
 /// The feed processor's re-requests, sent through the runtime's UDP client.

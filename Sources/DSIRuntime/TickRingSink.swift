@@ -3,12 +3,11 @@ import CDSIShims
 import DSICore
 import DSIFeeds
 
-/// The pipeline's end: writes each tick in place into the publish ring's next slot and gives it the stream's next
-/// sequence number. When the ring is full it waits (`block`, lossless) or drops and counts (`drop`).
+/// The pipeline's end: writes each tick in place into the publish ring's next slot (the publisher numbers the stream).
+/// When the ring is full it waits (`block`, lossless) or drops and counts (`drop`).
 public struct TickRingSink: TickSink {
     @usableFromInline let ring: SPSCRing
     @usableFromInline let policy: BackPressure
-    @usableFromInline var nextStreamSeq: UInt64 = 1
     /// Ticks dropped because the ring was full (`drop` only).
     public let dropped = Counter()
     /// Times the pipeline had to wait for the publisher (`block` only).
@@ -40,10 +39,7 @@ public struct TickRingSink: TickSink {
                 slot = ring.claim()
             }
         }
-        var t = tick
-        t.streamSeq = nextStreamSeq
-        nextStreamSeq &+= 1
-        slot!.storeBytes(of: t, as: Tick.self)
+        slot!.storeBytes(of: tick, as: Tick.self)
         ring.commit()
     }
 }

@@ -1,0 +1,119 @@
+import DSIRuntime
+import DSITestSupport
+import Foundation
+import Testing
+
+@Suite struct GraphConfigTests {
+    static let head = """
+        feeds:
+          - name: f
+            protocol: moldudp64-itch50
+            interface: 127.0.0.1
+            lines: [{name: A, group: "239.255.0.1:30001"}]
+        publisher:
+          listen: 127.0.0.1:9443
+
+        """
+
+    func load(_ yaml: String) throws -> ValidatedConfig {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try (Self.head + yaml).write(toFile: dir.file("g.yaml"), atomically: true, encoding: .utf8)
+        return try HandlerConfig.load(path: dir.file("g.yaml"))
+    }
+
+    func refuses(_ yaml: String, saying parts: [String]) {
+        #expect { try load(yaml) } throws: { error in
+            let text = "\(error)"
+            let ok = text.contains("g.yaml") && parts.allSatisfy { text.contains($0) }
+            if !ok { Issue.record("message was: \(text)") }
+            return ok
+        }
+    }
+
+    static let twoWorkers = """
+        graph:
+          - {name: itch, kind: feed}
+          - {name: zxa, kind: filter, input: itch, options: {symbols: [ZXA]}}
+          - {name: trades, kind: filter, input: zxa, options: {kinds: [trade]}}
+          - {name: out, kind: publish, input: trades, options: {backPressure: block}}
+        workers:
+          - {name: w0, cpu: 0, idle: backoff, nodes: [itch, zxa]}
+          - {name: w1, cpu: 1, idle: backoff, nodes: [trades, out]}
+
+        """
+
+    @Test func chainSplitAcrossTwoWorkers() throws {
+        let c = try load(Self.twoWorkers)
+        #expect(c.graph.chain == ["itch", "zxa", "trades", "out"])
+        #expect(c.graph.pipelineFilter.conditions.count == 1 && c.graph.publisherFilter.conditions.count == 1)
+        #expect(c.pipelineWorker.name == "w0" && c.graph.publisherWorker?.name == "w1")
+        #expect(c.backPressure == .block)
+    }
+
+    @Test func oneWorkerRunsEverything() throws {
+        let c = try load("""
+            graph:
+              - {name: itch, kind: feed}
+              - {name: out, kind: publish, input: itch}
+            workers:
+              - {name: solo, cpu: 0, idle: backoff, nodes: [itch, out]}
+
+            """)
+        #expect(c.graph.publisherWorker == nil)
+        #expect(c.backPressure == .drop, "one thread cannot wait for itself")
+    }
+
+    @Test func invalidGraphsAreRefusedWithTheNodeAndTheProblem() {
+        refuses("""
+            graph:
+              - {name: itch, kind: feed}
+              - {name: a, kind: filter, input: b, options: {kinds: [trade]}}
+              - {name: b, kind: filter, input: a, options: {kinds: [quote]}}
+              - {name: out, kind: publish, input: itch}
+            workers: [{name: w, cpu: 0, nodes: [itch, a, b, out]}]
+
+            """, saying: ["cycle", "a", "b"])
+        refuses("""
+            graph:
+              - {name: itch, kind: feed}
+              - {name: out, kind: publish, input: nowhere}
+            workers: [{name: w, cpu: 0, nodes: [itch, out]}]
+
+            """, saying: ["node 'out'", "unknown input 'nowhere'"])
+        refuses("""
+            graph:
+              - {name: itch, kind: feed}
+              - {name: x, kind: candles, input: itch}
+              - {name: out, kind: publish, input: x}
+            workers: [{name: w, cpu: 0, nodes: [itch, x, out]}]
+
+            """, saying: ["node 'x'", "unknown kind 'candles'"])
+        refuses("""
+            graph:
+              - {name: itch, kind: feed}
+              - {name: itch, kind: publish, input: itch}
+            workers: [{name: w, cpu: 0, nodes: [itch]}]
+
+            """, saying: ["duplicate node name 'itch'"])
+        refuses("""
+            graph:
+              - {name: itch, kind: feed}
+              - {name: out, kind: publish, input: itch}
+            workers: [{name: w, cpu: 0, nodes: [itch]}]
+
+            """, saying: ["node 'out'", "on no worker"])
+        refuses("""
+            graph:
+              - {name: itch, kind: feed}
+              - {name: out, kind: publish, input: itch}
+            workers: [{name: w, cpu: 4096, nodes: [itch, out]}]
+
+            """, saying: ["workers[0].cpu", "CPU 4096"])
+        refuses(Self.twoWorkers.replacingOccurrences(of: "nodes: [itch, zxa]", with: "nodes: [itch, trades]")
+                    .replacingOccurrences(of: "nodes: [trades, out]", with: "nodes: [zxa, out]"),
+                saying: ["node 'trades'", "in order"])
+        refuses(Self.twoWorkers.replacingOccurrences(of: "options: {symbols: [ZXA]}", with: "options: {}"),
+                saying: ["node 'zxa'", "exactly one"])
+    }
+}

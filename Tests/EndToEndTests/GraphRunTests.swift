@@ -1,0 +1,80 @@
+import DSICore
+import DSIFeeds
+import DSINet
+import DSIRuntime
+import DSITestSupport
+import Foundation
+import Logging
+import Testing
+
+/// A graph from config, really run: filters on both workers (or one worker for everything), over loopback multicast
+/// and TLS; the subscriber sees exactly the ticks `dsi ticks` computes with the same filters, numbered without gaps.
+@Suite(.serialized) struct GraphRunTests {
+    func run(graph: [NodeConfig], workers: [WorkerConfig]) throws -> (got: [Tick], expected: [Tick]) {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let session = try SessionGenerator.generate(.init(messages: 10_000, seed: 31))
+        try CaptureFile.write(session, to: dir.file("s.pcap"))
+        let port = try FreePort.udp()
+        var publisher = PublisherConfig(listen: "127.0.0.1:0")
+        publisher.stateDirectory = dir.path
+        var config = HandlerConfig(feeds: [FeedConfig(name: "g", interface: "127.0.0.1", lines: [LineConfig(name: "A", group: "239.255.0.1:\(port)")])],
+                                   publisher: publisher, workers: workers)
+        config.graph = graph
+        let validated = try config.validated(file: "(test)")
+
+        // What the same filters let through, computed offline.
+        var expected = FilteringSink(inner: CollectingSink(), filter: validated.filter)
+        var processor = FeedProcessor(expectedOrders: 1 << 16)
+        for p in session.packets {
+            p.payload.withUnsafeBytes { processor.process(packet: $0.baseAddress!, length: $0.count, receiveTime: p.time, sink: &expected) }
+        }
+
+        let handler = try FeedHandler(config: validated, logger: Logger(label: "test"))
+        handler.start()
+        var options = TLSSubscriber.Options(host: "127.0.0.1", port: handler.port)
+        options.caFile = handler.certificate
+        let subscriber = try TLSSubscriber(options)
+        final class Box: @unchecked Sendable { var ticks: [Tick] = [] }
+        let box = Box()
+        let reader = BackgroundThread { _ = try? subscriber.run { box.ticks.append($0) } }
+        let deadline = Date().addingTimeInterval(5)
+        while handler.publisher.subscribers.load < 1 && Date() < deadline { usleep(1000) }
+        var replayer = Replayer(destinations: [], pacing: .original(speed: 1))
+        replayer.portOverride = port
+        replayer.spinThresholdNanos = 0
+        _ = try replayer.replay(path: dir.file("s.pcap"))
+        let ended = Date().addingTimeInterval(20)
+        while !(handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) && Date() < ended { usleep(2000) }
+        _ = handler.stop()
+        reader.join()
+        return (box.ticks, expected.inner.ticks)
+    }
+
+    func check(_ result: (got: [Tick], expected: [Tick])) {
+        #expect(result.got.count == result.expected.count)
+        #expect(result.got.count > 100)
+        #expect(result.got.map(\.seq) == result.expected.map(\.seq))
+        #expect(result.got.map(\.streamSeq) == Array(1...UInt64(result.got.count)), "numbered after the last filter")
+        #expect(result.got.allSatisfy { $0.kind == .trade && $0.stock.description != "ZXB" })
+    }
+
+    @Test func filtersOnBothWorkers() throws {
+        check(try run(
+            graph: [NodeConfig(name: "itch", kind: "feed"),
+                    NodeConfig(name: "notB", kind: "filter", input: "itch", options: NodeOptions(symbols: ["ZXA", "ZXC", "ZXD"])),
+                    NodeConfig(name: "trades", kind: "filter", input: "notB", options: NodeOptions(kinds: ["trade"])),
+                    NodeConfig(name: "out", kind: "publish", input: "trades")],
+            workers: [WorkerConfig(name: "w0", cpu: 0, idle: .backoff, nodes: ["itch", "notB"]),
+                      WorkerConfig(name: "w1", cpu: 1, idle: .backoff, nodes: ["trades", "out"])]))
+    }
+
+    @Test func oneWorkerForEverything() throws {
+        check(try run(
+            graph: [NodeConfig(name: "itch", kind: "feed"),
+                    NodeConfig(name: "notB", kind: "filter", input: "itch", options: NodeOptions(symbols: ["ZXA", "ZXC", "ZXD"])),
+                    NodeConfig(name: "trades", kind: "filter", input: "notB", options: NodeOptions(kinds: ["trade"])),
+                    NodeConfig(name: "out", kind: "publish", input: "trades")],
+            workers: [WorkerConfig(name: "solo", cpu: 0, idle: .backoff, nodes: ["itch", "notB", "trades", "out"])]))
+    }
+}
