@@ -82,9 +82,13 @@ public final class FeedHandler: @unchecked Sendable {
         logger.info("""
             feed \(config.feedName): lines \(config.lines.map { "\($0.name)=\($0.group)" }.joined(separator: " ")) \
             on \(config.interface); publishing TLS 1.3 on \(config.listen.address):\(port); \
-            workers pipeline cpu \(config.pipelineWorker.cpu.map(String.init) ?? "any"), \
-            publisher cpu \(config.publisherWorker.cpu.map(String.init) ?? "any")
+            graph \(config.graph.description); \(workerLine)
             """)
+    }
+
+    var workerLine: String {
+        func describe(_ w: WorkerConfig) -> String { "worker \(w.name) on CPU \(w.cpu.map(String.init) ?? "any") (\((w.idle ?? .backoff).rawValue))" }
+        return ([config.pipelineWorker] + (config.graph.publisherWorker.map { [$0] } ?? [])).map(describe).joined(separator: ", ")
     }
 
     /// Drains and stops both workers; returns the first worker failure, if any.

@@ -42,6 +42,12 @@ import Testing
         #expect(config.certificate == nil)
     }
 
+    @Test func shippedGraphConfigIsValid() throws {
+        let config = try HandlerConfig.load(path: Commands.root + "/feeds/graph.yaml")
+        #expect(config.graph.chain == ["itch", "liquid", "tradesAndQuotes", "out"])
+        #expect(config.recoveryServer?.description == "127.0.0.1:30100")
+    }
+
     @Test func defaultsFillIn() throws {
         let c = try load(Self.good)
         #expect(c.backPressure == .block && c.maxOrders == 1_000_000 && c.ringSlots == 65_536)
