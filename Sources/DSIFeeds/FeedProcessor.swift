@@ -7,6 +7,12 @@ public protocol MessageConsumer {
     mutating func handle<Sink: TickSink>(_ p: UnsafeRawPointer, length: Int, seq: UInt64, receiveTime: UInt64, sink: inout Sink)
     /// A session begins: the feed's first (`isFirst`), or a new day after another (forget the old one's state).
     mutating func sessionBegins(_ name: String, isFirst: Bool)
+    /// A hint that the message at `p` will be handled soon (e.g. to prefetch what it refers to).
+    func prefetch(_ p: UnsafeRawPointer, length: Int)
+}
+
+extension MessageConsumer {
+    @inlinable public func prefetch(_ p: UnsafeRawPointer, length: Int) {}
 }
 
 /// The live pipeline's stage from packets to ticks.
@@ -160,6 +166,13 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         let skip = Int(_expected - first)  // first <= _expected < first + count here
         if skip > 0 { counters.duplicateMessages.add(UInt64(skip)) }
         let recovered = line == LineIndex.recovery
+        // First pass: hint every message, so that the memory they refer to loads in parallel.
+        var ahead = MoldUDP64Packet.headerSize
+        for index in 0..<count {
+            let messageLength = Int(p.bigEndianU16(at: ahead))
+            if index >= skip { consumer.prefetch(p + ahead + 2, length: messageLength) }
+            ahead += 2 + messageLength
+        }
         // A plain loop, not `forEachMessage`: a closure would need a copy of the consumer, and mutating that copy
         // would copy its books.
         var offset = MoldUDP64Packet.headerSize

@@ -197,6 +197,18 @@ public struct Normalizer: MessageConsumer {
         }
     }
 
+    /// Prefetches the order a message refers to (E, C, X, D, U all carry it at offset 11).
+    @inlinable
+    public func prefetch(_ p: UnsafeRawPointer, length: Int) {
+        guard length >= 19 else { return }
+        switch p.byte(at: 0) {
+        case UInt8(ascii: "E"), UInt8(ascii: "C"), UInt8(ascii: "X"), UInt8(ascii: "D"), UInt8(ascii: "U"):
+            books._orders.prefetch(p.bigEndianU64(at: ITCHOffsets.OrderDelete.orderRef))
+        default:
+            break
+        }
+    }
+
     /// A new day: the directory, the orders and the books start empty.
     public mutating func sessionBegins(_ name: String, isFirst: Bool) {
         if !isFirst { self = Normalizer(expectedOrders: expectedOrders, counters: counters) }

@@ -43,6 +43,10 @@ public struct OrderTable {
     @usableFromInline var entries: UnsafeMutablePointer<Entry>
     @usableFromInline var mask: Int
     @usableFromInline var _count = 0
+    /// The farthest any entry has been placed from its home slot (never shrinks until a rehash). Sequential
+    /// references keep it near 0, and removal then looks only that far for entries to shift back, instead of walking
+    /// to the end of a run of live orders.
+    @usableFromInline var maxProbe = 0
     public var count: Int { _count }
     /// How many times the table outgrew its size (each a full rehash).
     public private(set) var growths = 0
@@ -60,6 +64,11 @@ public struct OrderTable {
 
     @inlinable @inline(__always)
     func home(_ ref: UInt64) -> Int { Int(truncatingIfNeeded: ref) & mask }
+
+    /// Starts loading `ref`'s home slot: a packet's messages are prefetched before any is handled, so their order
+    /// lookups' cache misses overlap instead of following one another.
+    @inlinable @inline(__always)
+    public func prefetch(_ ref: UInt64) { Prefetch.read(UnsafeRawPointer(entries + home(ref))) }
 
     /// The slot holding `ref`, or nil.
     @inlinable
@@ -86,6 +95,8 @@ public struct OrderTable {
             if key == Self.empty {
                 entries[i] = entry
                 _count += 1
+                let distance = (i &- home(entry.ref)) & mask
+                if distance > maxProbe { maxProbe = distance }
                 return true
             }
             i = (i &+ 1) & mask
@@ -100,6 +111,8 @@ public struct OrderTable {
         var i = hole
         while true {
             i = (i &+ 1) & mask
+            // An entry farther than maxProbe from the hole cannot have its home at or before the hole.
+            if (i &- hole) & mask > maxProbe { break }
             let key = entries[i].ref
             if key == Self.empty { break }
             let h = home(key)
@@ -122,6 +135,7 @@ public struct OrderTable {
         entries = storage.entries
         mask = oldCapacity * 2 - 1
         _count = 0
+        maxProbe = 0
         growths += 1
         for i in 0..<oldCapacity where old[i].ref != Self.empty { insert(old[i]) }
         withExtendedLifetime(oldStorage) {}

@@ -51,6 +51,32 @@ import Testing
         }
     }
 
+    /// Colliding references (multiples of the capacity, random ones) against a dictionary: displacement, removal's
+    /// bounded backward shift and growth keep every live order findable and nothing else.
+    @Test func orderTableUnderCollisionsMatchesModel() {
+        var table = OrderTable(expectedOrders: 32)
+        var model: [UInt64: UInt32] = [:]
+        var random = SplitMix64(seed: 5)
+        for step in 0..<50_000 {
+            let roll = random.next() % 10
+            if roll < 5 || model.isEmpty {
+                let ref = roll < 2 ? (random.next() % 64) * 64 : random.next() % 5_000  // many share a home slot
+                let inserted = table.insert(.init(ref: ref, price: 1, shares: UInt32(step), locate: 1, side: 66))
+                #expect(inserted == (model[ref] == nil))
+                if inserted { model[ref] = UInt32(step) }
+            } else {
+                let ref = Array(model.keys)[Int(random.next() % UInt64(model.count))]
+                table.remove(table.find(ref)!)
+                model[ref] = nil
+            }
+            if step % 997 == 0 {
+                for (ref, shares) in model { #expect(table.find(ref)?.pointee.shares == shares) }
+                #expect(table.count == model.count)
+            }
+        }
+        for probe in 0..<2_000 as Range<UInt64> where model[probe] == nil { #expect(table.find(probe) == nil) }
+    }
+
     @Test func orderTableGrowsAndKeepsEverything() {
         var table = OrderTable(expectedOrders: 4)
         let before = table.capacity

@@ -18,6 +18,9 @@ static inline void CDSIShims_cpu_pause(void) {
 #endif
 }
 
+/// Starts loading the cache line at `p` for reading (a compiler builtin, no Swift spelling). Never faults.
+static inline void CDSIShims_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 /// Pins the calling thread to one CPU (`pthread_setaffinity_np` and `CPU_SET` are GNU extensions / macros).
 /// Returns 0 or an errno value.
 int CDSIShims_pin_current_thread(int cpu);
