@@ -39,11 +39,8 @@ public struct Normalizer: MessageConsumer {
         }
         let type = p.byte(at: 0)
         let locate = p.bigEndianU16(at: ITCHOffsets.stockLocate)
-        var tick = Tick(kind: .status)
-        tick.seq = seq
-        tick.stockLocate = locate
-        tick.timestamp = p.bigEndianU48(at: ITCHOffsets.timestamp)
-        tick.receiveTime = receiveTime
+        // A tick is built only when one goes out: most messages (adds, cancels below the top) publish nothing.
+        let origin = Origin(seq: seq, timestamp: p.bigEndianU48(at: ITCHOffsets.timestamp), receiveTime: receiveTime)
 
         switch type {
         case UInt8(ascii: "A"), UInt8(ascii: "F"):
@@ -53,7 +50,7 @@ public struct Normalizer: MessageConsumer {
                           price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares)) {
                 counters.unknownOrders.add()  // a reference already live: the feed is inconsistent
             }
-            publishQuoteIfChanged(&tick, sink: &sink)
+            publishQuoteIfChanged(locate: locate, origin: origin, sink: &sink)
 
         case UInt8(ascii: "E"):
             guard check(length, 31) else { return }
@@ -63,14 +60,12 @@ public struct Normalizer: MessageConsumer {
                 counters.unknownOrders.add()
                 return
             }
-            tick.kind = .trade
-            tick.stockLocate = order.locate
+            var tick = origin.tick(.trade, locate: order.locate)
             tick.price = order.price
             tick.shares = UInt64(shares)
             tick.matchNumber = p.bigEndianU64(at: O.matchNumber)
             emit(&tick, sink: &sink)
-            tick.kind = .status
-            publishQuoteIfChanged(&tick, sink: &sink)
+            publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink)
 
         case UInt8(ascii: "C"):
             guard check(length, 36) else { return }
@@ -82,16 +77,13 @@ public struct Normalizer: MessageConsumer {
             }
             // Non-printable executions change the book but are not last-sale eligible: no trade tick.
             if p.byte(at: ITCHOffsets.OrderExecutedWithPrice.printable) == UInt8(ascii: "Y") {
-                tick.kind = .trade
-                tick.stockLocate = order.locate
+                var tick = origin.tick(.trade, locate: order.locate)
                 tick.price = p.bigEndianU32(at: ITCHOffsets.OrderExecutedWithPrice.price)
                 tick.shares = UInt64(shares)
                 tick.matchNumber = p.bigEndianU64(at: O.matchNumber)
                 emit(&tick, sink: &sink)
-                tick.kind = .status
             }
-            tick.stockLocate = order.locate
-            publishQuoteIfChanged(&tick, sink: &sink)
+            publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink)
 
         case UInt8(ascii: "X"):
             guard check(length, 23) else { return }
@@ -100,8 +92,7 @@ public struct Normalizer: MessageConsumer {
                 counters.unknownOrders.add()
                 return
             }
-            tick.stockLocate = order.locate
-            publishQuoteIfChanged(&tick, sink: &sink)
+            publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink)
 
         case UInt8(ascii: "D"):
             guard check(length, 19) else { return }
@@ -109,8 +100,7 @@ public struct Normalizer: MessageConsumer {
                 counters.unknownOrders.add()
                 return
             }
-            tick.stockLocate = order.locate
-            publishQuoteIfChanged(&tick, sink: &sink)
+            publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink)
 
         case UInt8(ascii: "U"):
             guard check(length, 35) else { return }
@@ -122,13 +112,12 @@ public struct Normalizer: MessageConsumer {
             // The new order inherits side and stock; the book's top may move twice but one quote tells the result.
             _ = books.add(ref: p.bigEndianU64(at: O.newRef), locate: old.locate, side: old.side,
                           price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
-            tick.stockLocate = old.locate
-            publishQuoteIfChanged(&tick, sink: &sink)
+            publishQuoteIfChanged(locate: old.locate, origin: origin, sink: &sink)
 
         case UInt8(ascii: "P"):
             guard check(length, 44) else { return }
             typealias O = ITCHOffsets.Trade
-            tick.kind = .trade
+            var tick = origin.tick(.trade, locate: locate)
             tick.side = p.byte(at: O.side)
             tick.price = p.bigEndianU32(at: O.price)
             tick.shares = UInt64(p.bigEndianU32(at: O.shares))
@@ -138,7 +127,7 @@ public struct Normalizer: MessageConsumer {
         case UInt8(ascii: "Q"):
             guard check(length, 40) else { return }
             typealias O = ITCHOffsets.CrossTrade
-            tick.kind = .trade
+            var tick = origin.tick(.trade, locate: locate)
             tick.price = p.bigEndianU32(at: O.price)
             tick.shares = p.bigEndianU64(at: O.shares)
             tick.matchNumber = p.bigEndianU64(at: O.matchNumber)
@@ -146,7 +135,7 @@ public struct Normalizer: MessageConsumer {
 
         case UInt8(ascii: "B"):
             guard check(length, 19) else { return }
-            tick.kind = .tradeBreak
+            var tick = origin.tick(.tradeBreak, locate: locate)
             tick.matchNumber = p.bigEndianU64(at: ITCHOffsets.BrokenTrade.matchNumber)
             emit(&tick, sink: &sink)
 
@@ -156,37 +145,38 @@ public struct Normalizer: MessageConsumer {
 
         case UInt8(ascii: "S"):
             guard check(length, 12) else { return }
-            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.SystemEvent.eventCode), sink: &sink)
+            emitStatus(origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.SystemEvent.eventCode), sink: &sink)
 
         case UInt8(ascii: "H"):
             guard check(length, 25) else { return }
             typealias O = ITCHOffsets.TradingAction
+            var tick = origin.tick(.status, locate: locate)
             tick.reason = p.loadUnaligned(fromByteOffset: O.reasonCode, as: UInt32.self)
-            emitStatus(&tick, type: type, code: p.byte(at: O.tradingState), sink: &sink)
+            emitStatus(tick, type: type, code: p.byte(at: O.tradingState), sink: &sink)
 
         case UInt8(ascii: "Y"):
             guard check(length, 20) else { return }
-            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.RegSHO.action), sink: &sink)
+            emitStatus(origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.RegSHO.action), sink: &sink)
 
         case UInt8(ascii: "h"):
             guard check(length, 21) else { return }
-            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.OperationalHalt.action), sink: &sink)
+            emitStatus(origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.OperationalHalt.action), sink: &sink)
 
         case UInt8(ascii: "W"):
             guard check(length, 12) else { return }
-            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.MWCBStatus.breachedLevel), sink: &sink)
+            emitStatus(origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.MWCBStatus.breachedLevel), sink: &sink)
 
         case UInt8(ascii: "K"):
             guard check(length, 28) else { return }
-            emitStatus(&tick, type: type, code: p.byte(at: ITCHOffsets.IPOQuoting.qualifier), sink: &sink)
+            emitStatus(origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.IPOQuoting.qualifier), sink: &sink)
 
         case UInt8(ascii: "J"):
             guard check(length, 35) else { return }
-            emitStatus(&tick, type: type, code: UInt8(ascii: " "), sink: &sink)
+            emitStatus(origin.tick(.status, locate: locate), type: type, code: UInt8(ascii: " "), sink: &sink)
 
         case UInt8(ascii: "V"):
             guard check(length, 35) else { return }
-            emitStatus(&tick, type: type, code: UInt8(ascii: " "), sink: &sink)
+            emitStatus(origin.tick(.status, locate: locate), type: type, code: UInt8(ascii: " "), sink: &sink)
 
         case UInt8(ascii: "L"), UInt8(ascii: "I"), UInt8(ascii: "N"), UInt8(ascii: "O"):
             // Decoded (dsi decode) but not part of the normalized stream yet.
@@ -230,8 +220,8 @@ public struct Normalizer: MessageConsumer {
     }
 
     @inlinable
-    mutating func emitStatus<Sink: TickSink>(_ tick: inout Tick, type: UInt8, code: UInt8, sink: inout Sink) {
-        tick.kind = .status
+    mutating func emitStatus<Sink: TickSink>(_ status: Tick, type: UInt8, code: UInt8, sink: inout Sink) {
+        var tick = status
         tick.statusType = type
         tick.statusCode = code
         emit(&tick, sink: &sink)
@@ -239,22 +229,42 @@ public struct Normalizer: MessageConsumer {
 
     /// Publishes a quote tick for `tick.stockLocate` if its top of book differs from the last one published.
     @inlinable
-    mutating func publishQuoteIfChanged<Sink: TickSink>(_ tick: inout Tick, sink: inout Sink) {
-        let locate = Int(tick.stockLocate)
-        let top = books.bbo(tick.stockLocate)
+    mutating func publishQuoteIfChanged<Sink: TickSink>(locate: UInt16, origin: Origin, sink: inout Sink) {
+        let top = books.bbo(locate)
         let now = Quote(bidPrice: top.bidPrice, askPrice: top.askPrice, bidSize: top.bidSize, askSize: top.askSize)
-        guard now != lastQuote[locate] else { return }
-        lastQuote[locate] = now
-        tick.kind = .quote
-        // The same tick may have just gone out as a trade: a quote carries no trade fields.
-        tick.price = 0
-        tick.shares = 0
-        tick.matchNumber = 0
-        tick.side = 0
+        guard now != lastQuote[Int(locate)] else { return }
+        lastQuote[Int(locate)] = now
+        var tick = origin.tick(.quote, locate: locate)
         tick.bidPrice = now.bidPrice
         tick.bidSize = now.bidSize
         tick.askPrice = now.askPrice
         tick.askSize = now.askSize
         emit(&tick, sink: &sink)
+    }
+}
+
+/// Where a message's ticks come from: its sequence number, exchange time and receive time.
+@usableFromInline
+struct Origin {
+    @usableFromInline let seq: UInt64
+    @usableFromInline let timestamp: UInt64
+    @usableFromInline let receiveTime: UInt64
+
+    @inlinable
+    init(seq: UInt64, timestamp: UInt64, receiveTime: UInt64) {
+        self.seq = seq
+        self.timestamp = timestamp
+        self.receiveTime = receiveTime
+    }
+
+    /// A tick of `kind` for stock `locate`, every other field zero.
+    @inlinable @inline(__always)
+    func tick(_ kind: Tick.Kind, locate: UInt16) -> Tick {
+        var t = Tick(kind: kind)
+        t.seq = seq
+        t.stockLocate = locate
+        t.timestamp = timestamp
+        t.receiveTime = receiveTime
+        return t
     }
 }
