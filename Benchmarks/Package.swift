@@ -22,6 +22,7 @@ let package = Package(
                 .product(name: "DSICore", package: dsi),
                 .product(name: "DSIFeeds", package: dsi),
                 .product(name: "DSIRuntime", package: dsi),
+                .product(name: "DSINet", package: dsi),
             ],
             path: "DSIBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
