@@ -22,6 +22,9 @@ public final class TLSPublisher {
         public var maxQueuedBytes = 8 << 20
         /// Ticks taken from the ring per poll.
         public var batch = 256
+        /// A connection that has not completed its TLS handshake this long after it was accepted is closed (ns): a
+        /// client that connects and says nothing must not hold a session for ever.
+        public var handshakeTimeoutNanos: UInt64 = 5_000_000_000
 
         public init(listen: IPv4Endpoint, certificate: String, key: String) {
             self.listen = listen
@@ -38,6 +41,9 @@ public final class TLSPublisher {
     public let slowConsumerDisconnects = Counter()
     public let ticksPublished = Counter()
     public let subscribers = Counter()
+    public let handshakeTimeouts = Counter()
+    /// When handshake deadlines were last checked (monotonic ns): at most every 100 ms.
+    var lastDeadlineCheck: UInt64 = 0
     /// The stream sequence of the last tick sent.
     public private(set) var lastStreamSeq: UInt64 = 0
 
@@ -145,7 +151,24 @@ public final class TLSPublisher {
         }
         // uv_run's result only says whether handles are open (the listener always is), so it is not work done.
         uv_run(loop, UV_RUN_NOWAIT)
+        if sessions.count > subscriberCountCache { closeStalledHandshakes() }
         return ready
+    }
+
+    /// Sessions still handshaking (the listener accepted more than are subscribed): check their deadlines.
+    var subscriberCountCache: Int { Int(subscribers.load) }
+
+    /// Closes connections whose handshake outlived `handshakeTimeoutNanos`.
+    func closeStalledHandshakes() {
+        let now = Clock.monotonicNanos()
+        guard now &- lastDeadlineCheck >= 100_000_000 else { return }
+        lastDeadlineCheck = now
+        for session in Array(sessions.values)
+        where session.state == .handshaking && now &- session.acceptedAt > options.handshakeTimeoutNanos {
+            handshakeTimeouts.add()
+            logger.warning("closing \(session.peer): no TLS handshake within \(options.handshakeTimeoutNanos / 1_000_000) ms")
+            close(session, reason: nil)
+        }
     }
 
     /// Sends the same bytes to every established session.

@@ -17,6 +17,8 @@ final class TLSSession {
     var peer = "?"
     /// Bytes handed to libuv that it has not written yet: the subscriber's backlog.
     var queuedBytes = 0
+    /// When the connection was accepted (monotonic ns): a handshake still unfinished long after is given up.
+    var acceptedAt = Clock.monotonicNanos()
     var ticksSent: UInt64 = 0
 
     init?(context: TLSContext, tcp: UnsafeMutablePointer<uv_tcp_t>) {

@@ -16,11 +16,12 @@ final class PublisherHarness: @unchecked Sendable {
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
-    init(maxQueuedBytes: Int = 8 << 20) throws {
+    init(maxQueuedBytes: Int = 8 << 20, handshakeTimeoutNanos: UInt64 = 5_000_000_000) throws {
         dir = try TemporaryDirectory("dsi-tls")
         try SelfSignedCertificate.generate(certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
         var options = TLSPublisher.Options(listen: IPv4Endpoint("127.0.0.1:0")!, certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
         options.maxQueuedBytes = maxQueuedBytes
+        options.handshakeTimeoutNanos = handshakeTimeoutNanos
         publisher = try TLSPublisher(options, logger: Logger(label: "test"))
     }
 
@@ -150,6 +151,57 @@ final class PublisherHarness: @unchecked Sendable {
         // The client's alert reaches the publisher, which counts a failed handshake.
         let deadline = Clock.monotonicNanos() + 3_000_000_000
         while harness.publisher.handshakeFailures.load == 0 && Clock.monotonicNanos() < deadline { usleep(1000) }
+        #expect(harness.publisher.handshakeFailures.load == 1)
+    }
+}
+
+/// Clients that misbehave below TLS: silence and garbage. Each is cut off; a good subscriber is unaffected.
+@Suite(.serialized) struct MisbehavingClientTests {
+    func connectRaw(_ port: UInt16) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = port.bigEndian
+        a.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
+        let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(rc == 0)
+        return fd
+    }
+
+    /// Reads until the publisher closes the connection; returns whether it did within `seconds`.
+    func closedByPeer(_ fd: Int32, within seconds: Int) -> Bool {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 { return true }          // orderly close
+            if n < 0 { return errno == ECONNRESET }
+        }
+    }
+
+    @Test func silentClientIsClosedAfterTheHandshakeTimeout() throws {
+        let harness = try PublisherHarness(handshakeTimeoutNanos: 300_000_000)
+        harness.start()
+        defer { harness.finish() }
+        let fd = try connectRaw(harness.publisher.port)
+        defer { close(fd) }
+        #expect(closedByPeer(fd, within: 5))
+        #expect(harness.publisher.handshakeTimeouts.load == 1)
+        // A real subscriber still gets through afterwards.
+        let good = try TLSSubscriber(harness.subscriberOptions())
+        #expect(good.tlsVersion == "TLSv1.3")
+    }
+
+    @Test func garbageInsteadOfTLSIsRefused() throws {
+        let harness = try PublisherHarness()
+        harness.start()
+        defer { harness.finish() }
+        let fd = try connectRaw(harness.publisher.port)
+        defer { close(fd) }
+        let junk = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        _ = junk.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        #expect(closedByPeer(fd, within: 5))
         #expect(harness.publisher.handshakeFailures.load == 1)
     }
 }
