@@ -151,12 +151,10 @@ public final class TLSPublisher {
         }
         // uv_run's result only says whether handles are open (the listener always is), so it is not work done.
         uv_run(loop, UV_RUN_NOWAIT)
-        if sessions.count > subscriberCountCache { closeStalledHandshakes() }
+        // More sessions than subscribers means some are still handshaking: check their deadlines.
+        if sessions.count > Int(subscribers.load) { closeStalledHandshakes() }
         return ready
     }
-
-    /// Sessions still handshaking (the listener accepted more than are subscribed): check their deadlines.
-    var subscriberCountCache: Int { Int(subscribers.load) }
 
     /// Closes connections whose handshake outlived `handshakeTimeoutNanos`.
     func closeStalledHandshakes() {

@@ -66,7 +66,7 @@ public struct Demo {
 
         // 2. The handler on two loopback lines and an ephemeral TLS port.
         let port = try FreePort.udp()
-        var handlerConfig = HandlerConfig(
+        let handlerConfig = HandlerConfig(
             feeds: [FeedConfig(name: "demo", interface: "127.0.0.1", lines: [
                 LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
             ])],
@@ -77,7 +77,6 @@ public struct Demo {
             }(),
             workers: [WorkerConfig(name: "pipeline", cpu: 0, idle: options.idle),
                       WorkerConfig(name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: options.idle)])
-        handlerConfig.filters = nil
         let config = try handlerConfig.validated(file: "(demo)")
         let handler = try FeedHandler(config: config, logger: logger)
         handler.start()

@@ -3,8 +3,13 @@ import Glibc
 /// Ports for one-off loopback runs (the demo, tests), so that two runs on one machine do not meet.
 public enum FreePort {
     /// A UDP port the kernel reports free now (bound to 0, read back, released).
-    public static func udp() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    public static func udp() throws -> UInt16 { try free(Int32(SOCK_DGRAM.rawValue)) }
+
+    /// A TCP port the kernel reports free now.
+    public static func tcp() throws -> UInt16 { try free(Int32(SOCK_STREAM.rawValue)) }
+
+    static func free(_ type: Int32) throws -> UInt16 {
+        let fd = socket(AF_INET, type, 0)
         guard fd >= 0 else { throw PortError(errno: errno) }
         defer { close(fd) }
         var address = sockaddr_in()

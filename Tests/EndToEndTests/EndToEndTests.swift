@@ -28,18 +28,6 @@ import Testing
         return path
     }
 
-    /// A free TCP port (bound, read back, released).
-    func freeTCPPort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len); return getsockname(fd, $0, &len) } }
-        return UInt16(bigEndian: a.sin_port)
-    }
-
     func waitForListening(_ port: UInt16, _ running: Commands.Running) throws {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
@@ -60,7 +48,7 @@ import Testing
     @Test func genReplayRunSubscribe() throws {
         let dir = try TemporaryDirectory("dsi-e2e")
         defer { dir.remove() }
-        let tls = try freeTCPPort(), mcast = try FreePort.udp()
+        let tls = try FreePort.tcp(), mcast = try FreePort.udp()
         let gen = try Commands.run(Commands.dsi, ["gen", "--out", dir.file("s.pcap"), "--messages", "30000", "--seed", "5",
                                                   "--group", "239.255.0.1:\(mcast)"])
         #expect(gen.status == 0, "\(gen.stderr)")
@@ -110,7 +98,7 @@ import Testing
     @Test func opensslAndPythonAgreeItIsTLS13Only() throws {
         let dir = try TemporaryDirectory("dsi-tls13")
         defer { dir.remove() }
-        let tls = try freeTCPPort(), mcast = try FreePort.udp()
+        let tls = try FreePort.tcp(), mcast = try FreePort.udp()
         let run = try Commands.start(Commands.dsi, ["run", "--config", try config(in: dir, tlsPort: tls, mcastPort: mcast)])
         defer { run.signal(SIGTERM); _ = try? run.wait(timeout: 30) }
         try waitForListening(tls, run)
@@ -172,7 +160,7 @@ import Testing
         try fails(["ticks", dir.file("g.pcap")], saying: ["g.pcap"])
 
         // A bad certificate path, named in the error.
-        let tls = try freeTCPPort(), mcast = try FreePort.udp()
+        let tls = try FreePort.tcp(), mcast = try FreePort.udp()
         let badCert = try config(in: dir, tlsPort: tls, mcastPort: mcast).replacingOccurrences(of: "run.yaml", with: "run.yaml")
         var text = try String(contentsOfFile: badCert, encoding: .utf8)
         text = text.replacingOccurrences(of: "  stateDirectory:", with: "  certificate: /nonexistent/cert.pem\n  key: /nonexistent/key.pem\n  stateDirectory:")
