@@ -135,9 +135,10 @@ void CDSIShims_install_stop_handlers(void) {
     sigaddset(&wanted, SIGINT);
     sigaddset(&wanted, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &wanted, NULL);
-    // A subscriber that vanishes must not kill the publisher with SIGPIPE; writes report EPIPE instead.
-    signal(SIGPIPE, SIG_IGN);
+    CDSIShims_ignore_sigpipe();
 }
+
+void CDSIShims_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 int CDSIShims_stop_requested(void) { return stop_flag; }
 void CDSIShims_request_stop(void) { stop_flag = 1; }

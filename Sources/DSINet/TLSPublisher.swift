@@ -62,6 +62,8 @@ public final class TLSPublisher {
     public init(_ options: Options, logger: Logger) throws {
         self.options = options
         self.logger = logger
+        // In any host process, not just `dsi run`: a subscriber that resets its connection must not kill us.
+        CDSIShims_ignore_sigpipe()
         context = try TLSContext.server(certificate: options.certificate, key: options.key)
         loop = .allocate(capacity: 1)
         server = .allocate(capacity: 1)

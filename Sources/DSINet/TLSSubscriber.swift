@@ -50,6 +50,7 @@ public final class TLSSubscriber: @unchecked Sendable {
     /// Connects and completes the TLS handshake.
     public init(_ options: Options) throws {
         self.options = options
+        CDSIShims_ignore_sigpipe()  // a publisher that goes away must give EPIPE on close_notify, not a dead process
         context = try TLSContext.client(caFile: options.caFile, insecure: options.insecure)
         fd = try Self.connect(host: options.host, port: options.port)
         guard let ssl = SSL_new(context.ctx) else {

@@ -66,6 +66,9 @@ int CDSIShims_send_batch(int fd, const void *const *buffers, const size_t *lengt
 
 /// Installs SIGINT/SIGTERM handlers that only set a flag (a handler must be async-signal-safe, which Swift code is not).
 void CDSIShims_install_stop_handlers(void);
+/// Ignores SIGPIPE for the process: a peer that vanished must turn a socket write into EPIPE, not kill the process
+/// (libuv and OpenSSL write with plain write(2), which raises it). Idempotent.
+void CDSIShims_ignore_sigpipe(void);
 /// Whether SIGINT or SIGTERM arrived since the handlers were installed.
 int CDSIShims_stop_requested(void);
 /// Raises the stop flag from code (tests, the demo) exactly as a signal would.
