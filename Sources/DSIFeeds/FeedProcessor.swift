@@ -179,13 +179,14 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         for index in 0..<count {
             let messageLength = Int(p.bigEndianU16(at: offset))  // in bounds: blocksAreWellFormed held
             if index >= skip {
-                counters.messages.add()
-                if recovered { counters.recoveredMessages.add() }
                 consumer.handle(p + offset + 2, length: messageLength, seq: first &+ UInt64(index),
                                   receiveTime: receiveTime, sink: &sink)
             }
             offset += 2 + messageLength
         }
+        // Counted once per packet, not per message: a reader sees the packet's messages appear together.
+        counters.messages.add(UInt64(count - skip))
+        if recovered { counters.recoveredMessages.add(UInt64(count - skip)) }
         _expected = first &+ UInt64(count)
         if gapSince != nil {
             // Progress on an open gap. From a partial reply: ask for the rest at once. From a line: what is still

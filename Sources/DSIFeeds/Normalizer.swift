@@ -3,7 +3,8 @@ import DSICore
 /// Turns ITCH 5.0 messages into book changes and normalized ticks: trades, trade breaks, top-of-book quotes, status.
 ///
 /// One call per message, reading fields in place; no allocation in steady state. A quote tick goes out whenever a
-/// message leaves a stock's best bid or ask price or size different from what was last published.
+/// message leaves a stock's best bid or ask price or size different from what was last published. Only a message
+/// that changed a side's best level can do that (the books say so), so only those compare against the last quote.
 public struct Normalizer: MessageConsumer {
     public var books: OrderBooks
     public let counters: FeedCounters
@@ -46,17 +47,16 @@ public struct Normalizer: MessageConsumer {
         case UInt8(ascii: "A"), UInt8(ascii: "F"):
             guard check(length, type == UInt8(ascii: "A") ? 36 : 40) else { return }
             typealias O = ITCHOffsets.AddOrder
-            if !books.add(ref: p.bigEndianU64(at: O.orderRef), locate: locate, side: p.byte(at: O.side),
-                          price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares)) {
-                counters.unknownOrders.add()  // a reference already live: the feed is inconsistent
-            }
-            publishQuoteIfChanged(locate: locate, origin: origin, sink: &sink)
+            let change = books.add(ref: p.bigEndianU64(at: O.orderRef), locate: locate, side: p.byte(at: O.side),
+                                   price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
+            if !change.added { counters.unknownOrders.add() }  // a reference already live: the feed is inconsistent
+            if change.touchedTop { publishQuoteIfChanged(locate: locate, origin: origin, sink: &sink) }
 
         case UInt8(ascii: "E"):
             guard check(length, 31) else { return }
             typealias O = ITCHOffsets.OrderExecuted
             let shares = p.bigEndianU32(at: O.shares)
-            guard let order = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: shares) else {
+            guard let (order, touchedTop) = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: shares) else {
                 counters.unknownOrders.add()
                 return
             }
@@ -65,13 +65,13 @@ public struct Normalizer: MessageConsumer {
             tick.shares = UInt64(shares)
             tick.matchNumber = p.bigEndianU64(at: O.matchNumber)
             emit(&tick, sink: &sink)
-            publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink)
+            if touchedTop { publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink) }
 
         case UInt8(ascii: "C"):
             guard check(length, 36) else { return }
             typealias O = ITCHOffsets.OrderExecuted
             let shares = p.bigEndianU32(at: O.shares)
-            guard let order = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: shares) else {
+            guard let (order, touchedTop) = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: shares) else {
                 counters.unknownOrders.add()
                 return
             }
@@ -83,36 +83,36 @@ public struct Normalizer: MessageConsumer {
                 tick.matchNumber = p.bigEndianU64(at: O.matchNumber)
                 emit(&tick, sink: &sink)
             }
-            publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink)
+            if touchedTop { publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink) }
 
         case UInt8(ascii: "X"):
             guard check(length, 23) else { return }
             typealias O = ITCHOffsets.OrderCancel
-            guard let order = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: p.bigEndianU32(at: O.shares)) else {
+            guard let (order, touchedTop) = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: p.bigEndianU32(at: O.shares)) else {
                 counters.unknownOrders.add()
                 return
             }
-            publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink)
+            if touchedTop { publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink) }
 
         case UInt8(ascii: "D"):
             guard check(length, 19) else { return }
-            guard let order = books.delete(ref: p.bigEndianU64(at: ITCHOffsets.OrderDelete.orderRef)) else {
+            guard let (order, touchedTop) = books.delete(ref: p.bigEndianU64(at: ITCHOffsets.OrderDelete.orderRef)) else {
                 counters.unknownOrders.add()
                 return
             }
-            publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink)
+            if touchedTop { publishQuoteIfChanged(locate: order.locate, origin: origin, sink: &sink) }
 
         case UInt8(ascii: "U"):
             guard check(length, 35) else { return }
             typealias O = ITCHOffsets.OrderReplace
-            guard let old = books.delete(ref: p.bigEndianU64(at: O.originalRef)) else {
+            guard let (old, removedTop) = books.delete(ref: p.bigEndianU64(at: O.originalRef)) else {
                 counters.unknownOrders.add()
                 return
             }
             // The new order inherits side and stock; the book's top may move twice but one quote tells the result.
-            _ = books.add(ref: p.bigEndianU64(at: O.newRef), locate: old.locate, side: old.side,
-                          price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
-            publishQuoteIfChanged(locate: old.locate, origin: origin, sink: &sink)
+            let added = books.add(ref: p.bigEndianU64(at: O.newRef), locate: old.locate, side: old.side,
+                                  price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
+            if removedTop || added.touchedTop { publishQuoteIfChanged(locate: old.locate, origin: origin, sink: &sink) }
 
         case UInt8(ascii: "P"):
             guard check(length, 44) else { return }

@@ -1,14 +1,15 @@
 import DSICore
 
 /// Every stock's book (indexed by stock locate), the live orders behind them, and the symbols from the directory.
+///
+/// Copies share the orders and levels (both live in memory allocated once): change books through one value only.
 public struct OrderBooks {
     public static let locates = 65536
 
     /// The live orders behind the books (read-only outside: changed only through the book operations).
     public var orders: OrderTable { _orders }
     @usableFromInline var _orders: OrderTable
-    @usableFromInline var bids: ContiguousArray<PriceLevels>
-    @usableFromInline var asks: ContiguousArray<PriceLevels>
+    @usableFromInline var levels: BookLevels
     @usableFromInline var symbols: ContiguousArray<Symbol>
     @usableFromInline let levelReserve: Int
 
@@ -17,8 +18,7 @@ public struct OrderBooks {
     ///   - levelReserve: price levels per side made room for when a stock is first seen.
     public init(expectedOrders: Int, levelReserve: Int = 64) {
         _orders = OrderTable(expectedOrders: expectedOrders)
-        bids = ContiguousArray(repeating: PriceLevels(isBid: true, reserve: 0), count: Self.locates)
-        asks = ContiguousArray(repeating: PriceLevels(isBid: false, reserve: 0), count: Self.locates)
+        levels = BookLevels(locates: Self.locates)
         symbols = ContiguousArray(repeating: Symbol(), count: Self.locates)
         self.levelReserve = levelReserve
     }
@@ -26,62 +26,73 @@ public struct OrderBooks {
     /// Records a stock directory entry and makes room for its book.
     public mutating func addStock(locate: UInt16, symbol: Symbol) {
         symbols[Int(locate)] = symbol
-        bids[Int(locate)].levels.reserveCapacity(levelReserve)
-        asks[Int(locate)].levels.reserveCapacity(levelReserve)
+        levels.reserve(side: BookLevels.side(locate, isBid: true), levels: levelReserve)
+        levels.reserve(side: BookLevels.side(locate, isBid: false), levels: levelReserve)
     }
 
     @inlinable public func symbol(_ locate: UInt16) -> Symbol { symbols[Int(locate)] }
-    public func bidLevels(_ locate: UInt16) -> PriceLevels { bids[Int(locate)] }
-    public func askLevels(_ locate: UInt16) -> PriceLevels { asks[Int(locate)] }
+    public func bidLevels(_ locate: UInt16) -> PriceLevels {
+        PriceLevels(bestFirst: levels.levels(side: BookLevels.side(locate, isBid: true), isBid: true))
+    }
+    public func askLevels(_ locate: UInt16) -> PriceLevels {
+        PriceLevels(bestFirst: levels.levels(side: BookLevels.side(locate, isBid: false), isBid: false))
+    }
+    /// How many times a book side outgrew `levelReserve` (each an allocation on the message path).
+    public var levelGrowths: Int { levels.growths }
 
     /// Best bid and ask (price, aggregate shares); zeros for an empty side.
     @inlinable
     public func bbo(_ locate: UInt16) -> (bidPrice: UInt32, bidSize: UInt64, askPrice: UInt32, askSize: UInt64) {
-        let b = bids[Int(locate)].best, a = asks[Int(locate)].best
-        return (b?.price ?? 0, b?.shares ?? 0, a?.price ?? 0, a?.shares ?? 0)
+        let b = levels.best(side: BookLevels.side(locate, isBid: true))
+        let a = levels.best(side: BookLevels.side(locate, isBid: false))
+        return (b?.key ?? 0, b?.shares ?? 0, a.map { BookLevels.price($0.key, isBid: false) } ?? 0, a?.shares ?? 0)
     }
 
-    /// Adds a new order; false when its reference is already live.
+    /// Adds a new order.
+    /// - Returns: `added` false (and nothing changed) when its reference is already live; `touchedTop` when the
+    ///   side's best level changed.
     @inlinable
-    public mutating func add(ref: UInt64, locate: UInt16, side: UInt8, price: UInt32, shares: UInt32) -> Bool {
-        guard _orders.insert(.init(ref: ref, price: price, shares: shares, locate: locate, side: side)) else { return false }
-        if side == UInt8(ascii: "B") {
-            bids[Int(locate)].add(price: price, shares: UInt64(shares))
-        } else {
-            asks[Int(locate)].add(price: price, shares: UInt64(shares))
+    public mutating func add(
+        ref: UInt64, locate: UInt16, side: UInt8, price: UInt32, shares: UInt32
+    ) -> (added: Bool, touchedTop: Bool) {
+        guard _orders.insert(.init(ref: ref, price: price, shares: shares, locate: locate, side: side)) else {
+            return (false, false)
         }
-        return true
+        let isBid = side == UInt8(ascii: "B")
+        let top = levels.add(side: BookLevels.side(locate, isBid: isBid), key: BookLevels.key(price, isBid: isBid),
+                             shares: UInt64(shares))
+        return (true, top)
     }
 
     /// Takes up to `shares` off a live order (execution or cancel); removes it when none remain.
-    /// - Returns: the order as it was before, or nil when the reference is unknown.
+    /// - Returns: the order as it was before and whether its side's best level changed; nil when the reference is
+    ///   unknown.
     @inlinable
-    public mutating func reduce(ref: UInt64, shares: UInt32) -> OrderTable.Entry? {
+    public mutating func reduce(ref: UInt64, shares: UInt32) -> (order: OrderTable.Entry, touchedTop: Bool)? {
         guard let slot = _orders.find(ref) else { return nil }
         let before = slot.pointee
         let taken = Swift.min(shares, before.shares)
         let gone = taken == before.shares
-        removeFromLevels(before, shares: taken, orderGone: gone)
+        let top = removeFromLevels(before, shares: taken, orderGone: gone)
         if gone { _orders.remove(slot) } else { slot.pointee.shares = before.shares - taken }
-        return before
+        return (before, top)
     }
 
-    /// Removes a live order whole. - Returns: the order, or nil when the reference is unknown.
+    /// Removes a live order whole.
+    /// - Returns: the order and whether its side's best level changed; nil when the reference is unknown.
     @inlinable
-    public mutating func delete(ref: UInt64) -> OrderTable.Entry? {
+    public mutating func delete(ref: UInt64) -> (order: OrderTable.Entry, touchedTop: Bool)? {
         guard let slot = _orders.find(ref) else { return nil }
         let before = slot.pointee
-        removeFromLevels(before, shares: before.shares, orderGone: true)
+        let top = removeFromLevels(before, shares: before.shares, orderGone: true)
         _orders.remove(slot)
-        return before
+        return (before, top)
     }
 
     @inlinable
-    mutating func removeFromLevels(_ order: OrderTable.Entry, shares: UInt32, orderGone: Bool) {
-        if order.side == UInt8(ascii: "B") {
-            bids[Int(order.locate)].remove(price: order.price, shares: UInt64(shares), orderGone: orderGone)
-        } else {
-            asks[Int(order.locate)].remove(price: order.price, shares: UInt64(shares), orderGone: orderGone)
-        }
+    mutating func removeFromLevels(_ order: OrderTable.Entry, shares: UInt32, orderGone: Bool) -> Bool {
+        let isBid = order.side == UInt8(ascii: "B")
+        return levels.remove(side: BookLevels.side(order.locate, isBid: isBid), key: BookLevels.key(order.price, isBid: isBid),
+                             shares: UInt64(shares), orderGone: orderGone)
     }
 }

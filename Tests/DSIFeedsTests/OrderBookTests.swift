@@ -4,9 +4,13 @@ import Testing
 
 @Suite struct OrderBookTests {
     /// Random adds, executions, cancels and deletes against a model that recomputes levels from the live orders.
-    @Test func propertyAgainstModel() {
+    /// Narrow books (searched level by level) and deep ones (more levels than the linear search covers, binary
+    /// searched, outgrowing their reserve); locate 1 has a directory entry, the others are first seen in an add.
+    @Test(arguments: [(prices: 20, levelReserve: 64), (prices: 400, levelReserve: 8)])
+    func propertyAgainstModel(prices: Int, levelReserve: Int) {
         var random = SplitMix64(seed: 99)
-        var books = OrderBooks(expectedOrders: 64)  // small: the table must grow correctly too
+        var books = OrderBooks(expectedOrders: 64, levelReserve: levelReserve)  // small: the table must grow too
+        books.addStock(locate: 1, symbol: Symbol("ZXA"))
         var model: [UInt64: (locate: UInt16, side: UInt8, price: UInt32, shares: UInt32)] = [:]
         var nextRef: UInt64 = 1
         for _ in 0..<20_000 {
@@ -14,10 +18,10 @@ import Testing
             if op < 4 || model.isEmpty {
                 let locate = UInt16(1 + random.next() % 3)
                 let side: UInt8 = random.next() & 1 == 0 ? UInt8(ascii: "B") : UInt8(ascii: "S")
-                let price = UInt32(1000 + random.next() % 20)
+                let price = UInt32(1000 + random.next() % UInt64(prices))
                 let shares = UInt32(1 + random.next() % 500)
                 let added = books.add(ref: nextRef, locate: locate, side: side, price: price, shares: shares)
-                #expect(added)
+                #expect(added.added)
                 model[nextRef] = (locate, side, price, shares)
                 nextRef += 1
             } else {
@@ -25,7 +29,7 @@ import Testing
                 if op < 8 {
                     let take = UInt32(1 + random.next() % 300)
                     let before = books.reduce(ref: ref, shares: take)
-                    #expect(before?.shares == model[ref]!.shares)
+                    #expect(before?.order.shares == model[ref]!.shares)
                     if take >= model[ref]!.shares { model[ref] = nil } else { model[ref]!.shares -= take }
                 } else {
                     #expect(books.delete(ref: ref) != nil)
@@ -35,6 +39,7 @@ import Testing
             #expect(books.orders.count == model.count)
         }
         #expect(books.reduce(ref: 999_999_999, shares: 1) == nil, "an unknown order is reported, not invented")
+        var deepest = 0
         for locate in UInt16(1)...3 {
             for side in [UInt8(ascii: "B"), UInt8(ascii: "S")] {
                 var levels: [UInt32: (UInt64, UInt32)] = [:]
@@ -47,7 +52,15 @@ import Testing
                 }
                 let actual = side == UInt8(ascii: "B") ? books.bidLevels(locate).bestFirst : books.askLevels(locate).bestFirst
                 #expect(actual == expected, "locate \(locate) side \(side)")
+                deepest = max(deepest, actual.count)
+                let top = books.bbo(locate)
+                let best = expected.first.map { ($0.price, $0.shares) } ?? (0, 0)
+                #expect(side == UInt8(ascii: "B") ? (top.bidPrice, top.bidSize) == best : (top.askPrice, top.askSize) == best)
             }
+        }
+        if prices > 64 {
+            #expect(deepest > 64, "deep enough for the binary search (past 32 levels)")
+            #expect(books.levelGrowths > 0, "deep books outgrew an 8-level reserve")
         }
     }
 
