@@ -1,66 +1,83 @@
-/// Every stock's price levels, both sides, in memory the books own: one block per book side, allocated when the
-/// stock's directory entry arrives, reached through a flat table of side headers. Changing a level is a plain store:
-/// no copy-on-write check, no uniqueness check, no nested array (measured: those checks were a fifth of the pipeline).
+import DSICore
+
+/// Every stock's price levels, both sides, in memory the books own. Changing a level is a plain store: no
+/// copy-on-write or uniqueness check, no nested array (measured: those checks were a fifth of the pipeline).
 ///
-/// A side keeps its levels sorted by a key that grows as the price gets better (the price for bids, its complement
-/// for asks), best last: the busiest end is the cheapest to change, and one search serves both sides. Keys and
-/// amounts (shares and order count) are two arrays in the block: a search reads only keys (16 levels per cache line),
-/// and a change then touches one more line.
+/// Levels live in one pool and never move, so an order keeps its level's index: an execution, cancel or delete goes
+/// from the order straight to its level, with no search (each step of a search is a load that waits for the one
+/// before). Each book side also keeps its levels' keys sorted, with their indices beside them, for adds (the one
+/// search) and for the best level. The key grows as the price gets better (the price for bids, its complement for
+/// asks), best last: the busiest end is the cheapest to change, and one search serves both sides.
 ///
 /// Copies of a `BookLevels` share its memory (the books that hold it are never copied to be changed apart).
 @usableFromInline
 struct BookLevels {
-    /// One side's block and how much of it is used.
-    @usableFromInline
-    struct Side {
-        @usableFromInline var base: UnsafeMutableRawPointer?
-        @usableFromInline var count: Int32
-        @usableFromInline var capacity: Int32  // 16 bytes: four sides per cache line
-    }
-
     /// What rests at one price.
     @usableFromInline
-    struct Amount {
+    struct Level {
         @usableFromInline var shares: UInt64
         @usableFromInline var orders: UInt32
-        @inlinable init(shares: UInt64, orders: UInt32) { self.shares = shares; self.orders = orders }
+        @usableFromInline var key: UInt32
+        @inlinable init(shares: UInt64, orders: UInt32, key: UInt32) {
+            self.shares = shares; self.orders = orders; self.key = key
+        }
     }
 
-    /// Owns the side headers and blocks; frees them when the last copy goes.
+    /// One book side: its sorted keys and level indices, and its best level.
+    @usableFromInline
+    struct Side {
+        /// `capacity` keys, then `capacity` level indices.
+        @usableFromInline var base: UnsafeMutableRawPointer?
+        @usableFromInline var count: Int32
+        @usableFromInline var capacity: Int32
+        /// The best level's index (when `count > 0`): an order can tell whether it rests at the top without a search.
+        @usableFromInline var best: UInt32
+    }
+
+    /// Owns the side table, the sides' key blocks and the level pool; frees them when the last copy goes.
     @usableFromInline
     final class Storage {
-        @usableFromInline let sides: UnsafeMutablePointer<Side>
-        @usableFromInline var growths = 0
-
-        init(sideCount: Int) {
-            sides = .allocate(capacity: sideCount)
-            sides.initialize(repeating: Side(base: nil, count: 0, capacity: 0), count: sideCount)
-            self.sideCount = sideCount
-        }
-
+        let sides: UnsafeMutablePointer<Side>
         let sideCount: Int
+        var pool: UnsafeMutablePointer<Level>
+
+        init(sideCount: Int, poolCapacity: Int) {
+            sides = .allocate(capacity: sideCount)
+            sides.initialize(repeating: Side(base: nil, count: 0, capacity: 0, best: 0), count: sideCount)
+            self.sideCount = sideCount
+            pool = .allocate(capacity: poolCapacity)
+            pool.initialize(repeating: Level(shares: 0, orders: 0, key: 0), count: poolCapacity)
+        }
 
         deinit {
             for i in 0..<sideCount { sides[i].base?.deallocate() }
             sides.deallocate()
+            pool.deallocate()
         }
     }
 
-    /// Searches up to this many levels by counting every key below (no branch to mispredict); deeper sides are
-    /// binary searched.
+    /// Searches up to this many levels by counting every key below (eight at a time, no branch to mispredict);
+    /// deeper sides are binary searched.
     @usableFromInline static let linearSearchLimit = 32
-    @usableFromInline static let bytesPerLevel = 4 + MemoryLayout<Amount>.stride
+    @usableFromInline static let none = UInt32.max
 
     @usableFromInline let storage: Storage
     @usableFromInline let sides: UnsafeMutablePointer<Side>
+    @usableFromInline var pool: UnsafeMutablePointer<Level>
+    @usableFromInline var poolCapacity: Int
+    /// Pool slots handed out so far; freed ones are chained from `freeHead` through their `shares` field.
+    @usableFromInline var poolUsed = 0
+    @usableFromInline var freeHead = BookLevels.none
+    /// How many times a side or the pool outgrew its memory (each an allocation and a copy on the message path).
+    var growths = 0
 
-    init(locates: Int) {
-        storage = Storage(sideCount: locates * 2)
+    /// - Parameter levels: levels live at once that the pool holds before it grows (at most one per live order).
+    init(locates: Int, levels: Int) {
+        poolCapacity = max(levels, 64)
+        storage = Storage(sideCount: locates * 2, poolCapacity: poolCapacity)
         sides = storage.sides
+        pool = storage.pool
     }
-
-    /// How many times a side outgrew its block (each an allocation and a copy: a book deeper than its reserve).
-    var growths: Int { storage.growths }
 
     @inlinable @inline(__always)
     static func side(_ locate: UInt16, isBid: Bool) -> Int { Int(locate) &<< 1 | (isBid ? 0 : 1) }
@@ -72,18 +89,17 @@ struct BookLevels {
     @inlinable @inline(__always)
     static func price(_ key: UInt32, isBid: Bool) -> UInt32 { isBid ? key : ~key }
 
-    // The block of a side with capacity c: keys at 0, amounts at 4c (8-byte aligned: c is a multiple of 8).
-    // Only called on sides with a block (count > 0, or after resize).
+    // Only called on sides with a block (count > 0, or after resize). Keys past `count` are UInt32.max (see
+    // lowerBound); indices start at 4 * capacity.
     @inlinable @inline(__always)
     static func keys(_ s: Side) -> UnsafeMutablePointer<UInt32> { s.base.unsafelyUnwrapped.assumingMemoryBound(to: UInt32.self) }
     @inlinable @inline(__always)
-    static func amounts(_ s: Side) -> UnsafeMutablePointer<Amount> {
-        (s.base.unsafelyUnwrapped + Int(s.capacity) &* 4).assumingMemoryBound(to: Amount.self)
+    static func ids(_ s: Side) -> UnsafeMutablePointer<UInt32> {
+        (s.base.unsafelyUnwrapped + Int(s.capacity) &* 4).assumingMemoryBound(to: UInt32.self)
     }
 
-    /// Makes room for `levels` levels on side `side` (at the stock's directory entry, off the message path), and
-    /// touches the memory so that the first orders do not page-fault.
-    func reserve(side: Int, levels: Int) {
+    /// Makes room for `levels` levels on side `side` (at the stock's directory entry, off the message path).
+    mutating func reserve(side: Int, levels: Int) {
         if Int(sides[side].capacity) < levels { resize(side: side, capacity: levels) }
     }
 
@@ -112,60 +128,89 @@ struct BookLevels {
         return keys[first] < key ? first &+ 1 : first
     }
 
-    /// Adds `shares` (one new order) at `key`. - Returns: whether the side's best level changed.
+    /// Adds `shares` (one new order) at `key`.
+    /// - Returns: the level's index (for the order to keep) and whether the side's best level changed.
     @inlinable
-    mutating func add(side: Int, key: UInt32, shares: UInt64) -> Bool {
+    mutating func add(side: Int, key: UInt32, shares: UInt64) -> (level: UInt32, touchedTop: Bool) {
         var s = sides[side]
-        if s.count == s.capacity {
-            resize(side: side, capacity: Swift.max(Self.linearSearchLimit, Int(s.capacity) &* 2))
+        let count = Int(s.count)
+        if count == Int(s.capacity) {
+            resize(side: side, capacity: Swift.max(Self.linearSearchLimit, count &* 2))
             s = sides[side]
         }
-        let count = Int(s.count)
-        let keys = Self.keys(s), amounts = Self.amounts(s)
+        let keys = Self.keys(s), ids = Self.ids(s)
         let i = Self.lowerBound(keys, count: count, key: key)
         if i < count && keys[i] == key {
-            amounts[i].shares &+= shares
-            amounts[i].orders &+= 1
-            return i == count &- 1
+            let id = ids[i]
+            pool[Int(id)].shares &+= shares
+            pool[Int(id)].orders &+= 1
+            return (id, i == count &- 1)
         }
+        let id = allocateLevel()
+        pool[Int(id)] = Level(shares: shares, orders: 1, key: key)
         let after = count &- i  // levels better than the new one move up by one
         if after > 0 {
             UnsafeMutableRawPointer(keys + i + 1).copyMemory(from: keys + i, byteCount: after &* 4)
-            UnsafeMutableRawPointer(amounts + i + 1)
-                .copyMemory(from: amounts + i, byteCount: after &* MemoryLayout<Amount>.stride)
+            UnsafeMutableRawPointer(ids + i + 1).copyMemory(from: ids + i, byteCount: after &* 4)
         }
         keys[i] = key
-        amounts[i] = Amount(shares: shares, orders: 1)
-        sides[side].count = s.count &+ 1
-        return after == 0
+        ids[i] = id
+        sides[side].count = Int32(truncatingIfNeeded: count &+ 1)
+        if after == 0 { sides[side].best = id }
+        return (id, after == 0)
     }
 
-    /// Takes `shares` off `key`; `orderGone` when an order left the book. Removes the level when it empties.
-    /// - Returns: whether the side's best level changed (false too when `key` has no level: nothing changed).
+    /// Takes `shares` off level `id` of side `side`; `orderGone` when an order left the book. Removes the level when
+    /// it empties. - Returns: whether the side's best level changed.
     @inlinable
-    mutating func remove(side: Int, key: UInt32, shares: UInt64, orderGone: Bool) -> Bool {
-        let s = sides[side]
-        let count = Int(s.count)
-        guard count > 0 else { return false }
-        let keys = Self.keys(s), amounts = Self.amounts(s)
-        let i = Self.lowerBound(keys, count: count, key: key)
-        guard i < count && keys[i] == key else { return false }
-        var level = amounts[i]
+    mutating func remove(side: Int, level id: UInt32, shares: UInt64, orderGone: Bool) -> Bool {
+        let touchedTop = sides[side].best == id  // loads beside the level's, not after it
+        var level = pool[Int(id)]
         level.shares = level.shares >= shares ? level.shares &- shares : 0
         if orderGone && level.orders > 0 { level.orders &-= 1 }
-        if level.orders == 0 || level.shares == 0 {
-            let after = count &- i &- 1
-            if after > 0 {
-                UnsafeMutableRawPointer(keys + i).copyMemory(from: keys + i + 1, byteCount: after &* 4)
-                UnsafeMutableRawPointer(amounts + i)
-                    .copyMemory(from: amounts + i + 1, byteCount: after &* MemoryLayout<Amount>.stride)
-            }
-            keys[count &- 1] = .max  // the vacated slot: below nothing (see lowerBound)
-            sides[side].count = s.count &- 1
+        if level.orders > 0 && level.shares > 0 {
+            pool[Int(id)] = level
         } else {
-            amounts[i] = level
+            dropLevel(side: side, key: level.key)
+            freeLevel(id)
         }
-        return i == count &- 1
+        return touchedTop
+    }
+
+    /// Takes the emptied level with `key` out of its side's sorted keys (the only search on the way out).
+    @inlinable
+    mutating func dropLevel(side: Int, key: UInt32) {
+        let s = sides[side]
+        let count = Int(s.count)
+        let keys = Self.keys(s), ids = Self.ids(s)
+        let i = Self.lowerBound(keys, count: count, key: key)
+        guard i < count && keys[i] == key else { return }  // every pool level is on its side: cannot miss
+        let after = count &- i &- 1
+        if after > 0 {
+            UnsafeMutableRawPointer(keys + i).copyMemory(from: keys + i + 1, byteCount: after &* 4)
+            UnsafeMutableRawPointer(ids + i).copyMemory(from: ids + i + 1, byteCount: after &* 4)
+        }
+        keys[count &- 1] = .max  // the vacated slot: below nothing (see lowerBound)
+        sides[side].count = Int32(truncatingIfNeeded: count &- 1)
+        if after == 0 && count > 1 { sides[side].best = ids[count &- 2] }
+    }
+
+    @inlinable @inline(__always)
+    mutating func allocateLevel() -> UInt32 {
+        if freeHead != Self.none {
+            let id = freeHead
+            freeHead = UInt32(truncatingIfNeeded: pool[Int(id)].shares)
+            return id
+        }
+        if poolUsed == poolCapacity { growPool() }
+        poolUsed &+= 1
+        return UInt32(truncatingIfNeeded: poolUsed &- 1)
+    }
+
+    @inlinable @inline(__always)
+    mutating func freeLevel(_ id: UInt32) {
+        pool[Int(id)] = Level(shares: UInt64(freeHead), orders: 0, key: 0)
+        freeHead = id
     }
 
     /// The best level's key and shares; nil for an empty side.
@@ -173,37 +218,51 @@ struct BookLevels {
     func best(side: Int) -> (key: UInt32, shares: UInt64)? {
         let s = sides[side]
         guard s.count > 0 else { return nil }
-        let top = Int(s.count) &- 1
-        return (Self.keys(s)[top], Self.amounts(s)[top].shares)
+        let top = pool[Int(s.best)]
+        return (top.key, top.shares)
     }
 
     /// A copy of one side's levels, best first (tests, snapshots).
     func levels(side: Int, isBid: Bool) -> [PriceLevels.Level] {
         let s = sides[side]
         guard s.count > 0 else { return [] }
-        let keys = Self.keys(s), amounts = Self.amounts(s)
+        let ids = Self.ids(s)
         return (0..<Int(s.count)).reversed().map {
-            PriceLevels.Level(price: Self.price(keys[$0], isBid: isBid), shares: amounts[$0].shares, orders: amounts[$0].orders)
+            let level = pool[Int(ids[$0])]
+            return PriceLevels.Level(price: Self.price(level.key, isBid: isBid), shares: level.shares, orders: level.orders)
         }
     }
 
-    /// Moves a side into a block of `capacity` levels (the only allocation: at the directory, or a book deeper than
-    /// its reserve, counted in `growths`).
+    /// Moves a side into a block of `capacity` levels (at the directory, or a book deeper than its reserve).
     @usableFromInline
-    func resize(side: Int, capacity: Int) {
+    mutating func resize(side: Int, capacity: Int) {
         let old = sides[side]
         let capacity = (capacity + 7) & ~7  // whole groups of 8 keys (see lowerBound)
-        let base = UnsafeMutableRawPointer.allocate(byteCount: capacity * Self.bytesPerLevel, alignment: 64)
+        let base = UnsafeMutableRawPointer.allocate(byteCount: capacity * 8, alignment: 64)
         // Written whole now, so the first orders do not page-fault; keys past the count are below nothing.
-        base.initializeMemory(as: UInt32.self, repeating: .max, count: capacity)
-        (base + capacity * 4).initializeMemory(as: Amount.self, repeating: Amount(shares: 0, orders: 0), count: capacity)
-        let new = Side(base: base, count: old.count, capacity: Int32(capacity))
+        base.initializeMemory(as: UInt32.self, repeating: .max, count: capacity * 2)
+        var new = old
+        new.base = base
+        new.capacity = Int32(capacity)
         if old.count > 0 {
             Self.keys(new).update(from: Self.keys(old), count: Int(old.count))
-            Self.amounts(new).update(from: Self.amounts(old), count: Int(old.count))
-            storage.growths += 1
+            Self.ids(new).update(from: Self.ids(old), count: Int(old.count))
+            growths += 1
         }
         old.base?.deallocate()
         sides[side] = new
+    }
+
+    /// Doubles the pool (more price levels live at once than orders were expected): indices stay valid.
+    @usableFromInline
+    mutating func growPool() {
+        let bigger = UnsafeMutablePointer<Level>.allocate(capacity: poolCapacity * 2)
+        bigger.initialize(repeating: Level(shares: 0, orders: 0, key: 0), count: poolCapacity * 2)
+        bigger.update(from: pool, count: poolCapacity)
+        pool.deallocate()
+        pool = bigger
+        storage.pool = bigger
+        poolCapacity *= 2
+        growths += 1
     }
 }

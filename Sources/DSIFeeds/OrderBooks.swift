@@ -18,7 +18,7 @@ public struct OrderBooks {
     ///   - levelReserve: price levels per side made room for when a stock is first seen.
     public init(expectedOrders: Int, levelReserve: Int = 64) {
         _orders = OrderTable(expectedOrders: expectedOrders)
-        levels = BookLevels(locates: Self.locates)
+        levels = BookLevels(locates: Self.locates, levels: expectedOrders)
         symbols = ContiguousArray(repeating: Symbol(), count: Self.locates)
         self.levelReserve = levelReserve
     }
@@ -37,7 +37,8 @@ public struct OrderBooks {
     public func askLevels(_ locate: UInt16) -> PriceLevels {
         PriceLevels(bestFirst: levels.levels(side: BookLevels.side(locate, isBid: false), isBid: false))
     }
-    /// How many times a book side outgrew `levelReserve` (each an allocation on the message path).
+    /// How many times a book side outgrew `levelReserve`, or the level pool its size (each an allocation on the
+    /// message path).
     public var levelGrowths: Int { levels.growths }
 
     /// Best bid and ask (price, aggregate shares); zeros for an empty side.
@@ -55,12 +56,13 @@ public struct OrderBooks {
     public mutating func add(
         ref: UInt64, locate: UInt16, side: UInt8, price: UInt32, shares: UInt32
     ) -> (added: Bool, touchedTop: Bool) {
-        guard _orders.insert(.init(ref: ref, price: price, shares: shares, locate: locate, side: side)) else {
+        guard let slot = _orders.place(.init(ref: ref, price: price, shares: shares, locate: locate, side: side)) else {
             return (false, false)
         }
         let isBid = side == UInt8(ascii: "B")
-        let top = levels.add(side: BookLevels.side(locate, isBid: isBid), key: BookLevels.key(price, isBid: isBid),
-                             shares: UInt64(shares))
+        let (level, top) = levels.add(side: BookLevels.side(locate, isBid: isBid), key: BookLevels.key(price, isBid: isBid),
+                                      shares: UInt64(shares))
+        slot.pointee.level = level
         return (true, top)
     }
 
@@ -91,8 +93,7 @@ public struct OrderBooks {
 
     @inlinable
     mutating func removeFromLevels(_ order: OrderTable.Entry, shares: UInt32, orderGone: Bool) -> Bool {
-        let isBid = order.side == UInt8(ascii: "B")
-        return levels.remove(side: BookLevels.side(order.locate, isBid: isBid), key: BookLevels.key(order.price, isBid: isBid),
-                             shares: UInt64(shares), orderGone: orderGone)
+        levels.remove(side: BookLevels.side(order.locate, isBid: order.side == UInt8(ascii: "B")), level: order.level,
+                      shares: UInt64(shares), orderGone: orderGone)
     }
 }

@@ -19,10 +19,13 @@ public struct OrderTable {
         public var locate: UInt16
         /// `B` or `S`.
         public var side: UInt8
+        /// The index of the price level the order rests at (the books' own bookkeeping).
+        public var level: UInt32
 
         @inlinable
-        public init(ref: UInt64, price: UInt32, shares: UInt32, locate: UInt16, side: UInt8) {
+        public init(ref: UInt64, price: UInt32, shares: UInt32, locate: UInt16, side: UInt8, level: UInt32 = 0) {
             self.ref = ref; self.price = price; self.shares = shares; self.locate = locate; self.side = side
+            self.level = level
         }
     }
 
@@ -85,19 +88,24 @@ public struct OrderTable {
     /// Adds an order; returns false (and changes nothing) when the reference is already live or is the reserved value.
     @inlinable
     @discardableResult
-    public mutating func insert(_ entry: Entry) -> Bool {
-        guard entry.ref != Self.empty else { return false }
+    public mutating func insert(_ entry: Entry) -> Bool { place(entry) != nil }
+
+    /// Adds an order and returns its slot (valid until the next insert or remove); nil (and nothing changed) when
+    /// the reference is already live or is the reserved value.
+    @inlinable
+    public mutating func place(_ entry: Entry) -> UnsafeMutablePointer<Entry>? {
+        guard entry.ref != Self.empty else { return nil }
         if (_count + 1) * 4 > capacity * 3 { grow() }
         var i = home(entry.ref)
         while true {
             let key = entries[i].ref
-            if key == entry.ref { return false }
+            if key == entry.ref { return nil }
             if key == Self.empty {
                 entries[i] = entry
                 _count += 1
                 let distance = (i &- home(entry.ref)) & mask
                 if distance > maxProbe { maxProbe = distance }
-                return true
+                return entries + i
             }
             i = (i &+ 1) & mask
         }
