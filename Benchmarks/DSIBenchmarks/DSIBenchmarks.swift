@@ -25,6 +25,48 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(sum)
     }
 
+    // ITCH decode alone: MoldUDP64 framing, sequencing, and every message's common fields and order fields read in
+    // place (no books, no ticks): what the decoder costs before the normalizer does anything with it.
+    let decodeSession = try! SessionGenerator.generate(.init(messages: 200_000, seed: 42))
+    Benchmark("ITCH decode (framing + sequencing + fields), 200000 messages", configuration: .init(scalingFactor: .one)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            var feed = SequencedFeed(consumer: FieldReader(), counters: FeedCounters())
+            var sink = CollectingSink()
+            benchmark.startMeasurement()
+            for packet in decodeSession.packets {
+                packet.payload.withUnsafeBytes {
+                    feed.process(packet: $0.baseAddress!, length: $0.count, receiveTime: packet.time, sink: &sink)
+                }
+            }
+            benchmark.stopMeasurement()
+            blackHole(feed.consumer.checksum)
+        }
+    }
+
+    // Book updates alone: 64 stocks, 20 prices a side, orders added, partly executed and deleted at random (the
+    // operations are drawn before the measurement), straight on `OrderBooks`.
+    Benchmark("book update (add / reduce / delete), 100000 operations", configuration: .init(scalingFactor: .one)) { benchmark in
+        let operations = BookOperations(count: 100_000, seed: 11)
+        for _ in benchmark.scaledIterations {
+            var books = OrderBooks(expectedOrders: 1 << 17)
+            for locate in UInt16(1)...64 { books.addStock(locate: locate, symbol: Symbol("ZX\(locate)")) }
+            var changedTop = 0
+            benchmark.startMeasurement()
+            for op in operations.list {
+                switch op.kind {
+                case .add:
+                    if books.add(ref: op.ref, locate: op.locate, side: op.side, price: op.price, shares: op.shares).touchedTop { changedTop += 1 }
+                case .reduce:
+                    if books.reduce(ref: op.ref, shares: op.shares)?.touchedTop == true { changedTop += 1 }
+                case .delete:
+                    if books.delete(ref: op.ref)?.touchedTop == true { changedTop += 1 }
+                }
+            }
+            benchmark.stopMeasurement()
+            blackHole(changedTop)
+        }
+    }
+
     // The fused pipeline: MoldUDP64 framing, sequence tracking, ITCH decode, books, ticks into a ring, over two
     // session sizes. Allocations that do not grow with the session (the stock directory reserving each book's levels)
     // are start-of-day costs; the per-message count is the difference, which must be 0.
@@ -109,5 +151,63 @@ let benchmarks: @Sendable () -> Void = {
             }
             benchmark.stopMeasurement()
         }
+    }
+}
+
+/// A consumer that reads each message's header fields and, for order messages, the reference, shares and price, in
+/// place: the decode cost without books.
+struct FieldReader: MessageConsumer {
+    var checksum: UInt64 = 0
+
+    mutating func handle<Sink: TickSink>(_ p: UnsafeRawPointer, length: Int, seq: UInt64, receiveTime: UInt64, sink: inout Sink) {
+        guard length >= ITCHOffsets.body else { return }
+        checksum &+= UInt64(p.byte(at: 0)) &+ UInt64(p.bigEndianU16(at: ITCHOffsets.stockLocate)) &+ p.bigEndianU48(at: ITCHOffsets.timestamp)
+        switch p.byte(at: 0) {
+        case UInt8(ascii: "A"), UInt8(ascii: "F"):
+            guard length >= 36 else { return }
+            checksum &+= p.bigEndianU64(at: ITCHOffsets.AddOrder.orderRef) &+ UInt64(p.bigEndianU32(at: ITCHOffsets.AddOrder.shares))
+                &+ UInt64(p.bigEndianU32(at: ITCHOffsets.AddOrder.price))
+        case UInt8(ascii: "E"), UInt8(ascii: "C"), UInt8(ascii: "X"), UInt8(ascii: "D"), UInt8(ascii: "U"):
+            guard length >= 19 else { return }
+            checksum &+= p.bigEndianU64(at: ITCHOffsets.OrderDelete.orderRef)
+        default:
+            break
+        }
+    }
+
+    mutating func sessionBegins(_ name: String, isFirst: Bool) {}
+}
+
+/// A reproducible list of book operations on live orders: adds, partial or whole reductions, deletes.
+struct BookOperations {
+    enum Kind { case add, reduce, delete }
+    struct Operation { var kind: Kind; var ref: UInt64; var locate: UInt16; var side: UInt8; var price: UInt32; var shares: UInt32 }
+    let list: [Operation]
+
+    init(count: Int, seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var live: [UInt64] = [], nextRef: UInt64 = 1
+        var list: [Operation] = []
+        list.reserveCapacity(count)
+        while list.count < count {
+            let roll = random.next() % 10
+            if roll < 5 || live.isEmpty {
+                let locate = UInt16(1 + random.next() % 64)
+                let side: UInt8 = random.next() & 1 == 0 ? UInt8(ascii: "B") : UInt8(ascii: "S")
+                let away = UInt32(100 * (1 + random.next() % 20))
+                let price = side == UInt8(ascii: "B") ? 1_000_000 - away : 1_000_000 + away
+                list.append(.init(kind: .add, ref: nextRef, locate: locate, side: side, price: price, shares: UInt32(100 + random.next() % 900)))
+                live.append(nextRef)
+                nextRef += 1
+            } else {
+                let at = Int(random.next() % UInt64(live.count))
+                let ref = live[at]
+                live.swapAt(at, live.count - 1)
+                live.removeLast()
+                // A reduction of 1000 or more takes the whole order (shares are 100 to 999): either way it leaves.
+                list.append(.init(kind: roll < 7 ? .reduce : .delete, ref: ref, locate: 0, side: 0, price: 0, shares: 1000))
+            }
+        }
+        self.list = list
     }
 }
