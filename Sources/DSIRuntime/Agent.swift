@@ -26,3 +26,40 @@ public struct AgentPair<First: Agent, Second: Agent>: Agent {
         second.onClose()
     }
 }
+
+/// Which of two agents sharing a worker its duty cycle favours.
+public enum FavouredAgent: Sendable, Equatable { case first, second }
+
+/// Two agents on one worker, one of them favoured: the other is polled only in duty cycles where the favoured one
+/// found nothing to do, and at least once every `starvationLimit` cycles, so it is slowed under load but never
+/// starved. Closing goes in chain order (`first`, then `second`) whichever is favoured: what is upstream drains into
+/// what is downstream.
+public struct PrioritizedPair<First: Agent, Second: Agent>: Agent {
+    public var first: First
+    public var second: Second
+    public let favoured: FavouredAgent
+    public let starvationLimit: Int
+    /// Duty cycles since the other agent was last polled.
+    @usableFromInline var cyclesWithoutOther = 0
+
+    public init(_ first: First, _ second: Second, favoured: FavouredAgent, starvationLimit: Int = 8) {
+        self.first = first
+        self.second = second
+        self.favoured = favoured
+        self.starvationLimit = max(1, starvationLimit)
+    }
+
+    @inlinable
+    public mutating func doWork() throws -> Int {
+        let work = favoured == .first ? try first.doWork() : try second.doWork()
+        cyclesWithoutOther += 1
+        if work > 0 && cyclesWithoutOther < starvationLimit { return work }
+        cyclesWithoutOther = 0
+        return try work + (favoured == .first ? second.doWork() : first.doWork())
+    }
+
+    public mutating func onClose() {
+        first.onClose()
+        second.onClose()
+    }
+}

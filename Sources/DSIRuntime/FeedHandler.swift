@@ -77,7 +77,11 @@ public final class FeedHandler: @unchecked Sendable {
         } else {
             // One worker: the publisher's half is fused after the pipeline's in the same duty cycle. The ring between
             // them stays as a buffer; a full ring cannot wait for a consumer on the same thread, so it drops (counted).
-            pipelineWorker.start(AgentPair(agent, publishing), logger: logger)
+            if let favoured = config.graph.favoured {
+                pipelineWorker.start(PrioritizedPair(agent, publishing, favoured: favoured), logger: logger)
+            } else {
+                pipelineWorker.start(AgentPair(agent, publishing), logger: logger)
+            }
         }
         logger.info("""
             feed \(config.feedName): lines \(config.lines.map { "\($0.name)=\($0.group)" }.joined(separator: " ")) \

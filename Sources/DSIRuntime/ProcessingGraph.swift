@@ -9,12 +9,16 @@ public struct NodeConfig: Codable, Sendable {
     /// The node whose ticks this one takes (none for a feed).
     public var input: String?
     public var options: NodeOptions?
+    /// For a feed or publish node sharing its worker with the other: the higher is polled every duty cycle, the
+    /// lower only when the higher is idle (and at least every few cycles). Default 0; equal means both every cycle.
+    public var priority: Int?
 
-    public init(name: String, kind: String, input: String? = nil, options: NodeOptions? = nil) {
+    public init(name: String, kind: String, input: String? = nil, options: NodeOptions? = nil, priority: Int? = nil) {
         self.name = name
         self.kind = kind
         self.input = input
         self.options = options
+        self.priority = priority
     }
 }
 
@@ -47,6 +51,9 @@ public struct ProcessingGraph: Sendable {
     public var pipelineWorker: WorkerConfig
     /// nil: the pipeline's worker runs the publisher too.
     public var publisherWorker: WorkerConfig?
+    /// On one worker: which stage the duty cycle favours (`first` the feed's, `second` the publisher's); nil when
+    /// both run every cycle.
+    public var favoured: FavouredAgent? = nil
 
     public static let kinds = ["feed", "filter", "publish"]
 
@@ -139,17 +146,37 @@ public struct ProcessingGraph: Sendable {
             return TickFilter(conditions)
         }
         let publishNode = nodes[index[chain.last!]!]
-        return ProcessingGraph(
+        let feedNode = nodes[index[chain[0]]!]
+        if let filtered = nodes.first(where: { $0.kind == "filter" && $0.priority != nil }) {
+            throw fail("graph[\(index[filtered.name]!)] (node '\(filtered.name)').priority",
+                       "a filter runs inside its worker's stage: give the priority to the feed or publish node")
+        }
+        if let node = [feedNode, publishNode].first(where: { ($0.priority ?? 0) < 0 }) {
+            throw fail("graph[\(index[node.name]!)] (node '\(node.name)').priority", "must be 0 or more (is \(node.priority!))")
+        }
+        let feedPriority = feedNode.priority ?? 0, publishPriority = publishNode.priority ?? 0
+        if feedWorker != publishWorker && feedPriority != publishPriority {
+            throw fail("graph[\(index[publishNode.name]!)] (node '\(publishNode.name)').priority",
+                       "priority orders stages that share a worker: '\(feedNode.name)' and '\(publishNode.name)' are on different workers")
+        }
+        var graph = ProcessingGraph(
             chain: chain,
             pipelineFilter: try filter(chain[..<switchAt]),
             publisherFilter: try filter(chain[switchAt...]),
             backPressure: publishNode.options?.backPressure ?? .block,
             pipelineWorker: workers[feedWorker],
             publisherWorker: feedWorker == publishWorker ? nil : workers[publishWorker])
+        if feedPriority != publishPriority { graph.favoured = feedPriority > publishPriority ? .first : .second }
+        return graph
     }
 
     /// `feed → filter … → publish` with workers, for the log.
     public var description: String {
-        chain.joined(separator: " → ") + (publisherWorker == nil ? " (one worker)" : "")
+        let order = switch favoured {
+        case .first?: ", feed favoured"
+        case .second?: ", publisher favoured"
+        case nil: ""
+        }
+        return chain.joined(separator: " → ") + (publisherWorker == nil ? " (one worker\(order))" : "")
     }
 }

@@ -64,7 +64,36 @@ import Testing
         #expect(c.backPressure == .drop, "one thread cannot wait for itself")
     }
 
+    @Test func prioritiesOrderTheStagesOfOneWorker() throws {
+        let solo = """
+            graph:
+              - {name: itch, kind: feed, priority: 1}
+              - {name: out, kind: publish, input: itch, priority: 2}
+            workers:
+              - {name: solo, cpu: 0, idle: backoff, nodes: [itch, out]}
+
+            """
+        let c = try load(solo)
+        #expect(c.graph.favoured == .second)
+        #expect(c.graph.description.contains("publisher favoured"))
+        #expect(try load(solo.replacingOccurrences(of: "priority: 2", with: "priority: 0")).graph.favoured == .first)
+        #expect(try load(solo.replacingOccurrences(of: "priority: 2", with: "priority: 1")).graph.favoured == nil)
+        #expect(try load(Self.twoWorkers).graph.favoured == nil)
+    }
+
     @Test func invalidGraphsAreRefusedWithTheNodeAndTheProblem() {
+        refuses(Self.twoWorkers.replacingOccurrences(of: "{name: out, kind: publish, input: trades,",
+                                                     with: "{name: out, kind: publish, input: trades, priority: 3,"),
+                saying: ["node 'out'", ".priority", "different workers"])
+        refuses(Self.twoWorkers.replacingOccurrences(of: "{name: zxa, kind: filter,", with: "{name: zxa, kind: filter, priority: 1,"),
+                saying: ["node 'zxa'", ".priority", "feed or publish"])
+        refuses("""
+            graph:
+              - {name: itch, kind: feed, priority: -1}
+              - {name: out, kind: publish, input: itch}
+            workers: [{name: w, cpu: 0, nodes: [itch, out]}]
+
+            """, saying: ["node 'itch'", ".priority", "0 or more"])
         refuses("""
             graph:
               - {name: itch, kind: feed}

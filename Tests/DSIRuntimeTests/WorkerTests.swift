@@ -61,3 +61,43 @@ struct FailingAgent: Agent {
         #expect(ContinuousClock.now - start > .milliseconds(2))
     }
 }
+
+/// An agent that logs each call (and its close) into a shared journal, with work for its first `busyCycles` calls.
+struct JournalAgent: Agent {
+    final class Journal { var entries: [String] = [] }
+    let name: String
+    let journal: Journal
+    var busyCycles: Int
+    mutating func doWork() throws -> Int {
+        journal.entries.append(name)
+        guard busyCycles > 0 else { return 0 }
+        busyCycles -= 1
+        return 1
+    }
+    mutating func onClose() { journal.entries.append("close \(name)") }
+}
+
+@Suite struct AgentPriorityTests {
+    /// Under load the favoured agent runs every cycle and the other every `starvationLimit`-th; once the favoured one
+    /// is idle, both run every cycle.
+    @Test(arguments: [FavouredAgent.first, .second])
+    func favouredAgentRunsEveryCycleTheOtherWhenIdleOrDue(favoured: FavouredAgent) throws {
+        let journal = JournalAgent.Journal()
+        let busy = JournalAgent(name: "busy", journal: journal, busyCycles: 20)
+        let other = JournalAgent(name: "other", journal: journal, busyCycles: 1000)
+        var pair = favoured == .first
+            ? PrioritizedPair(busy, other, favoured: .first, starvationLimit: 8)
+            : PrioritizedPair(other, busy, favoured: .second, starvationLimit: 8)
+        for _ in 0..<30 { _ = try pair.doWork() }
+        let calls = journal.entries
+        #expect(calls.filter { $0 == "busy" }.count == 30, "the favoured agent is polled every cycle")
+        // Cycles 1-20: busy has work, so other runs on cycles 8 and 16 only; cycles 21-30: busy is idle, other runs
+        // each time.
+        #expect(calls.filter { $0 == "other" }.count == 2 + 10)
+        let firstOther = calls.firstIndex(of: "other")!
+        #expect(calls[..<firstOther].count == 8, "the other agent waits at most 8 cycles")
+        pair.onClose()
+        let expectedOrder = favoured == .first ? ["close busy", "close other"] : ["close other", "close busy"]
+        #expect(Array(journal.entries.suffix(2)) == expectedOrder, "closed in chain order, whichever is favoured")
+    }
+}

@@ -69,12 +69,14 @@ import Testing
                       WorkerConfig(name: "w1", cpu: 1, idle: .backoff, nodes: ["trades", "out"])]))
     }
 
-    @Test func oneWorkerForEverything() throws {
+    /// Both stages on one worker: polled every cycle (equal priority), or either one favoured: nothing is lost in any.
+    @Test(arguments: [(feed: 0, publish: 0), (feed: 1, publish: 0), (feed: 0, publish: 1)])
+    func oneWorkerForEverything(priorities: (feed: Int, publish: Int)) throws {
         check(try run(
-            graph: [NodeConfig(name: "itch", kind: "feed"),
+            graph: [NodeConfig(name: "itch", kind: "feed", priority: priorities.feed),
                     NodeConfig(name: "notB", kind: "filter", input: "itch", options: NodeOptions(symbols: ["ZXA", "ZXC", "ZXD"])),
                     NodeConfig(name: "trades", kind: "filter", input: "notB", options: NodeOptions(kinds: ["trade"])),
-                    NodeConfig(name: "out", kind: "publish", input: "trades")],
+                    NodeConfig(name: "out", kind: "publish", input: "trades", priority: priorities.publish)],
             workers: [WorkerConfig(name: "solo", cpu: 0, idle: .backoff, nodes: ["itch", "notB", "trades", "out"])]))
     }
 }
