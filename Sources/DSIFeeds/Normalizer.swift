@@ -187,13 +187,15 @@ public struct Normalizer: MessageConsumer {
         }
     }
 
-    /// Prefetches the order a message refers to (E, C, X, D, U all carry it at offset 11).
+    /// Prefetches the order slot a message refers to or adds (A, F, E, C, X, D, U all carry a reference at offset 11).
     @inlinable
     public func prefetch(_ p: UnsafeRawPointer, length: Int) {
         guard length >= 19 else { return }
         switch p.byte(at: 0) {
-        case UInt8(ascii: "E"), UInt8(ascii: "C"), UInt8(ascii: "X"), UInt8(ascii: "D"), UInt8(ascii: "U"):
+        case UInt8(ascii: "E"), UInt8(ascii: "C"), UInt8(ascii: "X"), UInt8(ascii: "D"), UInt8(ascii: "A"), UInt8(ascii: "F"):
             books._orders.prefetch(p.bigEndianU64(at: ITCHOffsets.OrderDelete.orderRef))
+        case UInt8(ascii: "U"):
+            books._orders.prefetch(p.bigEndianU64(at: ITCHOffsets.OrderReplace.originalRef))
         default:
             break
         }
