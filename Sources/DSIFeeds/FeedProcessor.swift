@@ -126,7 +126,7 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
                 guard hold(packet: p, length: length, first: first, count: count, receiveTime: receiveTime, line: line, now: now, sink: &sink) else { return }
             } else {
                 handle(p, count: count, first: first, receiveTime: receiveTime, line: line, sink: &sink)
-                releaseHeld(sink: &sink)
+                if gapSince != nil { releaseHeld(sink: &sink) }  // nothing is held while no gap is open
             }
         }
         if policy.lineWaitNanos == 0 && !policy.hasServer && hasOpenGap { giveUp(now: now, sink: &sink) }
