@@ -36,7 +36,7 @@ peers = json.load(open(f"{w}/peers.json"))
 out = {
     "ring": {"swift": {k: med(s, k) for k in ("msgsPerSec", "latencyP50Ns", "latencyP99Ns")},
              "c": {k: med(c, k) for k in ("msgsPerSec", "latencyP50Ns", "latencyP99Ns")}},
-    "pipeline": {"dsi": {k: med(p, k) for k in ("msgsPerSec", "nsPerMsg")}, "messages": p[0]["messages"], **peers},
+    "pipeline": {"dsi": {k: med(p, k) for k in ("msgsPerSec", "nsPerMsg", "bestNsPerMsg")}, "messages": p[0]["messages"], **peers},
 }
 out["ring"]["throughputRatio"] = round(out["ring"]["swift"]["msgsPerSec"] / out["ring"]["c"]["msgsPerSec"], 3)
 out["ring"]["latencyP50Ratio"] = round(out["ring"]["swift"]["latencyP50Ns"] / out["ring"]["c"]["latencyP50Ns"], 3)
