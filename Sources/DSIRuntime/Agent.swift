@@ -27,6 +27,23 @@ public struct AgentPair<First: Agent, Second: Agent>: Agent {
     }
 }
 
+/// Any number of agents of one type on one worker (the publishers of several branches), each polled every cycle, in
+/// order; closed in order.
+public struct AgentGroup<Member: Agent>: Agent {
+    public var members: [Member]
+    public init(_ members: [Member]) { self.members = members }
+
+    public mutating func doWork() throws -> Int {
+        var work = 0
+        for m in members.indices { work += try members[m].doWork() }
+        return work
+    }
+
+    public mutating func onClose() {
+        for m in members.indices { members[m].onClose() }
+    }
+}
+
 /// Which of two agents sharing a worker its duty cycle favours.
 public enum FavouredAgent: Sendable, Equatable { case first, second }
 

@@ -155,8 +155,14 @@ public struct ValidatedConfig: Sendable {
     public var pipelineWorker: WorkerConfig { graph.pipelineWorker }
     /// The publisher's worker, or the pipeline's when one worker runs everything.
     public var publisherWorker: WorkerConfig { graph.publisherWorker ?? graph.pipelineWorker }
-    /// Every filter of the graph, in order (what `dsi ticks --config` applies).
-    public var filter: TickFilter { TickFilter(graph.pipelineFilter.conditions + graph.publisherFilter.conditions) }
+    /// Every filter on the first branch, in order (what `dsi ticks --config` applies).
+    public var filter: TickFilter { filter(of: graph.branches[0]) }
+    /// Every filter on `branch`, in order.
+    public func filter(of branch: ProcessingGraph.Branch) -> TickFilter {
+        TickFilter(branch.pipelineFilter.conditions + branch.publisherFilter.conditions)
+    }
+    /// Where a branch's publisher listens.
+    public func listen(of branch: ProcessingGraph.Branch) -> IPv4Endpoint { branch.listen ?? listen }
 }
 
 extension HandlerConfig {
@@ -247,21 +253,27 @@ extension HandlerConfig {
                 throw fail("workers[\(i)].cpu", "CPU \(cpu) does not exist or is not available to this process")
             }
         }
-        let graph: ProcessingGraph
+        var graph: ProcessingGraph
         if let nodes = self.graph {
             guard filters == nil else { throw fail("filters", "give filters as nodes of the graph when there is a graph") }
             graph = try ProcessingGraph.validate(nodes: nodes, workers: workers ?? [], file: file)
         } else {
             graph = try defaultGraph(fail: fail)
         }
-        var backPressure = publisher.backPressure ?? graph.backPressure
-        if graph.publisherWorker == nil {
-            // One thread fills and drains the ring: waiting on a full ring would wait for itself.
-            guard backPressure == .drop || (publisher.backPressure == nil && graph.backPressure == .block) else {
-                throw fail("publisher.backPressure", "block needs the publisher on a worker of its own (one worker runs both here)")
+        for (b, branch) in graph.branches.enumerated() {
+            let given = branch.backPressureGiven ?? publisher.backPressure
+            if branch.worker == nil {
+                // One thread fills and drains the ring: waiting on a full ring would wait for itself.
+                guard given != .block else {
+                    throw fail(branch.backPressureGiven == nil ? "publisher.backPressure" : "graph (node '\(branch.publish)').options.backPressure",
+                               "block needs the publisher on a worker of its own (the feed's worker runs '\(branch.publish)' here)")
+                }
+                graph.branches[b].backPressure = .drop
+            } else {
+                graph.branches[b].backPressure = given ?? .block
             }
-            backPressure = .drop
         }
+        let backPressure = graph.backPressure
         return ValidatedConfig(
             feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
             receiveBuffer: feed.receiveBuffer ?? 16 << 20, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
@@ -285,10 +297,11 @@ extension HandlerConfig {
             }
         }
         let filter = try Self.filter(filters ?? [], fail: fail)
-        return ProcessingGraph(
+        let branch = ProcessingGraph.Branch(
             chain: ["feed"] + (filters ?? []).indices.map { "filter\($0)" } + ["publish"],
-            pipelineFilter: filter, publisherFilter: TickFilter(), backPressure: .block,
-            pipelineWorker: pipeline, publisherWorker: publisherWorker)
+            pipelineFilter: filter, publisherFilter: TickFilter(), backPressureGiven: nil, backPressure: .block,
+            worker: publisherWorker, listen: nil)
+        return ProcessingGraph(branches: [branch], pipelineWorker: pipeline)
     }
 
     /// Turns `filters:` into a tick filter; each entry must name exactly one condition.

@@ -5,32 +5,40 @@ import DSINet
 import Foundation
 import Logging
 
-/// The running handler: line sockets joined, rings allocated, publisher listening, two workers pinned.
+/// The running handler: line sockets joined, rings allocated, publishers listening, workers pinned.
 ///
 /// Everything that can fail (a bad certificate, a port in use, a group that cannot be joined) fails in `init`, before
-/// any thread starts. `stop()` drains: the pipeline handles what it already received, the publisher sends every tick
-/// and an end frame, then both threads end.
+/// any thread starts. `stop()` drains: the pipeline handles what it already received, each publisher sends every
+/// tick and an end frame, then the threads end.
 public final class FeedHandler: @unchecked Sendable {
     // @unchecked Sendable: after start, the agents' state belongs to their workers; other threads read only counters.
 
+    /// One branch of the graph at run time: its publish ring and publisher.
+    struct Branch {
+        let layout: ProcessingGraph.Branch
+        let publisher: TLSPublisher
+        let ring: SPSCRing
+        /// Set when the branch's publisher worker dies, so that a blocking ring stops waiting for it.
+        let consumerGone = ManagedAtomic<Bool>(false)
+        /// Ticks the branch's filters on its publisher's worker held back.
+        let publisherFiltered = Counter()
+    }
+
     public let config: ValidatedConfig
     public let counters = FeedCounters()
-    public let publisher: TLSPublisher
+    /// One per publish node, in graph order.
+    public let publishers: [TLSPublisher]
     public let receivers: [MulticastReceiver]
     public let recovery: RecoveryClient?
     public let certificate: String
     public let key: String
     let ingest: SPSCRing
-    let ticks: SPSCRing
-    let sink: FilteringSink<TickRingSink>
-    let consumerGone = ManagedAtomic<Bool>(false)
+    let branches: [Branch]
+    let sink: FanOutSink
     let pipelineWorker: Worker
-    /// nil when one worker runs the pipeline and the publisher.
-    let publisherWorker: Worker?
-    /// Ticks the graph's filters on the publisher's worker held back.
-    let publisherFiltered = Counter()
+    /// The workers of publishers that do not run on the pipeline's worker, with the branches each runs.
+    let publisherWorkers: [(worker: Worker, branches: [Int])]
     let logger: Logger
-    private var pipelineBox: PipelineAgent?
     /// Set by the pipeline when the feed's end-of-session packet has been processed.
     public let sessionEnded = ManagedAtomic<Bool>(false)
 
@@ -40,9 +48,18 @@ public final class FeedHandler: @unchecked Sendable {
         let (certificate, key) = try CertificateStore.resolve(config: config, logger: logger)
         self.certificate = certificate
         self.key = key
-        var publisherOptions = TLSPublisher.Options(listen: config.listen, certificate: certificate, key: key)
-        publisherOptions.maxQueuedBytes = config.maxQueuedBytes
-        publisher = try TLSPublisher(publisherOptions, logger: logger)
+        var branches: [Branch] = []
+        for layout in config.graph.branches {
+            var options = TLSPublisher.Options(listen: config.listen(of: layout), certificate: certificate, key: key)
+            options.maxQueuedBytes = config.maxQueuedBytes
+            let publisher = try TLSPublisher(options, logger: logger)
+            // Each ring's memory goes on the NUMA node of the worker that reads it.
+            let reader = layout.worker ?? config.pipelineWorker
+            let ring = SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride, node: NUMA.node(ofCPU: reader.cpu))
+            branches.append(Branch(layout: layout, publisher: publisher, ring: ring))
+        }
+        self.branches = branches
+        publishers = branches.map(\.publisher)
         receivers = try config.lines.enumerated().map { index, line in
             var options = MulticastReceiver.Options(group: line.group, interface: config.interface)
             options.receiveBuffer = config.receiveBuffer
@@ -50,17 +67,27 @@ public final class FeedHandler: @unchecked Sendable {
             return try MulticastReceiver(options, line: index)
         }
         recovery = try config.recoveryServer.map { try RecoveryClient(server: $0) }
-        // Each ring's memory goes on the NUMA node of the worker that reads it.
         ingest = SPSCRing(capacity: 4096, slotSize: 2048, node: NUMA.node(ofCPU: config.pipelineWorker.cpu))
-        ticks = SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride,
-                         node: NUMA.node(ofCPU: config.publisherWorker.cpu))
-        sink = FilteringSink(inner: TickRingSink(ring: ticks, policy: config.backPressure, consumerGone: consumerGone),
-                             filter: config.graph.pipelineFilter)
+        sink = FanOutSink(branches: branches.map {
+            FilteringSink(inner: TickRingSink(ring: $0.ring, policy: $0.layout.backPressure, consumerGone: $0.consumerGone),
+                          filter: $0.layout.pipelineFilter)
+        })
         pipelineWorker = Worker(name: config.pipelineWorker.name, cpu: config.pipelineWorker.cpu, idle: config.pipelineWorker.idle ?? .backoff)
-        publisherWorker = config.graph.publisherWorker.map { Worker(name: $0.name, cpu: $0.cpu, idle: $0.idle ?? .backoff) }
+        var others: [(worker: Worker, branches: [Int])] = []
+        for (b, branch) in branches.enumerated() {
+            guard let w = branch.layout.worker else { continue }
+            if let at = others.firstIndex(where: { $0.worker.name == w.name }) {
+                others[at].branches.append(b)
+            } else {
+                others.append((Worker(name: w.name, cpu: w.cpu, idle: w.idle ?? .backoff), [b]))
+            }
+        }
+        publisherWorkers = others
     }
 
-    /// The port subscribers connect to.
+    /// The publisher subscribers connect to: the first publish node's (the only one in most graphs).
+    public var publisher: TLSPublisher { publishers[0] }
+    /// The port subscribers connect to (the first publisher's).
     public var port: UInt16 { publisher.port }
 
     public func start() {
@@ -68,59 +95,80 @@ public final class FeedHandler: @unchecked Sendable {
         let pipeline = PipelineAgent(receivers: receivers, recovery: recovery, ingest: ingest, processor: processor, sink: sink,
                                      lostLog: LostGapLog(feed: config.feedName, logger: logger))
         let agent = SessionWatch(inner: pipeline, ended: sessionEnded)
-        let publishing = PublisherAgent(publisher: publisher, ring: ticks,
-                                        gate: CountingGate(filter: config.graph.publisherFilter, filtered: publisherFiltered))
-        if let publisherWorker {
-            let gone = consumerGone
-            publisherWorker.start(publishing, logger: logger) { _ in gone.store(true, ordering: .releasing) }
-            pipelineWorker.start(agent, logger: logger)
-        } else {
-            // One worker: the publisher's half is fused after the pipeline's in the same duty cycle. The ring between
-            // them stays as a buffer; a full ring cannot wait for a consumer on the same thread, so it drops (counted).
-            if let favoured = config.graph.favoured {
-                pipelineWorker.start(PrioritizedPair(agent, publishing, favoured: favoured), logger: logger)
-            } else {
-                pipelineWorker.start(AgentPair(agent, publishing), logger: logger)
+        func publishing(_ b: Int) -> PublisherAgent {
+            let branch = branches[b]
+            return PublisherAgent(publisher: branch.publisher, ring: branch.ring,
+                                  gate: CountingGate(filter: branch.layout.publisherFilter, filtered: branch.publisherFiltered))
+        }
+        for (worker, indices) in publisherWorkers {
+            let gone = indices.map { branches[$0].consumerGone }
+            worker.start(AgentGroup(indices.map(publishing)), logger: logger) { _ in
+                for flag in gone { flag.store(true, ordering: .releasing) }
             }
         }
+        let local = branches.indices.filter { branches[$0].layout.worker == nil }
+        if local.isEmpty {
+            pipelineWorker.start(agent, logger: logger)
+        } else {
+            // Publishers on the pipeline's worker: fused after the pipeline in the same duty cycle. Their rings stay
+            // as buffers; a full one cannot wait for a consumer on the same thread, so it drops (counted).
+            let group = AgentGroup(local.map(publishing))
+            if let favoured = config.graph.favoured {
+                pipelineWorker.start(PrioritizedPair(agent, group, favoured: favoured), logger: logger)
+            } else {
+                pipelineWorker.start(AgentPair(agent, group), logger: logger)
+            }
+        }
+        let listening = branches.map { "\($0.layout.publish)=\(config.listen(of: $0.layout).address):\($0.publisher.port)" }
         logger.info("""
             feed \(config.feedName): lines \(config.lines.map { "\($0.name)=\($0.group)" }.joined(separator: " ")) \
-            on \(config.interface); publishing TLS 1.3 on \(config.listen.address):\(port); \
+            on \(config.interface); publishing TLS 1.3 on \(listening.joined(separator: " ")); \
             graph \(config.graph.description); \(workerLine)
             """)
     }
 
     var workerLine: String {
         func describe(_ w: WorkerConfig) -> String { "worker \(w.name) on CPU \(w.cpu.map(String.init) ?? "any") (\((w.idle ?? .backoff).rawValue))" }
-        return ([config.pipelineWorker] + (config.graph.publisherWorker.map { [$0] } ?? [])).map(describe).joined(separator: ", ")
+        var seen = Set<String>()
+        let workers = ([config.pipelineWorker] + config.graph.branches.compactMap(\.worker)).filter { seen.insert($0.name).inserted }
+        return workers.map(describe).joined(separator: ", ")
     }
 
-    /// Drains and stops both workers; returns the first worker failure, if any.
+    /// Drains and stops the workers, the pipeline's first (its last ticks reach the rings before the publishers
+    /// drain them); returns the first worker failure, if any.
     @discardableResult
     public func stop() -> Error? {
         pipelineWorker.stop()
         pipelineWorker.join()
-        publisherWorker?.stop()
-        publisherWorker?.join()
-        return pipelineWorker.failure ?? publisherWorker?.failure
+        for (worker, _) in publisherWorkers {
+            worker.stop()
+            worker.join()
+        }
+        return pipelineWorker.failure ?? publisherWorkers.lazy.compactMap(\.worker.failure).first
     }
 
     /// Whether a worker has died (its error is in `failure`).
     public var failure: Error? {
         if pipelineWorker.hasFinished, let e = pipelineWorker.failure { return e }
-        if let w = publisherWorker, w.hasFinished, let e = w.failure { return e }
+        for (w, _) in publisherWorkers where w.hasFinished { if let e = w.failure { return e } }
         return nil
     }
 
-    /// Ticks that were built but could not be handed to the publisher.
-    public var ticksDropped: UInt64 { sink.inner.dropped.load }
-    /// Ticks the configured filters held back.
-    public var ticksFiltered: UInt64 { sink.filtered.load + publisherFiltered.load }
+    /// Ticks that were built but could not be handed to a publisher (summed over branches).
+    public var ticksDropped: UInt64 { sink.branches.reduce(0) { $0 + $1.inner.dropped.load } }
+    /// Ticks the configured filters held back (summed over branches: a tick two branches refuse counts twice).
+    public var ticksFiltered: UInt64 {
+        sink.branches.reduce(0) { $0 + $1.filtered.load } + branches.reduce(0) { $0 + $1.publisherFiltered.load }
+    }
+    /// Ticks sent, subscribers connected, slow subscribers cut off: summed over the publishers.
+    public var ticksPublished: UInt64 { publishers.reduce(0) { $0 + $1.ticksPublished.load } }
+    public var subscribers: UInt64 { publishers.reduce(0) { $0 + $1.subscribers.load } }
+    public var slowConsumerDisconnects: UInt64 { publishers.reduce(0) { $0 + $1.slowConsumerDisconnects.load } }
     public var kernelDrops: UInt64 { receivers.reduce(0) { $0 + $1.kernelDrops.load } }
     public var datagramsReceived: UInt64 { receivers.reduce(0) { $0 + $1.datagrams.load } }
     /// Whether the pipeline has nothing received but unprocessed.
     public var ingestEmpty: Bool { ingest.count == 0 }
-    public var publishRingEmpty: Bool { ticks.count == 0 }
+    public var publishRingEmpty: Bool { branches.allSatisfy { $0.ring.count == 0 } }
 }
 
 /// Marks the feed's end of session for whoever waits on it (the demo, tests).

@@ -2,7 +2,7 @@ import DSICore
 import DSIFeeds
 import DSINet
 
-/// Line sockets → ingest ring → arbitration, gap handling, decode, books, ticks → publish ring, fused on one worker.
+/// Line sockets → ingest ring → arbitration, gap handling, decode, books, ticks → publish rings, fused on one worker.
 ///
 /// The ingest ring is where `recvmmsg` writes: its slots are the receive buffers, so a datagram is never copied before
 /// the decoder reads it in place. Replies from the re-request server arrive in the same ring.
@@ -11,12 +11,12 @@ public struct PipelineAgent: Agent {
     let recovery: RecoveryClient?
     let ingest: SPSCRing
     public var processor: FeedProcessor
-    var sink: FilteringSink<TickRingSink>
+    var sink: FanOutSink
     var lostLog: LostGapLog
     static let batch = 64
 
     init(receivers: [MulticastReceiver], recovery: RecoveryClient?, ingest: SPSCRing, processor: FeedProcessor,
-         sink: FilteringSink<TickRingSink>, lostLog: LostGapLog) {
+         sink: FanOutSink, lostLog: LostGapLog) {
         self.receivers = receivers
         self.recovery = recovery
         self.ingest = ingest

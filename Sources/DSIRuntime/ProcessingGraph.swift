@@ -23,37 +23,62 @@ public struct NodeConfig: Codable, Sendable {
 }
 
 /// A node's options: a filter takes exactly one of `symbols`, `kinds`, `priceBand`; `publish` takes `backPressure`
-/// for the ring in front of it when it runs on another worker.
+/// for the ring in front of it when it runs on another worker, and `listen` (address:port) when the graph has more
+/// than one publish node (one of them may leave it out and take `publisher.listen`).
 public struct NodeOptions: Codable, Sendable {
     public var symbols: [String]?
     public var kinds: [String]?
     public var priceBand: FilterConfig.PriceBand?
     public var backPressure: BackPressure?
+    public var listen: String?
 
     public init(symbols: [String]? = nil, kinds: [String]? = nil, priceBand: FilterConfig.PriceBand? = nil,
-                backPressure: BackPressure? = nil) {
+                backPressure: BackPressure? = nil, listen: String? = nil) {
         self.symbols = symbols
         self.kinds = kinds
         self.priceBand = priceBand
         self.backPressure = backPressure
+        self.listen = listen
     }
 }
 
-/// A checked graph, laid out on the workers: the feed and the filters that share its worker run fused on it; a ring
-/// joins it to the publisher's worker, where the remaining filters run before the stream is numbered. With one worker
-/// for everything, the two halves are fused on it too.
+/// A checked graph, laid out on the workers. It is a tree from the one feed to one or more publish nodes: each path
+/// from the feed to a publish node is a branch with its own publish ring and publisher. The feed's worker runs the
+/// feed and, for each branch, the filters that share its worker; the ring joins them to the branch's publisher, on
+/// the feed's worker or another, where the branch's remaining filters run before its stream is numbered.
 public struct ProcessingGraph: Sendable {
-    /// Node names from the feed to the publisher.
-    public var chain: [String]
-    public var pipelineFilter: TickFilter
-    public var publisherFilter: TickFilter
-    public var backPressure: BackPressure
+    /// One path from the feed to a publish node, as laid out.
+    public struct Branch: Sendable {
+        /// Node names from the feed to the publish node.
+        public var chain: [String]
+        /// The branch's filters on the feed's worker (before its ring), and on its publisher's worker (after).
+        public var pipelineFilter: TickFilter
+        public var publisherFilter: TickFilter
+        /// The publish node's own choice, if it made one (the config settles the rest).
+        public var backPressureGiven: BackPressure?
+        /// What the ring in front of the publisher does when full (settled by the config's validation).
+        public var backPressure: BackPressure
+        /// The publisher's worker; nil when it is the feed's.
+        public var worker: WorkerConfig?
+        /// Where the publisher listens; nil takes `publisher.listen`.
+        public var listen: IPv4Endpoint?
+        /// The publish node's name.
+        public var publish: String { chain.last! }
+    }
+
+    public var branches: [Branch]
     public var pipelineWorker: WorkerConfig
-    /// nil: the pipeline's worker runs the publisher too.
-    public var publisherWorker: WorkerConfig?
-    /// On one worker: which stage the duty cycle favours (`first` the feed's, `second` the publisher's); nil when
-    /// both run every cycle.
+    /// On the feed's worker, with publishers there too: which stage the duty cycle favours (`first` the feed's,
+    /// `second` the publishers'); nil when all run every cycle.
     public var favoured: FavouredAgent? = nil
+
+    // The first branch, for graphs with one publisher (the usual case, and every graph without `graph:`).
+    public var chain: [String] { branches[0].chain }
+    public var pipelineFilter: TickFilter { branches[0].pipelineFilter }
+    public var publisherFilter: TickFilter { branches[0].publisherFilter }
+    public var backPressure: BackPressure { branches[0].backPressure }
+    /// The first branch's publisher's worker; nil: the feed's worker runs it.
+    public var publisherWorker: WorkerConfig? { branches[0].worker }
 
     public static let kinds = ["feed", "filter", "publish"]
 
@@ -70,6 +95,7 @@ public struct ProcessingGraph: Sendable {
                 throw fail("graph[\(i)] (node '\(node.name)')", "unknown kind '\(node.kind)' (\(kinds.joined(separator: ", ")))")
             }
         }
+        func key(_ name: String) -> String { "graph[\(index[name]!)] (node '\(name)')" }
         for (i, node) in nodes.enumerated() {
             if node.kind == "feed" {
                 if let input = node.input { throw fail("graph[\(i)] (node '\(node.name)')", "a feed takes no input (has '\(input)')") }
@@ -95,25 +121,28 @@ public struct ProcessingGraph: Sendable {
         }
         let feeds = nodes.filter { $0.kind == "feed" }, publishers = nodes.filter { $0.kind == "publish" }
         guard feeds.count == 1 else { throw fail("graph", "exactly one feed node is supported (\(feeds.count) given)") }
-        guard publishers.count == 1 else { throw fail("graph", "exactly one publish node is supported (\(publishers.count) given)") }
-        // The chain from the publisher back to the feed; anything off it (or a fan-out) is not supported yet.
-        var chain: [String] = []
-        var current: NodeConfig? = publishers[0]
-        while let node = current {
-            chain.insert(node.name, at: 0)
-            current = node.input.map { nodes[index[$0]!] }
-        }
+        guard !publishers.isEmpty else { throw fail("graph", "at least one publish node is needed") }
         var consumers: [String: [String]] = [:]
         for node in nodes { if let input = node.input { consumers[input, default: []].append(node.name) } }
-        if let (producer, many) = consumers.first(where: { $0.value.count > 1 }) {
-            throw fail("graph (node '\(producer)')", "feeds \(many.count) nodes (\(many.joined(separator: ", "))): fan-out is not supported yet")
+        if let end = publishers.first(where: { consumers[$0.name] != nil }) {
+            throw fail(key(end.name), "a publish node is an end, but '\(consumers[end.name]![0])' takes its ticks")
         }
-        if let stray = nodes.first(where: { !chain.contains($0.name) }) {
-            throw fail("graph[\(index[stray.name]!)] (node '\(stray.name)')", "is not on the path from the feed to the publisher")
+        // One branch per publish node: its path back to the feed.
+        var chains: [[String]] = []
+        for publish in publishers {
+            var chain: [String] = []
+            var current: NodeConfig? = publish
+            while let node = current {
+                chain.insert(node.name, at: 0)
+                current = node.input.map { nodes[index[$0]!] }
+            }
+            chains.append(chain)
+        }
+        if let stray = nodes.first(where: { node in !chains.contains { $0.contains(node.name) } }) {
+            throw fail(key(stray.name), "is not on a path from the feed to a publisher")
         }
 
-        // Placement: every node on exactly one worker; the pipeline worker holds the feed and a run of filters, the
-        // publisher's worker (if another) the rest.
+        // Placement: every node on exactly one worker.
         var placed: [String: Int] = [:]
         for (w, worker) in workers.enumerated() {
             for name in worker.nodes ?? [] {
@@ -122,61 +151,99 @@ public struct ProcessingGraph: Sendable {
                 placed[name] = w
             }
         }
-        if let orphan = chain.first(where: { placed[$0] == nil }) {
-            throw fail("graph[\(index[orphan]!)] (node '\(orphan)')", "is on no worker (list it under a worker's nodes)")
+        if let orphan = nodes.first(where: { placed[$0.name] == nil }) {
+            throw fail(key(orphan.name), "is on no worker (list it under a worker's nodes)")
         }
-        let used = Array(Set(placed.values)).sorted()
-        guard used.count <= 2 else { throw fail("workers", "the graph runs on one or two workers for now (\(used.count) given nodes)") }
-        let feedWorker = placed[chain[0]]!, publishWorker = placed[chain.last!]!
-        let switchAt = chain.firstIndex { placed[$0] != feedWorker } ?? chain.count
-        if let wrong = chain[switchAt...].first(where: { placed[$0] != publishWorker }) {
-            throw fail("graph[\(index[wrong]!)] (node '\(wrong)')",
-                       "is on workers[\(placed[wrong]!)], but the nodes between the feed and the publisher must stay on the feed's worker and then the publisher's, in order")
+        let feed = feeds[0]
+        let feedWorker = placed[feed.name]!
+        // A node that feeds several branches is before their rings: it runs on the feed's worker.
+        if let shared = nodes.first(where: { (consumers[$0.name]?.count ?? 0) > 1 && placed[$0.name] != feedWorker }) {
+            throw fail(key(shared.name), "feeds \(consumers[shared.name]!.count) branches, so it runs on the feed's worker (workers[\(feedWorker)])")
         }
+
         func filter(_ names: ArraySlice<String>) throws -> TickFilter {
             var conditions: [TickFilter.Condition] = []
             for name in names where nodes[index[name]!].kind == "filter" {
-                let node = nodes[index[name]!]
-                let o = node.options ?? NodeOptions()
+                let o = nodes[index[name]!].options ?? NodeOptions()
                 let entry = FilterConfig(symbols: o.symbols, kinds: o.kinds, priceBand: o.priceBand)
                 conditions += try HandlerConfig.filter([entry]) { _, problem in
-                    ConfigError(file: file, key: "graph[\(index[name]!)] (node '\(name)').options", problem: problem)
+                    ConfigError(file: file, key: "\(key(name)).options", problem: problem)
                 }.conditions
             }
             return TickFilter(conditions)
         }
-        let publishNode = nodes[index[chain.last!]!]
-        let feedNode = nodes[index[chain[0]]!]
         if let filtered = nodes.first(where: { $0.kind == "filter" && $0.priority != nil }) {
-            throw fail("graph[\(index[filtered.name]!)] (node '\(filtered.name)').priority",
+            throw fail("\(key(filtered.name)).priority",
                        "a filter runs inside its worker's stage: give the priority to the feed or publish node")
         }
-        if let node = [feedNode, publishNode].first(where: { ($0.priority ?? 0) < 0 }) {
-            throw fail("graph[\(index[node.name]!)] (node '\(node.name)').priority", "must be 0 or more (is \(node.priority!))")
+        if let node = nodes.first(where: { ($0.priority ?? 0) < 0 }) {
+            throw fail("\(key(node.name)).priority", "must be 0 or more (is \(node.priority!))")
         }
-        let feedPriority = feedNode.priority ?? 0, publishPriority = publishNode.priority ?? 0
-        if feedWorker != publishWorker && feedPriority != publishPriority {
-            throw fail("graph[\(index[publishNode.name]!)] (node '\(publishNode.name)').priority",
-                       "priority orders stages that share a worker: '\(feedNode.name)' and '\(publishNode.name)' are on different workers")
+
+        var branches: [Branch] = []
+        var listens: [String: String] = [:]  // endpoint → publish node
+        var usesDefaultListen: String? = nil
+        for chain in chains {
+            let publish = nodes[index[chain.last!]!]
+            let publishWorker = placed[publish.name]!
+            // Along the path: the feed's worker first, then the publisher's, each a contiguous run.
+            let switchAt = chain.firstIndex { placed[$0] != feedWorker } ?? chain.count
+            if let wrong = chain[switchAt...].first(where: { placed[$0] != publishWorker }) {
+                throw fail(key(wrong), "is on workers[\(placed[wrong]!)], but the nodes between the feed and the publisher must stay on the feed's worker and then the publisher's, in order")
+            }
+            if publishWorker != feedWorker && publish.priority != nil {
+                throw fail("\(key(publish.name)).priority",
+                           "priority orders stages that share a worker: '\(feed.name)' and '\(publish.name)' are on different workers")
+            }
+            var listen: IPv4Endpoint? = nil
+            if let text = publish.options?.listen {
+                guard let endpoint = IPv4Endpoint(text) else {
+                    throw fail("\(key(publish.name)).options.listen", "'\(text)' is not an address:port")
+                }
+                if endpoint.port != 0, let other = listens[endpoint.description] {
+                    throw fail("\(key(publish.name)).options.listen", "\(endpoint) is also where '\(other)' listens")
+                }
+                listens[endpoint.description] = publish.name
+                listen = endpoint
+            } else if let other = usesDefaultListen {
+                throw fail("\(key(publish.name)).options.listen",
+                           "needed: '\(other)' already listens on publisher.listen (one publisher per address)")
+            } else {
+                usesDefaultListen = publish.name
+            }
+            branches.append(Branch(
+                chain: chain, pipelineFilter: try filter(chain[..<switchAt]), publisherFilter: try filter(chain[switchAt...]),
+                backPressureGiven: publish.options?.backPressure, backPressure: publish.options?.backPressure ?? .block,
+                worker: publishWorker == feedWorker ? nil : workers[publishWorker], listen: listen))
         }
-        var graph = ProcessingGraph(
-            chain: chain,
-            pipelineFilter: try filter(chain[..<switchAt]),
-            publisherFilter: try filter(chain[switchAt...]),
-            backPressure: publishNode.options?.backPressure ?? .block,
-            pipelineWorker: workers[feedWorker],
-            publisherWorker: feedWorker == publishWorker ? nil : workers[publishWorker])
+
+        // Priorities between the feed and the publishers that share its worker.
+        let local = branches.filter { $0.worker == nil }.map { nodes[index[$0.publish]!] }
+        if feed.priority != nil && local.isEmpty {
+            throw fail("\(key(feed.name)).priority",
+                       "priority orders stages that share a worker: no publish node shares '\(feed.name)''s worker")
+        }
+        let localPriorities = Set(local.map { $0.priority ?? 0 })
+        if localPriorities.count > 1 {
+            throw fail("\(key(local[0].name)).priority", "the publish nodes on the feed's worker run as one stage: give them the same priority")
+        }
+        var graph = ProcessingGraph(branches: branches, pipelineWorker: workers[feedWorker])
+        let feedPriority = feed.priority ?? 0, publishPriority = localPriorities.first ?? feedPriority
         if feedPriority != publishPriority { graph.favoured = feedPriority > publishPriority ? .first : .second }
         return graph
     }
 
-    /// `feed → filter … → publish` with workers, for the log.
+    /// The branch ending at publish node `name`.
+    public func branch(_ name: String) -> Branch? { branches.first { $0.publish == name } }
+
+    /// `feed → filter … → publish` per branch, for the log.
     public var description: String {
         let order = switch favoured {
         case .first?: ", feed favoured"
         case .second?: ", publisher favoured"
         case nil: ""
         }
-        return chain.joined(separator: " → ") + (publisherWorker == nil ? " (one worker\(order))" : "")
+        return branches.map { $0.chain.joined(separator: " → ") + ($0.worker == nil ? " (one worker\(order))" : "") }
+            .joined(separator: "; ")
     }
 }

@@ -37,8 +37,8 @@ struct Run: ParsableCommand {
     static func counterLine(_ handler: FeedHandler) -> String {
         let feed = handler.counters.snapshot.filter { $0.1 > 0 || ["messages", "gaps"].contains($0.0) }
             .map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-        return "\(feed) kernelDrops=\(handler.kernelDrops) ticksPublished=\(handler.publisher.ticksPublished.load) " +
-            "ticksDropped=\(handler.ticksDropped) ticksFiltered=\(handler.ticksFiltered) subscribers=\(handler.publisher.subscribers.load) " +
-            "slowConsumers=\(handler.publisher.slowConsumerDisconnects.load)"
+        return "\(feed) kernelDrops=\(handler.kernelDrops) ticksPublished=\(handler.ticksPublished) " +
+            "ticksDropped=\(handler.ticksDropped) ticksFiltered=\(handler.ticksFiltered) subscribers=\(handler.subscribers) " +
+            "slowConsumers=\(handler.slowConsumerDisconnects)"
     }
 }

@@ -12,6 +12,7 @@ struct Ticks: ParsableCommand {
     @Argument(help: "The pcap or pcapng file.") var file: String
     @Option(help: "Output format: jsonl.") var format = "jsonl"
     @Option(help: "A handler configuration whose filters apply (as `dsi run` would).") var config: String?
+    @Option(help: "With a graph that branches: the publish node whose filters apply (default: the first).") var publish: String?
 
     func run() throws {
         // A capture is all there is: a gap waits (for a later line's copy) until the end of the file, then is lost.
@@ -19,7 +20,7 @@ struct Ticks: ParsableCommand {
         policy.lineWaitNanos = .max
         var processor = FeedProcessor(expectedOrders: 1 << 20, policy: policy)
         var lastTime: UInt64 = 0
-        let filter = try failing { try config.map { try HandlerConfig.load(path: $0).filter } ?? TickFilter() }
+        let filter = try failing { try Self.filter(config: config, publish: publish) }
         var sink = FilteringSink(inner: PrintingSink(), filter: filter)
         let reader = try failing { try PcapReader(path: file) }
         try failing {
@@ -33,6 +34,23 @@ struct Ticks: ParsableCommand {
         let counters = processor.counters.snapshot.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         let held = sink.filtered.load > 0 ? " filtered=\(sink.filtered.load)" : ""
         FileHandleStderr.write("dsi ticks: \(reader.summary); \(counters)\(held)\n")
+    }
+}
+
+extension Ticks {
+    /// The filters of the branch ending at `publish` (or the first branch) in `config`; none without a config.
+    static func filter(config: String?, publish: String?) throws -> TickFilter {
+        guard let config else {
+            if publish != nil { throw ValidationError("--publish needs --config") }
+            return TickFilter()
+        }
+        let validated = try HandlerConfig.load(path: config)
+        guard let publish else { return validated.filter }
+        guard let branch = validated.graph.branch(publish) else {
+            let names = validated.graph.branches.map(\.publish).joined(separator: ", ")
+            throw ValidationError("\(config): no publish node '\(publish)' (the graph's: \(names))")
+        }
+        return validated.filter(of: branch)
     }
 }
 

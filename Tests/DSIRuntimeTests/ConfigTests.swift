@@ -48,6 +48,13 @@ import Testing
         #expect(config.recoveryServer?.description == "127.0.0.1:30100")
     }
 
+    @Test func shippedFanOutConfigIsValid() throws {
+        let config = try HandlerConfig.load(path: Commands.root + "/feeds/fanout.yaml")
+        #expect(config.graph.branches.map(\.publish) == ["tradesOut", "quotesOut"])
+        #expect(config.graph.branch("quotesOut")?.worker == nil && config.graph.branch("quotesOut")?.backPressure == .drop)
+        #expect(config.graph.branch("tradesOut")?.worker?.name == "publisher")
+    }
+
     @Test func defaultsFillIn() throws {
         let c = try load(Self.good)
         #expect(c.backPressure == .block && c.maxOrders == 1_000_000 && c.ringSlots == 65_536)

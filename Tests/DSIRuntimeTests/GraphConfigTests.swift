@@ -81,7 +81,52 @@ import Testing
         #expect(try load(Self.twoWorkers).graph.favoured == nil)
     }
 
+    static let fanOut = """
+        graph:
+          - {name: itch, kind: feed}
+          - {name: zxa, kind: filter, input: itch, options: {symbols: [ZXA]}}
+          - {name: trades, kind: filter, input: zxa, options: {kinds: [trade]}}
+          - {name: tradesOut, kind: publish, input: trades}
+          - {name: quotes, kind: filter, input: zxa, options: {kinds: [quote]}}
+          - {name: quotesOut, kind: publish, input: quotes, options: {listen: "127.0.0.1:9444", backPressure: drop}}
+        workers:
+          - {name: w0, cpu: 0, idle: backoff, nodes: [itch, zxa, trades]}
+          - {name: w1, cpu: 1, idle: backoff, nodes: [tradesOut, quotes, quotesOut]}
+
+        """
+
+    @Test func fanOutGivesEachPublisherItsBranch() throws {
+        let c = try load(Self.fanOut)
+        #expect(c.graph.branches.map(\.chain) == [["itch", "zxa", "trades", "tradesOut"], ["itch", "zxa", "quotes", "quotesOut"]])
+        let trades = c.graph.branch("tradesOut")!, quotes = c.graph.branch("quotesOut")!
+        #expect(trades.pipelineFilter.conditions.count == 2 && trades.publisherFilter.conditions.isEmpty)
+        #expect(quotes.pipelineFilter.conditions.count == 1 && quotes.publisherFilter.conditions.count == 1)
+        #expect(trades.worker?.name == "w1" && quotes.worker?.name == "w1")
+        #expect(c.listen(of: trades).description == "127.0.0.1:9443" && c.listen(of: quotes).description == "127.0.0.1:9444")
+        #expect(trades.backPressure == .block && quotes.backPressure == .drop)
+        #expect(c.filter(of: quotes).conditions.count == 2)
+    }
+
     @Test func invalidGraphsAreRefusedWithTheNodeAndTheProblem() {
+        refuses(Self.fanOut.replacingOccurrences(of: "options: {listen: \"127.0.0.1:9444\", backPressure: drop}", with: ""),
+                saying: ["node 'quotesOut'", "options.listen", "publisher.listen"])
+        refuses(Self.fanOut.replacingOccurrences(of: "{name: tradesOut, kind: publish, input: trades}",
+                                                 with: "{name: tradesOut, kind: publish, input: trades, options: {listen: \"127.0.0.1:9444\"}}"),
+                saying: ["node 'quotesOut'", "127.0.0.1:9444", "also where 'tradesOut'"])
+        refuses(Self.fanOut.replacingOccurrences(of: "nodes: [itch, zxa, trades]", with: "nodes: [itch]")
+                    .replacingOccurrences(of: "nodes: [tradesOut, quotes, quotesOut]", with: "nodes: [zxa, trades, tradesOut, quotes, quotesOut]"),
+                saying: ["node 'zxa'", "feeds 2 branches", "feed's worker"])
+        refuses(Self.fanOut.replacingOccurrences(of: "{name: quotes, kind: filter, input: zxa,", with: "{name: quotes, kind: filter, input: tradesOut,"),
+                saying: ["node 'tradesOut'", "is an end", "'quotes'"])
+        refuses(Self.fanOut.replacingOccurrences(of: "  - {name: quotesOut, kind: publish, input: quotes, options: {listen: \"127.0.0.1:9444\", backPressure: drop}}\n", with: "")
+                    .replacingOccurrences(of: "nodes: [tradesOut, quotes, quotesOut]", with: "nodes: [tradesOut, quotes]"),
+                saying: ["node 'quotes'", "not on a path"])
+        refuses("""
+            graph:
+              - {name: itch, kind: feed}
+            workers: [{name: w, cpu: 0, nodes: [itch]}]
+
+            """, saying: ["at least one publish node"])
         refuses(Self.twoWorkers.replacingOccurrences(of: "{name: out, kind: publish, input: trades,",
                                                      with: "{name: out, kind: publish, input: trades, priority: 3,"),
                 saying: ["node 'out'", ".priority", "different workers"])

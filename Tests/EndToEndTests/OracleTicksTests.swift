@@ -37,6 +37,26 @@ import Testing
         #expect(result.stderr.contains("filtered=\(all.count - kept.count)"))
     }
 
+    /// With a graph that branches, `--publish` picks the branch whose filters apply; an unknown one is refused.
+    @Test func ticksFollowOneBranchOfAFanOut() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try CaptureFile.write(try SessionGenerator.generate(.init(messages: 5_000, seed: 2)), to: dir.file("s.pcap"))
+        let config = Commands.root + "/feeds/fanout.yaml"
+        let all = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap")]).stdout)
+        let quotes = try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config, "--publish", "quotesOut"])
+        #expect(quotes.status == 0, "\(quotes.stderr)")
+        let expected = all.filter { $0["kind"] as? String == "quote" }
+        let got = try jsonLines(quotes.stdout)
+        #expect(got.count == expected.count && got.count > 10)
+        #expect(got.map { $0["seq"] as? Int } == expected.map { $0["seq"] as? Int })
+        let trades = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config]).stdout)
+        #expect(!trades.isEmpty && trades.allSatisfy { $0["kind"] as? String == "trade" || $0["kind"] as? String == "tradeBreak" },
+                "without --publish, the first branch")
+        let unknown = try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config, "--publish", "nope"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no publish node 'nope'") && unknown.stderr.contains("quotesOut"))
+    }
+
     @Test(arguments: [(UInt64(3), 20_000), (UInt64(17), 60_000)])
     func ticksMatchItchBook(seed: UInt64, messages: Int) throws {
         let dir = try TemporaryDirectory()
