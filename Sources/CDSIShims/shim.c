@@ -5,12 +5,18 @@
 #include "CDSIShims.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <openssl/err.h>
 
@@ -46,11 +52,50 @@ int CDSIShims_SO_RXQ_OVFL(void) { return SO_RXQ_OVFL; }
 int CDSIShims_SO_BUSY_POLL(void) { return SO_BUSY_POLL; }
 int CDSIShims_SO_RCVBUFFORCE(void) { return SO_RCVBUFFORCE; }
 
-// Room for one SCM_TIMESTAMPNS (struct timespec) and one SO_RXQ_OVFL (uint32) control message.
-#define CONTROL_SPACE (CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(uint32_t)))
+int CDSIShims_interface_name(uint32_t address_be, char *name, size_t capacity) {
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0) return -errno;
+    int found = -ENODEV;
+    for (struct ifaddrs *a = list; a != NULL; a = a->ifa_next) {
+        if (a->ifa_addr == NULL || a->ifa_addr->sa_family != AF_INET) continue;
+        if (((struct sockaddr_in *)a->ifa_addr)->sin_addr.s_addr != address_be) continue;
+        strncpy(name, a->ifa_name, capacity - 1);
+        name[capacity - 1] = 0;
+        found = 0;
+        break;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+int CDSIShims_enable_hardware_timestamps(int fd, const char *interface) {
+    struct hwtstamp_config config;
+    memset(&config, 0, sizeof(config));
+    config.tx_type = HWTSTAMP_TX_OFF;
+    config.rx_filter = HWTSTAMP_FILTER_ALL;
+    struct ifreq request;
+    memset(&request, 0, sizeof(request));
+    strncpy(request.ifr_name, interface, IFNAMSIZ - 1);
+    request.ifr_data = (char *)&config;
+    if (ioctl(fd, SIOCSHWTSTAMP, &request) != 0) return -errno;
+    return 0;
+}
+
+int CDSIShims_request_timestamping(int fd) {
+    int flags = SOF_TIMESTAMPING_RX_HARDWARE | SOF_TIMESTAMPING_RAW_HARDWARE | SOF_TIMESTAMPING_RX_SOFTWARE |
+                SOF_TIMESTAMPING_SOFTWARE;
+    if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) != 0) return -errno;
+    return 0;
+}
+
+// Room for one SCM_TIMESTAMPING (three timespecs; it also covers SCM_TIMESTAMPNS's one) and one SO_RXQ_OVFL (uint32)
+// control message.
+#define CONTROL_SPACE (CMSG_SPACE(sizeof(struct scm_timestamping)) + CMSG_SPACE(sizeof(uint32_t)))
+
+static uint64_t timespec_ns(const struct timespec *ts) { return (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec; }
 
 int CDSIShims_recv_batch(int fd, void *const *buffers, const size_t *capacities, size_t *lengths,
-                         uint64_t *timestamps_ns, unsigned count, uint32_t *kernel_drops) {
+                         uint64_t *timestamps_ns, unsigned count, uint32_t *kernel_drops, unsigned *hardware_stamped) {
     struct mmsghdr msgs[CDSIShims_MAX_BATCH];
     struct iovec iovs[CDSIShims_MAX_BATCH];
     // Aligned for cmsghdr; on the stack so a batch costs no allocation.
@@ -79,7 +124,14 @@ int CDSIShims_recv_batch(int fd, void *const *buffers, const size_t *capacities,
             if (c->cmsg_type == SCM_TIMESTAMPNS) {
                 struct timespec ts;
                 memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-                timestamps_ns[i] = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+                timestamps_ns[i] = timespec_ns(&ts);
+            } else if (c->cmsg_type == SCM_TIMESTAMPING) {
+                // [0] software, [1] legacy (unused), [2] raw hardware: the NIC's stamp when it gave one.
+                struct scm_timestamping ts;
+                memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+                uint64_t hardware = timespec_ns(&ts.ts[2]);
+                if (hardware != 0 && hardware_stamped != NULL) (*hardware_stamped)++;
+                timestamps_ns[i] = hardware != 0 ? hardware : timespec_ns(&ts.ts[0]);
             } else if (c->cmsg_type == SO_RXQ_OVFL && kernel_drops != NULL) {
                 memcpy(kernel_drops, CMSG_DATA(c), sizeof(uint32_t));
             }

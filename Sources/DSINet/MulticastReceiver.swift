@@ -4,7 +4,8 @@ import Glibc
 
 /// One multicast line: a UDP socket joined to a group on an interface, read with `recvmmsg` straight into ring slots.
 ///
-/// Kernel receive timestamps (`SO_TIMESTAMPNS`) are taken per datagram and the kernel's own drop counter
+/// Receive timestamps are taken per datagram: the kernel's (`SO_TIMESTAMPNS`), or with `timestamps = .hardware` the
+/// NIC's (`SO_TIMESTAMPING`, raw hardware stamps, the kernel's where the NIC gives none). The kernel's own drop counter
 /// (`SO_RXQ_OVFL`) is read back with every batch, so a datagram the kernel dropped is reported, not missed.
 public final class MulticastReceiver {
     public struct Options: Sendable {
@@ -14,6 +15,8 @@ public final class MulticastReceiver {
         public var receiveBuffer: Int = 16 << 20
         /// `SO_BUSY_POLL` microseconds; 0 leaves it off.
         public var busyPollMicros: Int32 = 0
+        /// Where receive timestamps come from.
+        public var timestamps: Timestamps = .software
 
         public init(group: IPv4Endpoint, interface: IPv4Address) {
             self.group = group
@@ -30,6 +33,11 @@ public final class MulticastReceiver {
     /// Datagrams larger than a ring slot (counted and dropped; the MTU makes this a misconfiguration).
     public let oversized = Counter()
     public let datagrams = Counter()
+    /// Datagrams stamped by the NIC (`timestamps = .hardware` on a NIC that stamps; 0 otherwise).
+    public let hardwareStamped = Counter()
+    /// With `timestamps = .hardware`: why the NIC could not be asked for stamps (its datagrams then carry the
+    /// kernel's), or nil.
+    public private(set) var hardwareUnavailable: String?
 
     private let batch = ReceiveBatch()
 
@@ -42,7 +50,14 @@ public final class MulticastReceiver {
             if (try? setOption(fd, SOL_SOCKET, CDSIShims_SO_RCVBUFFORCE(), Int32(options.receiveBuffer), "SO_RCVBUFFORCE")) == nil {
                 try setOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(options.receiveBuffer), "SO_RCVBUF")
             }
-            try setOption(fd, SOL_SOCKET, CDSIShims_SO_TIMESTAMPNS(), Int32(1), "SO_TIMESTAMPNS")
+            switch options.timestamps {
+            case .software:
+                try setOption(fd, SOL_SOCKET, CDSIShims_SO_TIMESTAMPNS(), Int32(1), "SO_TIMESTAMPNS")
+            case .hardware:
+                hardwareUnavailable = Self.enableHardwareTimestamps(fd: fd, interface: options.interface)
+                let result = CDSIShims_request_timestamping(fd)
+                if result != 0 { throw SystemError("setsockopt(SO_TIMESTAMPING)", errno: -result) }
+            }
             try setOption(fd, SOL_SOCKET, CDSIShims_SO_RXQ_OVFL(), Int32(1), "SO_RXQ_OVFL")
             if options.busyPollMicros > 0 {
                 try setOption(fd, SOL_SOCKET, CDSIShims_SO_BUSY_POLL(), options.busyPollMicros, "SO_BUSY_POLL")
@@ -68,13 +83,33 @@ public final class MulticastReceiver {
 
     deinit { close(fd) }
 
+    /// Asks the NIC behind `interface` to stamp every received packet. Returns why it could not, or nil.
+    static func enableHardwareTimestamps(fd: Int32, interface: IPv4Address) -> String? {
+        var name = [CChar](repeating: 0, count: Int(IFNAMSIZ))
+        let found = CDSIShims_interface_name(interface.value.bigEndian, &name, name.count)
+        if found != 0 { return "no interface has \(interface) (\(String(cString: strerror(-found))))" }
+        let device = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let result = CDSIShims_enable_hardware_timestamps(fd, name)
+        if result != 0 { return "\(device) gives no hardware timestamps (SIOCSHWTSTAMP: \(String(cString: strerror(-result))))" }
+        return nil
+    }
+
     /// Receives what is waiting (up to one batch) into free slots of `ring`, without blocking.
     /// - Returns: datagrams committed to the ring.
     @discardableResult
     public func receive(into ring: SPSCRing) throws -> Int {
         let n = try batch.receive(fd: fd, into: ring, line: line, what: "recvmmsg(\(options.group))",
-                                  kernelDrops: kernelDrops, oversized: oversized)
+                                  kernelDrops: kernelDrops, oversized: oversized, hardwareStamped: hardwareStamped)
         datagrams.add(UInt64(n))
         return n
     }
+}
+
+/// Where a line's receive timestamps come from.
+public enum Timestamps: String, Codable, Sendable {
+    /// The kernel's, when the datagram reached the socket layer (`SO_TIMESTAMPNS`).
+    case software
+    /// The NIC's, when the packet arrived on the wire (`SO_TIMESTAMPING`), on the NIC's clock (keep it synchronised
+    /// with the system clock, e.g. phc2sys, for latencies to mean anything); the kernel's where the NIC gives none.
+    case hardware
 }

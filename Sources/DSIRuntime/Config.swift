@@ -1,5 +1,6 @@
 import DSICore
 import DSIFeeds
+import DSINet
 import Foundation
 import Yams
 
@@ -34,6 +35,8 @@ public struct FeedConfig: Codable, Sendable {
     public var receiveBuffer: Int?
     /// `SO_BUSY_POLL` in microseconds (0: off).
     public var busyPollMicros: Int?
+    /// Receive timestamps: `software` (the kernel's, default) or `hardware` (the NIC's where it gives them).
+    public var timestamps: Timestamps?
     /// The MoldUDP64 re-request server, `address:port` (unicast UDP). Absent: gaps no line fills are reported lost.
     public var recovery: String?
     /// How long other lines get to fill a gap before a re-request, ms.
@@ -142,6 +145,7 @@ public struct ValidatedConfig: Sendable {
     public var maxOrders: Int
     public var receiveBuffer: Int
     public var busyPollMicros: Int32
+    public var timestamps: Timestamps
     public var recoveryServer: IPv4Endpoint?
     public var recovery: RecoveryPolicy
     public var listen: IPv4Endpoint
@@ -277,6 +281,7 @@ extension HandlerConfig {
         return ValidatedConfig(
             feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
             receiveBuffer: feed.receiveBuffer ?? 16 << 20, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
+            timestamps: feed.timestamps ?? .software,
             recoveryServer: recoveryServer, recovery: recovery,
             listen: listen, certificate: publisher.certificate, key: publisher.key,
             stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,

@@ -64,7 +64,12 @@ public final class FeedHandler: @unchecked Sendable {
             var options = MulticastReceiver.Options(group: line.group, interface: config.interface)
             options.receiveBuffer = config.receiveBuffer
             options.busyPollMicros = config.busyPollMicros
-            return try MulticastReceiver(options, line: index)
+            options.timestamps = config.timestamps
+            let receiver = try MulticastReceiver(options, line: index)
+            if let reason = receiver.hardwareUnavailable {
+                logger.notice("line \(line.name): \(reason); its datagrams carry the kernel's receive time")
+            }
+            return receiver
         }
         recovery = try config.recoveryServer.map { try RecoveryClient(server: $0) }
         ingest = SPSCRing(capacity: 4096, slotSize: 2048, node: NUMA.node(ofCPU: config.pipelineWorker.cpu))

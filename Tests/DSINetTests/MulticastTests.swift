@@ -31,6 +31,35 @@ import Testing
     }
 
     /// A full ring is back-pressure: nothing is taken from the socket until slots free up, and nothing is lost.
+    /// The receive time is the kernel's stamp from when each datagram arrived, not the time it was read: read 50 ms
+    /// later, every stamp still lies within a few ms of the send. With `.hardware` on loopback the NIC cannot be
+    /// asked (the reason is kept), and SO_TIMESTAMPING's software stamp is used.
+    @Test(arguments: [Timestamps.software, .hardware])
+    func receiveTimesAreTheKernelsStamps(timestamps: Timestamps) throws {
+        let port = try FreePort.udp()
+        let group = IPv4Endpoint(address: IPv4Address("239.255.7.10")!, port: port)
+        var options = MulticastReceiver.Options(group: group, interface: IPv4Address("127.0.0.1")!)
+        options.timestamps = timestamps
+        let receiver = try MulticastReceiver(options, line: 0)
+        let sender = try MulticastSender()
+        let ring = SPSCRing(capacity: 64, slotSize: 2048)
+        let before = Clock.realtimeNanos()
+        for i in 0..<5 { try sender.send([UInt8(i)], to: group) }
+        let sent = Clock.realtimeNanos()
+        Clock.sleep(nanos: 50_000_000)
+        #expect(try receiver.receive(into: ring) == 5)
+        for i in 0..<5 {
+            let stamp = PacketSlot.receiveTime(ring.consumerSlot(i))
+            #expect(stamp >= before && stamp < sent + 20_000_000, "stamped on arrival, not when read")
+        }
+        #expect(receiver.hardwareStamped.load == 0, "loopback has no NIC clock")
+        if timestamps == .hardware {
+            #expect(receiver.hardwareUnavailable?.contains("lo") == true, "\(receiver.hardwareUnavailable ?? "nil")")
+        } else {
+            #expect(receiver.hardwareUnavailable == nil)
+        }
+    }
+
     @Test func fullRingLeavesDatagramsInTheKernel() throws {
         let port = try FreePort.udp()
         let group = IPv4Endpoint(address: IPv4Address("239.255.7.8")!, port: port)

@@ -1,3 +1,4 @@
+import DSINet
 import DSIRuntime
 import DSITestSupport
 import Foundation
@@ -90,5 +91,13 @@ import Testing
         expectError(Self.good + "\nfilters:\n  - {kinds: [trade], symbols: [A]}\n", containing: ["filters[0]", "exactly one"])
         expectError(Self.good + "\nfilters:\n  - {priceBand: {min: 5, max: 1}}\n", containing: ["filters[0].priceBand"])
         expectError(Self.good + "\nfilters:\n  - {symbols: [TOOLONGSYMBOL]}\n", containing: ["filters[0].symbols"])
+        expectError(Self.good.replacingOccurrences(of: "    protocol: moldudp64-itch50\n", with: "    protocol: moldudp64-itch50\n    timestamps: atomic\n"),
+                    containing: ["feeds[0].timestamps"])
+    }
+
+    @Test func timestampsChooseTheClock() throws {
+        #expect(try load(Self.good).timestamps == .software)
+        let hardware = Self.good.replacingOccurrences(of: "    protocol: moldudp64-itch50\n", with: "    protocol: moldudp64-itch50\n    timestamps: hardware\n")
+        #expect(try load(hardware).timestamps == .hardware)
     }
 }

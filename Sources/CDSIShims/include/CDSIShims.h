@@ -50,12 +50,25 @@ int CDSIShims_SO_RCVBUFFORCE(void);
 #define CDSIShims_MAX_BATCH 64
 
 /// Receives up to `count` datagrams with one `recvmmsg` (a GNU extension with GNU-only structs), each straight into
-/// `buffers[i]` (capacity `capacities[i]`), without blocking. Writes each datagram's length, its kernel receive time
-/// (`SO_TIMESTAMPNS`, ns since the epoch, 0 if absent) and, when `SO_RXQ_OVFL` is on, the socket's cumulative kernel
-/// drop counter (unchanged if absent). Truncated datagrams get their length set to `SIZE_MAX`.
+/// `buffers[i]` (capacity `capacities[i]`), without blocking. Writes each datagram's length, its receive time in ns
+/// (0 if absent): `SO_TIMESTAMPNS`'s, or with `SO_TIMESTAMPING` the NIC's hardware stamp when there is one (counted in
+/// `*hardware_stamped`) and the kernel's software stamp otherwise; and, when `SO_RXQ_OVFL` is on, the socket's
+/// cumulative kernel drop counter (unchanged if absent). Truncated datagrams get their length set to `SIZE_MAX`.
 /// Returns the number received, 0 when none is waiting, or -errno.
 int CDSIShims_recv_batch(int fd, void *const *buffers, const size_t *capacities, size_t *lengths,
-                         uint64_t *timestamps_ns, unsigned count, uint32_t *kernel_drops);
+                         uint64_t *timestamps_ns, unsigned count, uint32_t *kernel_drops, unsigned *hardware_stamped);
+
+/// The name of the interface that has IPv4 address `address_be` (`getifaddrs`), for interface ioctls.
+/// Returns 0, or -ENODEV when no interface has it, or -errno.
+int CDSIShims_interface_name(uint32_t address_be, char *name, size_t capacity);
+
+/// Turns on hardware receive timestamps for every packet on `interface` (`SIOCSHWTSTAMP`, `HWTSTAMP_FILTER_ALL`; the
+/// linux/net_tstamp.h structs are not importable). Returns 0 or -errno (EOPNOTSUPP: the NIC or driver has none).
+int CDSIShims_enable_hardware_timestamps(int fd, const char *interface);
+
+/// Asks `fd` for `SO_TIMESTAMPING` receive stamps: hardware (raw) where the NIC gives them, software otherwise.
+/// Returns 0 or -errno.
+int CDSIShims_request_timestamping(int fd);
 
 /// Sends `count` datagrams to one IPv4 destination with one `sendmmsg` (a GNU extension).
 /// Returns the number sent or -errno.
