@@ -243,7 +243,7 @@ public struct ProcessingGraph: Sendable {
         case .second?: ", publisher favoured"
         case nil: ""
         }
-        return branches.map { $0.chain.joined(separator: " → ") + ($0.worker == nil ? " (one worker\(order))" : "") }
+        return branches.map { $0.chain.joined(separator: " → ") + ($0.worker == nil ? " (on the feed's worker\(order))" : "") }
             .joined(separator: "; ")
     }
 }
