@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // DSI's benchmarks, a package of their own so the main package never depends on the harness.
-//   cd Benchmarks && swift package benchmark
+//   cd Benchmarks && swift package benchmark        (ordo-one/benchmark: hot paths, malloc counts)
+//   cd Benchmarks && swift run -c release RingCompare    (DSI's ring against a C ring, alternated in one process)
 import Foundation
 import PackageDescription
 
@@ -15,6 +16,14 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The plain C ring the Swift one is measured against (also built alone by compare.sh, with CRingTool).
+        .target(name: "CRing", path: "CRing"),
+        // Both rings alternated segment by segment in one process: `swift run -c release RingCompare`.
+        .executableTarget(
+            name: "RingCompare",
+            dependencies: ["CRing", .product(name: "DSIRuntime", package: dsi)],
+            path: "RingCompare"
+        ),
         .executableTarget(
             name: "DSIBenchmarks",
             dependencies: [

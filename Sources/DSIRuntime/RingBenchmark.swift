@@ -24,7 +24,7 @@ public enum RingBenchmark {
     }
 
     /// Messages per second, producer to consumer.
-    static func stream(messages: Int, producerCPU: Int, consumerCPU: Int) -> Double {
+    public static func stream(messages: Int, producerCPU: Int, consumerCPU: Int) -> Double {
         let ring = SPSCRing(capacity: slots, slotSize: messageSize)
         let ready = DispatchSemaphore(value: 0)
         let consumer = Thread {
@@ -66,7 +66,7 @@ public enum RingBenchmark {
     }
 
     /// p50 and p99 of one-way latency (ns): round trips through two rings, halved.
-    static func pingPong(roundTrips: Int, producerCPU: Int, consumerCPU: Int) -> (UInt64, UInt64) {
+    public static func pingPong(roundTrips: Int, producerCPU: Int, consumerCPU: Int) -> (UInt64, UInt64) {
         let there = SPSCRing(capacity: slots, slotSize: messageSize)
         let back = SPSCRing(capacity: slots, slotSize: messageSize)
         let total = roundTrips + 1000  // the first thousand warm up caches and are not recorded

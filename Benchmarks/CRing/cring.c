@@ -1,8 +1,7 @@
-// A plain C SPSC ring, written for comparison with DSICore.SPSCRing: the same design (power-of-two slots of 64 bytes,
-// cache-line padded indices, each side's cached copy of the other's index, acquire/release only) and the same two
-// measurements as `dsi bench ring`, so the two can be run side by side.
-//   gcc -O2 -pthread -o cring_bench cring_bench.c && ./cring_bench [messages] [round_trips]
+// The C ring and its two measurements (see include/cring.h).
 #define _GNU_SOURCE
+#include "cring.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -16,10 +15,10 @@
 #define PAD 128
 
 typedef struct {
-    _Alignas(PAD) _Atomic uint64_t tail;      // written by the producer
+    _Alignas(PAD) uint64_t tail;              // written by the producer (__atomic builtins only)
     _Alignas(PAD) uint64_t producer_tail;     // producer-owned
     uint64_t producer_cached_head;
-    _Alignas(PAD) _Atomic uint64_t head;      // written by the consumer
+    _Alignas(PAD) uint64_t head;              // written by the consumer (__atomic builtins only)
     _Alignas(PAD) uint64_t consumer_head;     // consumer-owned
     uint64_t consumer_cached_tail;
     _Alignas(PAD) unsigned char slots[SLOTS][SLOT_SIZE];
@@ -67,39 +66,72 @@ static ring_t *new_ring(void) {
     return r;
 }
 
-static uint64_t messages;
-static ring_t *stream_ring, *there, *back;
-static uint64_t total_round_trips;
+typedef struct {
+    ring_t *ring;
+    uint64_t messages;
+    int cpu;
+} stream_job;
 
 static void *stream_consumer(void *arg) {
-    (void)arg;
-    pin(1);
+    stream_job *job = arg;
+    pin(job->cpu);
     uint64_t expected = 0;
-    while (expected < messages) {
-        unsigned n = ready_slots(stream_ring, 32);
+    while (expected < job->messages) {
+        unsigned n = ready_slots(job->ring, 32);
         if (n == 0) { pause_cpu(); continue; }
         for (unsigned i = 0; i < n; i++) {
             uint64_t v;
-            memcpy(&v, consumer_slot(stream_ring, i), 8);
+            memcpy(&v, consumer_slot(job->ring, i), 8);
             if (v != expected + i) { fprintf(stderr, "reordered\n"); exit(1); }
         }
         expected += n;
-        release(stream_ring, n);
+        release(job->ring, n);
     }
     return NULL;
 }
 
+double cring_stream(uint64_t messages, int producer_cpu, int consumer_cpu) {
+    stream_job job = { new_ring(), messages, consumer_cpu };
+    pthread_t consumer;
+    pthread_create(&consumer, NULL, stream_consumer, &job);
+    pin(producer_cpu);
+    uint64_t start = now_ns(), sent = 0;
+    while (sent < messages) {
+        unsigned want = messages - sent < 32 ? (unsigned)(messages - sent) : 32;
+        unsigned n = free_slots(job.ring, want);
+        if (n == 0) { pause_cpu(); continue; }
+        for (unsigned i = 0; i < n; i++) {
+            unsigned char *slot = producer_slot(job.ring, i);
+            uint64_t v = sent + i;
+            memcpy(slot, &v, 8);
+            for (int w = 1; w < SLOT_SIZE / 8; w++) memcpy(slot + 8 * w, &sent, 8);
+        }
+        commit(job.ring, n);
+        sent += n;
+    }
+    pthread_join(consumer, NULL);
+    double seconds = (now_ns() - start) / 1e9;
+    free(job.ring);
+    return messages / seconds;
+}
+
+typedef struct {
+    ring_t *there, *back;
+    uint64_t total;
+    int cpu;
+} echo_job;
+
 static void *echo(void *arg) {
-    (void)arg;
-    pin(1);
-    for (uint64_t k = 0; k < total_round_trips; k++) {
-        while (ready_slots(there, 1) == 0) pause_cpu();
+    echo_job *job = arg;
+    pin(job->cpu);
+    for (uint64_t k = 0; k < job->total; k++) {
+        while (ready_slots(job->there, 1) == 0) pause_cpu();
         uint64_t v;
-        memcpy(&v, consumer_slot(there, 0), 8);
-        release(there, 1);
-        while (free_slots(back, 1) == 0) pause_cpu();
-        memcpy(producer_slot(back, 0), &v, 8);
-        commit(back, 1);
+        memcpy(&v, consumer_slot(job->there, 0), 8);
+        release(job->there, 1);
+        while (free_slots(job->back, 1) == 0) pause_cpu();
+        memcpy(producer_slot(job->back, 0), &v, 8);
+        commit(job->back, 1);
     }
     return NULL;
 }
@@ -109,49 +141,26 @@ static int compare(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv) {
-    messages = argc > 1 ? strtoull(argv[1], NULL, 10) : 20000000;
-    uint64_t round_trips = argc > 2 ? strtoull(argv[2], NULL, 10) : 200000;
-
-    stream_ring = new_ring();
-    pthread_t consumer;
-    pthread_create(&consumer, NULL, stream_consumer, NULL);
-    pin(0);
-    uint64_t start = now_ns(), sent = 0;
-    while (sent < messages) {
-        unsigned want = messages - sent < 32 ? (unsigned)(messages - sent) : 32;
-        unsigned n = free_slots(stream_ring, want);
-        if (n == 0) { pause_cpu(); continue; }
-        for (unsigned i = 0; i < n; i++) {
-            unsigned char *slot = producer_slot(stream_ring, i);
-            uint64_t v = sent + i;
-            memcpy(slot, &v, 8);
-            for (int w = 1; w < SLOT_SIZE / 8; w++) memcpy(slot + 8 * w, &sent, 8);
-        }
-        commit(stream_ring, n);
-        sent += n;
-    }
-    pthread_join(consumer, NULL);
-    double seconds = (now_ns() - start) / 1e9;
-
-    there = new_ring();
-    back = new_ring();
-    total_round_trips = round_trips + 1000;
+void cring_pingpong(uint64_t round_trips, int producer_cpu, int consumer_cpu, uint64_t *p50, uint64_t *p99) {
+    echo_job job = { new_ring(), new_ring(), round_trips + 1000, consumer_cpu };
     uint64_t *samples = malloc(sizeof(uint64_t) * round_trips);
     pthread_t echoer;
-    pthread_create(&echoer, NULL, echo, NULL);
-    for (uint64_t k = 0; k < total_round_trips; k++) {
+    pthread_create(&echoer, NULL, echo, &job);
+    pin(producer_cpu);
+    for (uint64_t k = 0; k < job.total; k++) {
         uint64_t t0 = now_ns();
-        memcpy(producer_slot(there, 0), &k, 8);
-        commit(there, 1);
-        while (ready_slots(back, 1) == 0) pause_cpu();
-        release(back, 1);
+        memcpy(producer_slot(job.there, 0), &k, 8);
+        commit(job.there, 1);
+        while (ready_slots(job.back, 1) == 0) pause_cpu();
+        release(job.back, 1);
         uint64_t rtt = now_ns() - t0;
         if (k >= 1000) samples[k - 1000] = rtt / 2;
     }
     pthread_join(echoer, NULL);
     qsort(samples, round_trips, sizeof(uint64_t), compare);
-    printf("{\"msgsPerSec\": %.0f, \"latencyP50Ns\": %llu, \"latencyP99Ns\": %llu}\n", messages / seconds,
-           (unsigned long long)samples[round_trips / 2], (unsigned long long)samples[round_trips * 99 / 100]);
-    return 0;
+    *p50 = samples[round_trips / 2];
+    *p99 = samples[round_trips * 99 / 100];
+    free(samples);
+    free(job.there);
+    free(job.back);
 }
