@@ -85,11 +85,25 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
     ) {
         let now = now ?? receiveTime
         lastNow = now
-        guard let packet = MoldUDP64Packet(p, length: length), packet.blocksAreWellFormed else {
+        guard let packet = MoldUDP64Packet(p, length: length) else {
             counters.malformedPackets.add()
             return
         }
         let key = packet.sessionKey
+        let count = packet.messageCount
+        if session == key && count > 0 && packet.sequence &+ UInt64(count) <= _expected {
+            // A copy of what was handled already (mostly the other line's): dropped before it is read any further.
+            counters.packets.add()
+            counters.duplicatePackets.add()
+            counters.duplicateMessages.add(UInt64(count))
+            return
+        }
+        // One walk checks that every block lies inside the packet and hints each message, so that what they refer
+        // to loads in parallel; a packet that fails is dropped whole (its hints cost nothing).
+        guard hintBlocks(p, length: length, count: count) else {
+            counters.malformedPackets.add()
+            return
+        }
         if session != key {
             if retiredSessions.contains(key) {
                 counters.staleSessionPackets.add()
@@ -102,7 +116,6 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         }
         counters.packets.add()
         let first = packet.sequence
-        let count = packet.messageCount
         if packet.isEndOfSession { counters.endOfSession.add(); sessionEnded = true }
         else if count == 0 { counters.heartbeats.add() }
 
@@ -158,6 +171,22 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
 
     // MARK: Internals
 
+    /// Whether every one of the packet's `count` blocks lies inside its `length` bytes; hints each message to the
+    /// consumer on the way.
+    @inlinable
+    func hintBlocks(_ p: UnsafeRawPointer, length: Int, count: Int) -> Bool {
+        var offset = MoldUDP64Packet.headerSize
+        for _ in 0..<count {
+            guard offset &+ 2 <= length else { return false }
+            let messageLength = Int(p.bigEndianU16(at: offset))
+            let next = offset &+ 2 &+ messageLength  // offset < length <= Int.max / 2: no overflow
+            guard next <= length else { return false }
+            consumer.prefetch(p + offset + 2, length: messageLength)
+            offset = next
+        }
+        return true
+    }
+
     /// Handles a packet's messages from `expected` on, in order.
     @inlinable
     mutating func handle<Sink: TickSink>(
@@ -166,18 +195,11 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         let skip = Int(_expected - first)  // first <= _expected < first + count here
         if skip > 0 { counters.duplicateMessages.add(UInt64(skip)) }
         let recovered = line == LineIndex.recovery
-        // First pass: hint every message, so that the memory they refer to loads in parallel.
-        var ahead = MoldUDP64Packet.headerSize
-        for index in 0..<count {
-            let messageLength = Int(p.bigEndianU16(at: ahead))
-            if index >= skip { consumer.prefetch(p + ahead + 2, length: messageLength) }
-            ahead += 2 + messageLength
-        }
-        // A plain loop, not `forEachMessage`: a closure would need a copy of the consumer, and mutating that copy
+        // (`process` hinted the messages when it checked the packet.) A plain loop, not `forEachMessage`: a closure would need a copy of the consumer, and mutating that copy
         // would copy its books.
         var offset = MoldUDP64Packet.headerSize
         for index in 0..<count {
-            let messageLength = Int(p.bigEndianU16(at: offset))  // in bounds: blocksAreWellFormed held
+            let messageLength = Int(p.bigEndianU16(at: offset))  // in bounds: hintBlocks checked every block
             if index >= skip {
                 consumer.handle(p + offset + 2, length: messageLength, seq: first &+ UInt64(index),
                                   receiveTime: receiveTime, sink: &sink)

@@ -41,7 +41,7 @@ public struct Normalizer: MessageConsumer {
         let type = p.byte(at: 0)
         let locate = p.bigEndianU16(at: ITCHOffsets.stockLocate)
         // A tick is built only when one goes out: most messages (adds, cancels below the top) publish nothing.
-        let origin = Origin(seq: seq, timestamp: p.bigEndianU48(at: ITCHOffsets.timestamp), receiveTime: receiveTime)
+        let origin = Origin(seq: seq, message: p, receiveTime: receiveTime)
 
         switch type {
         case UInt8(ascii: "A"), UInt8(ascii: "F"):
@@ -245,17 +245,18 @@ public struct Normalizer: MessageConsumer {
     }
 }
 
-/// Where a message's ticks come from: its sequence number, exchange time and receive time.
+/// Where a message's ticks come from: its sequence number, the message (for its exchange time, read only when a tick
+/// goes out) and receive time.
 @usableFromInline
 struct Origin {
     @usableFromInline let seq: UInt64
-    @usableFromInline let timestamp: UInt64
+    @usableFromInline let message: UnsafeRawPointer
     @usableFromInline let receiveTime: UInt64
 
     @inlinable
-    init(seq: UInt64, timestamp: UInt64, receiveTime: UInt64) {
+    init(seq: UInt64, message: UnsafeRawPointer, receiveTime: UInt64) {
         self.seq = seq
-        self.timestamp = timestamp
+        self.message = message
         self.receiveTime = receiveTime
     }
 
@@ -265,7 +266,7 @@ struct Origin {
         var t = Tick(kind: kind)
         t.seq = seq
         t.stockLocate = locate
-        t.timestamp = timestamp
+        t.timestamp = message.bigEndianU48(at: ITCHOffsets.timestamp)  // the caller checked the message's length
         t.receiveTime = receiveTime
         return t
     }

@@ -46,6 +46,9 @@ public struct OrderTable {
     @usableFromInline var entries: UnsafeMutablePointer<Entry>
     @usableFromInline var mask: Int
     @usableFromInline var _count = 0
+    /// The count at which the table grows (three quarters full), kept so that an insert compares instead of
+    /// multiplying.
+    @usableFromInline var growAt: Int
     /// The farthest any entry has been placed from its home slot (never shrinks until a rehash). Sequential
     /// references keep it near 0, and removal then looks only that far for entries to shift back, instead of walking
     /// to the end of a run of live orders.
@@ -61,6 +64,7 @@ public struct OrderTable {
         storage = Storage(capacity: capacity)
         entries = storage.entries
         mask = capacity - 1
+        growAt = capacity / 4 * 3
     }
 
     public var capacity: Int { mask + 1 }
@@ -95,15 +99,16 @@ public struct OrderTable {
     @inlinable
     public mutating func place(_ entry: Entry) -> UnsafeMutablePointer<Entry>? {
         guard entry.ref != Self.empty else { return nil }
-        if (_count + 1) * 4 > capacity * 3 { grow() }
-        var i = home(entry.ref)
+        if _count >= growAt { grow() }
+        let start = home(entry.ref)
+        var i = start
         while true {
             let key = entries[i].ref
             if key == entry.ref { return nil }
             if key == Self.empty {
                 entries[i] = entry
-                _count += 1
-                let distance = (i &- home(entry.ref)) & mask
+                _count &+= 1  // below growAt: cannot overflow
+                let distance = (i &- start) & mask
                 if distance > maxProbe { maxProbe = distance }
                 return entries + i
             }
@@ -132,7 +137,7 @@ public struct OrderTable {
             }
         }
         entries[hole].ref = Self.empty
-        _count -= 1
+        _count &-= 1  // the slot held an entry: count > 0
     }
 
     /// Doubles the table: only when the configured size was too small for the day.
@@ -142,6 +147,7 @@ public struct OrderTable {
         storage = Storage(capacity: oldCapacity * 2)
         entries = storage.entries
         mask = oldCapacity * 2 - 1
+        growAt = oldCapacity * 2 / 4 * 3
         _count = 0
         maxProbe = 0
         growths += 1
