@@ -17,8 +17,8 @@ struct BookLevels {
     struct Level {
         @usableFromInline var shares: UInt64
         @usableFromInline var orders: UInt32
-        @usableFromInline var key: UInt32
-        @inlinable init(shares: UInt64, orders: UInt32, key: UInt32) {
+        @usableFromInline var key: Int32
+        @inlinable init(shares: UInt64, orders: UInt32, key: Int32) {
             self.shares = shares; self.orders = orders; self.key = key
         }
     }
@@ -82,17 +82,21 @@ struct BookLevels {
     @inlinable @inline(__always)
     static func side(_ locate: UInt16, isBid: Bool) -> Int { Int(locate) &<< 1 | (isBid ? 0 : 1) }
 
-    /// The sort key of `price`: larger is better on both sides.
+    /// The sort key of `price`: larger is better on both sides (the price for bids, its complement for asks), with
+    /// the top bit flipped so that keys compare as signed integers (SSE2 compares only those).
     @inlinable @inline(__always)
-    static func key(_ price: UInt32, isBid: Bool) -> UInt32 { isBid ? price : ~price }
+    static func key(_ price: UInt32, isBid: Bool) -> Int32 { Int32(bitPattern: (isBid ? price : ~price) ^ 0x8000_0000) }
 
     @inlinable @inline(__always)
-    static func price(_ key: UInt32, isBid: Bool) -> UInt32 { isBid ? key : ~key }
+    static func price(_ key: Int32, isBid: Bool) -> UInt32 {
+        let raw = UInt32(bitPattern: key) ^ 0x8000_0000
+        return isBid ? raw : ~raw
+    }
 
-    // Only called on sides with a block (count > 0, or after resize). Keys past `count` are UInt32.max (see
+    // Only called on sides with a block (count > 0, or after resize). Keys past `count` are Int32.max (see
     // lowerBound); indices start at 4 * capacity.
     @inlinable @inline(__always)
-    static func keys(_ s: Side) -> UnsafeMutablePointer<UInt32> { s.base.unsafelyUnwrapped.assumingMemoryBound(to: UInt32.self) }
+    static func keys(_ s: Side) -> UnsafeMutablePointer<Int32> { s.base.unsafelyUnwrapped.assumingMemoryBound(to: Int32.self) }
     @inlinable @inline(__always)
     static func ids(_ s: Side) -> UnsafeMutablePointer<UInt32> {
         (s.base.unsafelyUnwrapped + Int(s.capacity) &* 4).assumingMemoryBound(to: UInt32.self)
@@ -105,16 +109,16 @@ struct BookLevels {
 
     /// Index of the first level whose key is not below `key` (where `key` is, or would go).
     /// - Complexity: up to `linearSearchLimit` levels, every key is compared, eight at a time with no branch to
-    ///   mispredict (keys past `count` are `UInt32.max`, which is below nothing); deeper sides are binary searched.
+    ///   mispredict (keys past `count` are `Int32.max`, which is below nothing); deeper sides are binary searched.
     @inlinable @inline(__always)
-    static func lowerBound(_ keys: UnsafeMutablePointer<UInt32>, count: Int, key: UInt32) -> Int {
+    static func lowerBound(_ keys: UnsafeMutablePointer<Int32>, count: Int, key: Int32) -> Int {
         if count <= linearSearchLimit {
-            let probe = SIMD8<UInt32>(repeating: key)
-            var below = SIMD8<UInt32>()
+            let probe = SIMD8<Int32>(repeating: key)
+            var below = SIMD8<Int32>()
             var i = 0
             while i < count {  // reads whole groups of 8: capacities are multiples of 8
-                let group = UnsafeRawPointer(keys + i).loadUnaligned(as: SIMD8<UInt32>.self)
-                below &+= SIMD8<UInt32>().replacing(with: 1, where: group .< probe)
+                let group = UnsafeRawPointer(keys + i).loadUnaligned(as: SIMD8<Int32>.self)
+                below &+= SIMD8<Int32>().replacing(with: 1, where: group .< probe)
                 i &+= 8
             }
             return Int(below.wrappedSum())
@@ -131,7 +135,7 @@ struct BookLevels {
     /// Adds `shares` (one new order) at `key`.
     /// - Returns: the level's index (for the order to keep) and whether the side's best level changed.
     @inlinable
-    mutating func add(side: Int, key: UInt32, shares: UInt64) -> (level: UInt32, touchedTop: Bool) {
+    mutating func add(side: Int, key: Int32, shares: UInt64) -> (level: UInt32, touchedTop: Bool) {
         var s = sides[side]
         let count = Int(s.count)
         if count == Int(s.capacity) {
@@ -179,7 +183,7 @@ struct BookLevels {
 
     /// Takes the emptied level with `key` out of its side's sorted keys (the only search on the way out).
     @inlinable
-    mutating func dropLevel(side: Int, key: UInt32) {
+    mutating func dropLevel(side: Int, key: Int32) {
         let s = sides[side]
         let count = Int(s.count)
         let keys = Self.keys(s), ids = Self.ids(s)
@@ -215,7 +219,7 @@ struct BookLevels {
 
     /// The best level's key and shares; nil for an empty side.
     @inlinable @inline(__always)
-    func best(side: Int) -> (key: UInt32, shares: UInt64)? {
+    func best(side: Int) -> (key: Int32, shares: UInt64)? {
         let s = sides[side]
         guard s.count > 0 else { return nil }
         let top = pool[Int(s.best)]
@@ -240,7 +244,8 @@ struct BookLevels {
         let capacity = (capacity + 7) & ~7  // whole groups of 8 keys (see lowerBound)
         let base = UnsafeMutableRawPointer.allocate(byteCount: capacity * 8, alignment: 64)
         // Written whole now, so the first orders do not page-fault; keys past the count are below nothing.
-        base.initializeMemory(as: UInt32.self, repeating: .max, count: capacity * 2)
+        base.initializeMemory(as: Int32.self, repeating: .max, count: capacity)
+        (base + capacity * 4).initializeMemory(as: UInt32.self, repeating: 0, count: capacity)
         var new = old
         new.base = base
         new.capacity = Int32(capacity)

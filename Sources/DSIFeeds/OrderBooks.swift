@@ -46,7 +46,8 @@ public struct OrderBooks {
     public func bbo(_ locate: UInt16) -> (bidPrice: UInt32, bidSize: UInt64, askPrice: UInt32, askSize: UInt64) {
         let b = levels.best(side: BookLevels.side(locate, isBid: true))
         let a = levels.best(side: BookLevels.side(locate, isBid: false))
-        return (b?.key ?? 0, b?.shares ?? 0, a.map { BookLevels.price($0.key, isBid: false) } ?? 0, a?.shares ?? 0)
+        return (b.map { BookLevels.price($0.key, isBid: true) } ?? 0, b?.shares ?? 0,
+                a.map { BookLevels.price($0.key, isBid: false) } ?? 0, a?.shares ?? 0)
     }
 
     /// Adds a new order.
