@@ -134,7 +134,7 @@ struct BookLevels {
 
     /// Adds `shares` (one new order) at `key`.
     /// - Returns: the level's index (for the order to keep) and whether the side's best level changed.
-    @inlinable
+    @inlinable @inline(__always)
     mutating func add(side: Int, key: Int32, shares: UInt64) -> (level: UInt32, touchedTop: Bool) {
         var s = sides[side]
         let count = Int(s.count)
@@ -166,7 +166,7 @@ struct BookLevels {
 
     /// Takes `shares` off level `id` of side `side`; `orderGone` when an order left the book. Removes the level when
     /// it empties. - Returns: whether the side's best level changed.
-    @inlinable
+    @inlinable @inline(__always)
     mutating func remove(side: Int, level id: UInt32, shares: UInt64, orderGone: Bool) -> Bool {
         let touchedTop = sides[side].best == id  // loads beside the level's, not after it
         var level = pool[Int(id)]

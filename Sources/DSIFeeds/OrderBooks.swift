@@ -70,7 +70,7 @@ public struct OrderBooks {
     /// Takes up to `shares` off a live order (execution or cancel); removes it when none remain.
     /// - Returns: the order as it was before and whether its side's best level changed; nil when the reference is
     ///   unknown.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func reduce(ref: UInt64, shares: UInt32) -> (order: OrderTable.Entry, touchedTop: Bool)? {
         guard let slot = _orders.find(ref) else { return nil }
         let before = slot.pointee
@@ -83,7 +83,7 @@ public struct OrderBooks {
 
     /// Removes a live order whole.
     /// - Returns: the order and whether its side's best level changed; nil when the reference is unknown.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func delete(ref: UInt64) -> (order: OrderTable.Entry, touchedTop: Bool)? {
         guard let slot = _orders.find(ref) else { return nil }
         let before = slot.pointee
@@ -92,7 +92,7 @@ public struct OrderBooks {
         return (before, top)
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     mutating func removeFromLevels(_ order: OrderTable.Entry, shares: UInt32, orderGone: Bool) -> Bool {
         levels.remove(side: BookLevels.side(order.locate, isBid: order.side == UInt8(ascii: "B")), level: order.level,
                       shares: UInt64(shares), orderGone: orderGone)

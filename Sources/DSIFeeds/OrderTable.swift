@@ -96,7 +96,7 @@ public struct OrderTable {
 
     /// Adds an order and returns its slot (valid until the next insert or remove); nil (and nothing changed) when
     /// the reference is already live or is the reserved value.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func place(_ entry: Entry) -> UnsafeMutablePointer<Entry>? {
         guard entry.ref != Self.empty else { return nil }
         if _count >= growAt { grow() }
@@ -118,7 +118,7 @@ public struct OrderTable {
 
     /// Removes the order in `slot` (from `find`), shifting later entries of its probe run back so lookups need no
     /// tombstones.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func remove(_ slot: UnsafeMutablePointer<Entry>) {
         var hole = slot - entries
         var i = hole
