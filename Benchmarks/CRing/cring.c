@@ -142,6 +142,7 @@ static int compare(const void *a, const void *b) {
 }
 
 void cring_pingpong(uint64_t round_trips, int producer_cpu, int consumer_cpu, uint64_t *p50, uint64_t *p99) {
+    if (round_trips == 0) { *p50 = 0; *p99 = 0; return; }
     echo_job job = { new_ring(), new_ring(), round_trips + 1000, consumer_cpu };
     uint64_t *samples = malloc(sizeof(uint64_t) * round_trips);
     pthread_t echoer;

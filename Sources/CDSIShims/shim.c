@@ -71,14 +71,18 @@ int CDSIShims_interface_name(uint32_t address_be, char *name, size_t capacity) {
 int CDSIShims_enable_hardware_timestamps(int fd, const char *interface) {
     struct hwtstamp_config config;
     memset(&config, 0, sizeof(config));
-    config.tx_type = HWTSTAMP_TX_OFF;
-    config.rx_filter = HWTSTAMP_FILTER_ALL;
     struct ifreq request;
     memset(&request, 0, sizeof(request));
     strncpy(request.ifr_name, interface, IFNAMSIZ - 1);
     request.ifr_data = (char *)&config;
+    // The setting is the device's, for every process: read it first and change only the receive filter, so that a
+    // PTP daemon's transmit stamps (tx_type) stay as they were.
+    if (ioctl(fd, SIOCGHWTSTAMP, &request) != 0) return -errno;
+    if (config.rx_filter == HWTSTAMP_FILTER_ALL) return 0;
+    config.rx_filter = HWTSTAMP_FILTER_ALL;
     if (ioctl(fd, SIOCSHWTSTAMP, &request) != 0) return -errno;
-    return 0;
+    // The driver writes back what it did: anything but ALL leaves some packets unstamped.
+    return config.rx_filter == HWTSTAMP_FILTER_ALL ? 0 : -ERANGE;
 }
 
 int CDSIShims_request_timestamping(int fd) {

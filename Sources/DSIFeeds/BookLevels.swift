@@ -9,7 +9,8 @@ import DSICore
 /// search) and for the best level. The key grows as the price gets better (the price for bids, its complement for
 /// asks), best last: the busiest end is the cheapest to change, and one search serves both sides.
 ///
-/// Copies of a `BookLevels` share its memory (the books that hold it are never copied to be changed apart).
+/// Copies of a `BookLevels` share its memory: a copy may be read (its reads go through the shared storage) but only
+/// the original is changed.
 @usableFromInline
 struct BookLevels {
     /// What rests at one price.
@@ -39,7 +40,7 @@ struct BookLevels {
     final class Storage {
         let sides: UnsafeMutablePointer<Side>
         let sideCount: Int
-        var pool: UnsafeMutablePointer<Level>
+        @usableFromInline var pool: UnsafeMutablePointer<Level>
 
         init(sideCount: Int, poolCapacity: Int) {
             sides = .allocate(capacity: sideCount)
@@ -170,9 +171,12 @@ struct BookLevels {
     mutating func remove(side: Int, level id: UInt32, shares: UInt64, orderGone: Bool) -> Bool {
         let touchedTop = sides[side].best == id  // loads beside the level's, not after it
         var level = pool[Int(id)]
+        guard level.orders > 0 else { return false }  // already freed: an order can leave only once
         level.shares = level.shares >= shares ? level.shares &- shares : 0
-        if orderGone && level.orders > 0 { level.orders &-= 1 }
-        if level.orders > 0 && level.shares > 0 {
+        if orderGone { level.orders &-= 1 }
+        // The level goes with its last order, never before: every live order keeps its index. (Its shares are the
+        // sum of its orders', each more than 0, so they reach 0 only then too.)
+        if level.orders > 0 {
             pool[Int(id)] = level
         } else {
             dropLevel(side: side, key: level.key)
@@ -222,7 +226,7 @@ struct BookLevels {
     func best(side: Int) -> (key: Int32, shares: UInt64)? {
         let s = sides[side]
         guard s.count > 0 else { return nil }
-        let top = pool[Int(s.best)]
+        let top = storage.pool[Int(s.best)]  // the storage's pool: right in a copy too
         return (top.key, top.shares)
     }
 
@@ -232,7 +236,7 @@ struct BookLevels {
         guard s.count > 0 else { return [] }
         let ids = Self.ids(s)
         return (0..<Int(s.count)).reversed().map {
-            let level = pool[Int(ids[$0])]
+            let level = storage.pool[Int(ids[$0])]
             return PriceLevels.Level(price: Self.price(level.key, isBid: isBid), shares: level.shares, orders: level.orders)
         }
     }

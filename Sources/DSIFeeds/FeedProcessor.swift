@@ -100,7 +100,7 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         }
         // One walk checks that every block lies inside the packet and hints each message, so that what they refer
         // to loads in parallel; a packet that fails is dropped whole (its hints cost nothing).
-        guard hintBlocks(p, length: length, count: count) else {
+        guard packet.checkBlocks({ consumer.prefetch($0, length: $1) }) else {
             counters.malformedPackets.add()
             return
         }
@@ -171,22 +171,6 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
 
     // MARK: Internals
 
-    /// Whether every one of the packet's `count` blocks lies inside its `length` bytes; hints each message to the
-    /// consumer on the way.
-    @inlinable
-    func hintBlocks(_ p: UnsafeRawPointer, length: Int, count: Int) -> Bool {
-        var offset = MoldUDP64Packet.headerSize
-        for _ in 0..<count {
-            guard offset &+ 2 <= length else { return false }
-            let messageLength = Int(p.bigEndianU16(at: offset))
-            let next = offset &+ 2 &+ messageLength  // offset < length <= Int.max / 2: no overflow
-            guard next <= length else { return false }
-            consumer.prefetch(p + offset + 2, length: messageLength)
-            offset = next
-        }
-        return true
-    }
-
     /// Handles a packet's messages from `expected` on, in order.
     @inlinable
     mutating func handle<Sink: TickSink>(
@@ -195,8 +179,9 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         let skip = Int(_expected - first)  // first <= _expected < first + count here
         if skip > 0 { counters.duplicateMessages.add(UInt64(skip)) }
         let recovered = line == LineIndex.recovery
-        // (`process` hinted the messages when it checked the packet.) A plain loop, not `forEachMessage`: a closure would need a copy of the consumer, and mutating that copy
-        // would copy its books.
+        // A live packet's messages were hinted when `process` checked it (a held one's go unhinted). A plain loop,
+        // not `forEachMessage`: a closure would need a copy of the consumer, and mutating that copy would copy its
+        // books.
         var offset = MoldUDP64Packet.headerSize
         for index in 0..<count {
             let messageLength = Int(p.bigEndianU16(at: offset))  // in bounds: hintBlocks checked every block

@@ -37,12 +37,20 @@ public struct MoldUDP64Packet {
 
     /// Whether every message block lies inside the packet (a packet that fails this is malformed as a whole).
     @inlinable
-    public var blocksAreWellFormed: Bool {
+    public var blocksAreWellFormed: Bool { checkBlocks { _, _ in } }
+
+    /// Walks the message blocks, calling `body(message, length)` for each one that lies inside the packet, in order.
+    /// - Returns: whether every block does (when one does not, the walk stops there: the packet is malformed).
+    @inlinable @inline(__always)
+    public func checkBlocks(_ body: (UnsafeRawPointer, Int) -> Void) -> Bool {
         var offset = Self.headerSize
         for _ in 0..<messageCount {
-            guard offset + 2 <= length else { return false }
-            offset += 2 + Int(bytes.bigEndianU16(at: offset))
-            guard offset <= length else { return false }
+            guard offset &+ 2 <= length else { return false }
+            let messageLength = Int(bytes.bigEndianU16(at: offset))
+            let next = offset &+ 2 &+ messageLength  // offset <= length, a packet's size: no overflow
+            guard next <= length else { return false }
+            body(bytes + offset + 2, messageLength)
+            offset = next
         }
         return true
     }

@@ -49,7 +49,8 @@ public struct Normalizer: MessageConsumer {
             typealias O = ITCHOffsets.AddOrder
             let change = books.add(ref: p.bigEndianU64(at: O.orderRef), locate: locate, side: p.byte(at: O.side),
                                    price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
-            if !change.added { counters.unknownOrders.add() }  // a reference already live: the feed is inconsistent
+            // A reference already live, or an order of no shares: the feed is inconsistent.
+            if !change.added { counters.unknownOrders.add() }
             if change.touchedTop { publishQuoteIfChanged(locate: locate, origin: origin, sink: &sink) }
 
         case UInt8(ascii: "E"):

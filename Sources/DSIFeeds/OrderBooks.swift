@@ -2,7 +2,8 @@ import DSICore
 
 /// Every stock's book (indexed by stock locate), the live orders behind them, and the symbols from the directory.
 ///
-/// Copies share the orders and levels (both live in memory allocated once): change books through one value only.
+/// Copies share the orders and levels (both live in memory allocated once): a copy may be read, but change books
+/// through one value only.
 public struct OrderBooks {
     public static let locates = 65536
 
@@ -51,13 +52,13 @@ public struct OrderBooks {
     }
 
     /// Adds a new order.
-    /// - Returns: `added` false (and nothing changed) when its reference is already live; `touchedTop` when the
-    ///   side's best level changed.
+    /// - Returns: `added` false (and nothing changed) when its reference is already live or it has no shares (an
+    ///   order of nothing rests nowhere); `touchedTop` when the side's best level changed.
     @inlinable
     public mutating func add(
         ref: UInt64, locate: UInt16, side: UInt8, price: UInt32, shares: UInt32
     ) -> (added: Bool, touchedTop: Bool) {
-        guard let slot = _orders.place(.init(ref: ref, price: price, shares: shares, locate: locate, side: side)) else {
+        guard shares > 0, let slot = _orders.place(.init(ref: ref, price: price, shares: shares, locate: locate, side: side)) else {
             return (false, false)
         }
         let isBid = side == UInt8(ascii: "B")

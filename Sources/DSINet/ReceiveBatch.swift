@@ -17,7 +17,7 @@ final class ReceiveBatch {
     /// Receives what is waiting on `fd` (up to one batch, as many as the ring has free slots) straight into the
     /// slots, stamps each slot's header, commits them. Returns how many were committed.
     func receive(fd: Int32, into ring: SPSCRing, line: Int, what: @autoclosure () -> String,
-                 kernelDrops: Counter, oversized: Counter, hardwareStamped: Counter) throws -> Int {
+                 kernelDrops: Counter, oversized: Counter, hardwareStamped: Counter? = nil) throws -> Int {
         let free = ring.freeSlots(limit: Int(CDSIShims_MAX_BATCH))
         if free == 0 { return 0 }  // back-pressure: the kernel buffer holds the rest until the pipeline catches up
         let room = ring.slotSize - PacketSlot.payloadOffset
@@ -30,7 +30,7 @@ final class ReceiveBatch {
         if n < 0 { throw SystemError(what(), errno: -n) }
         if n == 0 { return 0 }
         kernelDrops.set(UInt64(drops))
-        if stamped > 0 { hardwareStamped.add(UInt64(stamped)) }
+        if stamped > 0 { hardwareStamped?.add(UInt64(stamped)) }
         var committed = 0
         for i in 0..<Int(n) {
             // The shim marks a datagram cut short by the slot (MSG_TRUNC) with SIZE_MAX, which reads as -1.

@@ -11,8 +11,6 @@ public final class RecoveryClient {
     public let sendFailures = Counter()
     public let kernelDrops = Counter()
     public let oversized = Counter()
-    /// Always 0: replies are stamped by the kernel.
-    let hardwareStamped = Counter()
     public let replies = Counter()
     private let batch = ReceiveBatch()
     private let request = UnsafeMutableRawPointer.allocate(byteCount: 20, alignment: 8)
@@ -57,7 +55,7 @@ public final class RecoveryClient {
     public func receive(into ring: SPSCRing) throws -> Int {
         do {
             let n = try batch.receive(fd: fd, into: ring, line: LineIndex.recovery, what: "recvmmsg(recovery \(server))",
-                                      kernelDrops: kernelDrops, oversized: oversized, hardwareStamped: hardwareStamped)
+                                      kernelDrops: kernelDrops, oversized: oversized)
             replies.add(UInt64(n))
             return n
         } catch let error as SystemError where error.errno == ECONNREFUSED {

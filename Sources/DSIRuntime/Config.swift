@@ -157,7 +157,7 @@ public struct ValidatedConfig: Sendable {
     public var ringSlots: Int
     public var graph: ProcessingGraph
     public var pipelineWorker: WorkerConfig { graph.pipelineWorker }
-    /// The publisher's worker, or the pipeline's when one worker runs everything.
+    /// The first branch's publisher's worker (the pipeline's when that publisher runs on the feed's worker).
     public var publisherWorker: WorkerConfig { graph.publisherWorker ?? graph.pipelineWorker }
     /// Every filter on the first branch, in order (what `dsi ticks --config` applies).
     public var filter: TickFilter { filter(of: graph.branches[0]) }
@@ -264,18 +264,37 @@ extension HandlerConfig {
         } else {
             graph = try defaultGraph(fail: fail)
         }
+        func nodeKey(_ name: String) -> String {
+            let i = (self.graph ?? []).firstIndex { $0.name == name } ?? 0
+            return "graph[\(i)] (node '\(name)')"
+        }
+        // A publish node's own choice wins over publisher.backPressure.
         for (b, branch) in graph.branches.enumerated() {
             let given = branch.backPressureGiven ?? publisher.backPressure
             if branch.worker == nil {
                 // One thread fills and drains the ring: waiting on a full ring would wait for itself.
                 guard given != .block else {
-                    throw fail(branch.backPressureGiven == nil ? "publisher.backPressure" : "graph (node '\(branch.publish)').options.backPressure",
+                    throw fail(branch.backPressureGiven == nil ? "publisher.backPressure" : "\(nodeKey(branch.publish)).options.backPressure",
                                "block needs the publisher on a worker of its own (the feed's worker runs '\(branch.publish)' here)")
                 }
                 graph.branches[b].backPressure = .drop
             } else {
                 graph.branches[b].backPressure = given ?? .block
             }
+        }
+        // One publisher per address: the same port twice on one address, or on the wildcard and any other, is refused
+        // here rather than by bind at start.
+        var bound: [(endpoint: IPv4Endpoint, publish: String)] = []
+        for branch in graph.branches {
+            let endpoint = branch.listen ?? listen
+            if endpoint.port != 0, let other = bound.first(where: {
+                $0.endpoint.port == endpoint.port
+                    && ($0.endpoint.address == endpoint.address || $0.endpoint.address.value == 0 || endpoint.address.value == 0)
+            }) {
+                throw fail(branch.listen == nil ? "publisher.listen" : "\(nodeKey(branch.publish)).options.listen",
+                           "\(endpoint) is also where '\(other.publish)' listens (\(other.endpoint))")
+            }
+            bound.append((endpoint, branch.publish))
         }
         let backPressure = graph.backPressure
         return ValidatedConfig(

@@ -170,6 +170,8 @@ public final class FeedHandler: @unchecked Sendable {
     public var subscribers: UInt64 { publishers.reduce(0) { $0 + $1.subscribers.load } }
     public var slowConsumerDisconnects: UInt64 { publishers.reduce(0) { $0 + $1.slowConsumerDisconnects.load } }
     public var kernelDrops: UInt64 { receivers.reduce(0) { $0 + $1.kernelDrops.load } }
+    /// Datagrams the NICs stamped (`timestamps: hardware`).
+    public var hardwareStamped: UInt64 { receivers.reduce(0) { $0 + $1.hardwareStamped.load } }
     public var datagramsReceived: UInt64 { receivers.reduce(0) { $0 + $1.datagrams.load } }
     /// Whether the pipeline has nothing received but unprocessed.
     public var ingestEmpty: Bool { ingest.count == 0 }

@@ -96,14 +96,21 @@ public struct ProcessingGraph: Sendable {
             }
         }
         func key(_ name: String) -> String { "graph[\(index[name]!)] (node '\(name)')" }
-        for (i, node) in nodes.enumerated() {
+        for node in nodes {
             if node.kind == "feed" {
-                if let input = node.input { throw fail("graph[\(i)] (node '\(node.name)')", "a feed takes no input (has '\(input)')") }
+                if let input = node.input { throw fail(key(node.name), "a feed takes no input (has '\(input)')") }
             } else {
-                guard let input = node.input else { throw fail("graph[\(i)] (node '\(node.name)')", "needs an input") }
-                guard index[input] != nil else {
-                    throw fail("graph[\(i)] (node '\(node.name)')", "unknown input '\(input)'")
-                }
+                guard let input = node.input else { throw fail(key(node.name), "needs an input") }
+                guard index[input] != nil else { throw fail(key(node.name), "unknown input '\(input)'") }
+            }
+            if node.kind != "publish", let options = node.options, options.listen != nil || options.backPressure != nil {
+                throw fail("\(key(node.name)).options", "listen and backPressure are a publish node's options")
+            }
+        }
+        var workerNames: [String: Int] = [:]
+        for (w, worker) in workers.enumerated() {
+            if let other = workerNames.updateValue(w, forKey: worker.name) {
+                throw fail("workers[\(w)].name", "duplicate worker name '\(worker.name)' (also workers[\(other)])")
             }
         }
         // Each node has at most one input, so following inputs from any node either reaches a feed or loops.
@@ -181,7 +188,6 @@ public struct ProcessingGraph: Sendable {
         }
 
         var branches: [Branch] = []
-        var listens: [String: String] = [:]  // endpoint → publish node
         var usesDefaultListen: String? = nil
         for chain in chains {
             let publish = nodes[index[chain.last!]!]
@@ -200,11 +206,7 @@ public struct ProcessingGraph: Sendable {
                 guard let endpoint = IPv4Endpoint(text) else {
                     throw fail("\(key(publish.name)).options.listen", "'\(text)' is not an address:port")
                 }
-                if endpoint.port != 0, let other = listens[endpoint.description] {
-                    throw fail("\(key(publish.name)).options.listen", "\(endpoint) is also where '\(other)' listens")
-                }
-                listens[endpoint.description] = publish.name
-                listen = endpoint
+                listen = endpoint  // clashes with the others are checked with publisher.listen (HandlerConfig)
             } else if let other = usesDefaultListen {
                 throw fail("\(key(publish.name)).options.listen",
                            "needed: '\(other)' already listens on publisher.listen (one publisher per address)")

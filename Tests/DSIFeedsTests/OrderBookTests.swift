@@ -64,6 +64,28 @@ import Testing
         }
     }
 
+    /// An order of no shares is refused, and a level lives exactly as long as its last order: the levels' pool
+    /// never frees a level an order still rests on, nor frees one twice.
+    @Test func levelsLiveAsLongAsTheirOrders() {
+        var books = OrderBooks(expectedOrders: 64)
+        books.addStock(locate: 1, symbol: Symbol("ZXA"))
+        #expect(books.add(ref: 1, locate: 1, side: UInt8(ascii: "B"), price: 100, shares: 0).added == false)
+        #expect(books.add(ref: 2, locate: 1, side: UInt8(ascii: "B"), price: 100, shares: 50).added)
+        #expect(books.add(ref: 3, locate: 1, side: UInt8(ascii: "B"), price: 100, shares: 70).added)
+        #expect(books.reduce(ref: 3, shares: 70)?.order.shares == 70, "an execution of all of order 3")
+        #expect(books.bidLevels(1).bestFirst == [PriceLevels.Level(price: 100, shares: 50, orders: 1)])
+        #expect(books.delete(ref: 1) == nil, "the refused order never rested")
+        // Another stock's level takes whatever slot is free next; order 2's level must still be its own.
+        #expect(books.add(ref: 4, locate: 2, side: UInt8(ascii: "S"), price: 200, shares: 10).added)
+        #expect(books.delete(ref: 2)?.touchedTop == true)
+        #expect(books.bidLevels(1).bestFirst.isEmpty)
+        #expect(books.askLevels(2).bestFirst == [PriceLevels.Level(price: 200, shares: 10, orders: 1)])
+        #expect(books.add(ref: 5, locate: 1, side: UInt8(ascii: "B"), price: 90, shares: 5).added)
+        #expect(books.add(ref: 6, locate: 2, side: UInt8(ascii: "S"), price: 210, shares: 7).added)
+        #expect(books.bidLevels(1).bestFirst == [PriceLevels.Level(price: 90, shares: 5, orders: 1)])
+        #expect(books.askLevels(2).bestFirst.map(\.price) == [200, 210])
+    }
+
     /// Colliding references (multiples of the capacity, random ones) against a dictionary: displacement, removal's
     /// bounded backward shift and growth keep every live order findable and nothing else.
     @Test func orderTableUnderCollisionsMatchesModel() {

@@ -127,6 +127,15 @@ import Testing
             workers: [{name: w, cpu: 0, nodes: [itch]}]
 
             """, saying: ["at least one publish node"])
+        // tradesOut takes publisher.listen (127.0.0.1:9443): the same port again, or on the wildcard, is a clash.
+        refuses(Self.fanOut.replacingOccurrences(of: "listen: \"127.0.0.1:9444\"", with: "listen: \"127.0.0.1:9443\""),
+                saying: ["node 'quotesOut'", "options.listen", "also where 'tradesOut'"])
+        refuses(Self.fanOut.replacingOccurrences(of: "listen: \"127.0.0.1:9444\"", with: "listen: \"0.0.0.0:9443\""),
+                saying: ["node 'quotesOut'", "options.listen", "also where 'tradesOut'"])
+        refuses(Self.fanOut.replacingOccurrences(of: "options: {kinds: [quote]}", with: "options: {kinds: [quote], listen: \"127.0.0.1:9555\"}"),
+                saying: ["node 'quotes'", ".options", "publish node's options"])
+        refuses(Self.fanOut.replacingOccurrences(of: "{name: w1,", with: "{name: w0,"),
+                saying: ["workers[1].name", "duplicate worker name 'w0'"])
         refuses(Self.twoWorkers.replacingOccurrences(of: "{name: out, kind: publish, input: trades,",
                                                      with: "{name: out, kind: publish, input: trades, priority: 3,"),
                 saying: ["node 'out'", ".priority", "different workers"])

@@ -62,8 +62,9 @@ int CDSIShims_recv_batch(int fd, void *const *buffers, const size_t *capacities,
 /// Returns 0, or -ENODEV when no interface has it, or -errno.
 int CDSIShims_interface_name(uint32_t address_be, char *name, size_t capacity);
 
-/// Turns on hardware receive timestamps for every packet on `interface` (`SIOCSHWTSTAMP`, `HWTSTAMP_FILTER_ALL`; the
-/// linux/net_tstamp.h structs are not importable). Returns 0 or -errno (EOPNOTSUPP: the NIC or driver has none).
+/// Turns on hardware receive timestamps for every packet on `interface` (`SIOCGHWTSTAMP`, then `SIOCSHWTSTAMP` with
+/// `HWTSTAMP_FILTER_ALL` and the device's transmit setting unchanged; the linux/net_tstamp.h structs are not
+/// importable). Returns 0 or -errno (EOPNOTSUPP: the NIC or driver has none; ERANGE: it cannot stamp every packet).
 int CDSIShims_enable_hardware_timestamps(int fd, const char *interface);
 
 /// Asks `fd` for `SO_TIMESTAMPING` receive stamps: hardware (raw) where the NIC gives them, software otherwise.
