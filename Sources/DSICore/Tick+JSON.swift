@@ -14,6 +14,8 @@ extension Tick {
             out += ",\"bidPrice\":\(bidPrice),\"bidSize\":\(bidSize),\"askPrice\":\(askPrice),\"askSize\":\(askSize)"
         case .status where statusType == Self.gapStatusType:
             out += ",\"status\":\"gap\",\"from\":\(gapFirst),\"to\":\(gapLast)"
+        case .status where statusType == Self.joinStatusType:
+            out += ",\"status\":\"join\",\"from\":\(gapFirst)"
         case .status:
             out += ",\"status\":\"\(Self.statusName(statusType))\",\"code\":\"\(Character(Unicode.Scalar(statusCode)))\""
             if reason != 0 {
@@ -36,6 +38,7 @@ extension Tick {
         case UInt8(ascii: "W"): "mwcbBreach"
         case UInt8(ascii: "K"): "ipoQuotingPeriod"
         case gapStatusType: "gap"
+        case joinStatusType: "join"
         default: "other"
         }
     }

@@ -28,7 +28,8 @@ public struct Tick: Sendable, Equatable {
     public var kind: Kind
     /// For trades: the aggressor-side indicator of the message (`B`/`S`), or 0 when the message has none.
     public var side: UInt8
-    /// For status ticks: the ITCH message letter that caused it (`S`, `H`, `Y`, ...), or `gapStatusType`.
+    /// For status ticks: the ITCH message letter that caused it (`S`, `H`, `Y`, ...), `gapStatusType` or
+    /// `joinStatusType`.
     public var statusType: UInt8
     /// For status ticks: the event / state / action code of that message.
     public var statusCode: UInt8
@@ -57,6 +58,9 @@ public struct Tick: Sendable, Equatable {
 
     /// The status type of a gap tick: `G` is not an ITCH 5.0 message letter.
     public static let gapStatusType = UInt8(ascii: "G")
+    /// The status type of a join tick (the stream starts in the middle of a session, at `gapFirst`): `j` is not an
+    /// ITCH 5.0 message letter either.
+    public static let joinStatusType = UInt8(ascii: "j")
 
     /// A tick of `kind` with every field zero.
     @inlinable

@@ -16,6 +16,10 @@ public final class FeedCounters: Sendable {
     public let endOfSession = Counter()
     public let sessionChanges = Counter()
     public let staleSessionPackets = Counter()
+    public let foreignSessionPackets = Counter()
+    public let implausiblePackets = Counter()
+    public let beyondEndPackets = Counter()
+    public let notHeldPackets = Counter()
     public let malformedPackets = Counter()
     public let unknownMessages = Counter()
     public let shortMessages = Counter()
@@ -32,7 +36,9 @@ public final class FeedCounters: Sendable {
             ("lostGaps", lostGaps.load), ("recoveryRequests", recoveryRequests.load),
             ("recoveredMessages", recoveredMessages.load),
             ("heartbeats", heartbeats.load), ("endOfSession", endOfSession.load), ("sessionChanges", sessionChanges.load),
-            ("staleSessionPackets", staleSessionPackets.load),
+            ("staleSessionPackets", staleSessionPackets.load), ("foreignSessionPackets", foreignSessionPackets.load),
+            ("implausiblePackets", implausiblePackets.load), ("beyondEndPackets", beyondEndPackets.load),
+            ("notHeldPackets", notHeldPackets.load),
             ("malformedPackets", malformedPackets.load), ("unknownMessages", unknownMessages.load),
             ("shortMessages", shortMessages.load), ("unknownOrders", unknownOrders.load), ("ticks", ticks.load),
         ]

@@ -56,6 +56,7 @@ public final class PendingPackets {
     public func bytes(_ entry: Entry) -> UnsafeRawPointer { UnsafeRawPointer(storage + entry.slot * Self.slotSize) }
 
     /// Removes and returns the lowest packet.
+    @discardableResult
     public func removeLowest() -> Entry? {
         guard !isEmpty else { return nil }
         let e = entries[head]

@@ -45,6 +45,25 @@ public struct FeedConfig: Codable, Sendable {
     public var recoveryTimeoutMs: Double?
     /// Re-requests without progress before a range is reported lost.
     public var recoveryRetries: Int?
+    /// Messages asked for in one re-request (a larger range is asked for in pieces, several at once).
+    public var requestMessages: Int?
+    /// Re-requests awaiting a reply at once.
+    public var maxRequestsInFlight: Int?
+    /// Re-requests per second at most.
+    public var requestsPerSecond: Double?
+    /// Bytes of packets held beyond gaps while they are recovered.
+    public var holdBytes: Int?
+    /// The MoldUDP64 session to follow (up to 10 characters); absent: a new session is believed once confirmed.
+    public var session: String?
+    /// Where to start in a session joined late: `first` (default), `recover` (from 1), or a sequence number.
+    public var join: String?
+    /// Packets in a row that confirm a new session or a jump in sequence numbers.
+    public var confirmPackets: Int?
+    /// Messages beyond the highest sequence seen a packet may start at and still be believed at once (plus what
+    /// `maxMessagesPerSecond` carries in the time since the last packet).
+    public var sequenceSlack: Int?
+    /// The most messages per second the feed can carry.
+    public var maxMessagesPerSecond: Int?
 
     public init(name: String, protocol: String = "moldudp64-itch50", interface: String, lines: [LineConfig]) {
         self.name = name
@@ -249,6 +268,50 @@ extension HandlerConfig {
         if let retries = feed.recoveryRetries {
             guard retries >= 1 && retries <= 100 else { throw fail("feeds[0].recoveryRetries", "must be between 1 and 100") }
             recovery.maxRetries = retries
+        }
+        if let n = feed.requestMessages {
+            guard n >= 1 && n <= 65_535 else { throw fail("feeds[0].requestMessages", "must be between 1 and 65535") }
+            recovery.requestMessages = UInt16(n)
+        }
+        if let n = feed.maxRequestsInFlight {
+            guard n >= 1 && n <= 4_096 else { throw fail("feeds[0].maxRequestsInFlight", "must be between 1 and 4096") }
+            recovery.maxRequestsInFlight = n
+        }
+        if let rate = feed.requestsPerSecond {
+            guard rate >= 1 && rate <= 1_000_000 else { throw fail("feeds[0].requestsPerSecond", "must be between 1 and 1000000") }
+            recovery.requestsPerSecond = rate
+        }
+        if let bytes = feed.holdBytes {
+            guard bytes >= PendingPackets.slotSize * 16 && bytes <= 16 << 30 else {
+                throw fail("feeds[0].holdBytes", "must be between \(PendingPackets.slotSize * 16) and 17179869184 (16 GiB)")
+            }
+            recovery.holdBytes = bytes
+        }
+        if let name = feed.session {
+            guard !name.isEmpty, let key = SessionKey(name) else {
+                throw fail("feeds[0].session", "'\(name)' is not a MoldUDP64 session name (1 to 10 printable ASCII characters)")
+            }
+            recovery.pinnedSession = key
+        }
+        if let join = feed.join {
+            guard let policy = JoinPolicy(join) else {
+                throw fail("feeds[0].join", "'\(join)' is not a join policy: first, recover, or a sequence number from 1")
+            }
+            recovery.join = policy
+        }
+        if let n = feed.confirmPackets {
+            guard n >= 1 && n <= 64 else { throw fail("feeds[0].confirmPackets", "must be between 1 and 64") }
+            recovery.confirmPackets = n
+        }
+        if let n = feed.sequenceSlack {
+            guard n >= 1 && n <= 1 << 40 else { throw fail("feeds[0].sequenceSlack", "must be between 1 and 2^40") }
+            recovery.sequenceSlack = UInt64(n)
+        }
+        if let n = feed.maxMessagesPerSecond {
+            guard n >= 1_000 && n <= 1_000_000_000 else {
+                throw fail("feeds[0].maxMessagesPerSecond", "must be between 1000 and 1000000000")
+            }
+            recovery.maxMessagesPerSecond = UInt64(n)
         }
         let ringSlots = publisher.ringSlots ?? 65_536
         guard ringSlots >= 64 && ringSlots <= 1 << 24 else { throw fail("publisher.ringSlots", "must be between 64 and 2^24") }

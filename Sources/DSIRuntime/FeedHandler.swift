@@ -98,7 +98,7 @@ public final class FeedHandler: @unchecked Sendable {
     public func start() {
         let processor = FeedProcessor(expectedOrders: config.maxOrders, counters: counters, policy: config.recovery)
         let pipeline = PipelineAgent(receivers: receivers, recovery: recovery, ingest: ingest, processor: processor, sink: sink,
-                                     lostLog: LostGapLog(feed: config.feedName, logger: logger))
+                                     eventLog: FeedEventLog(feed: config.feedName, logger: logger))
         let agent = SessionWatch(inner: pipeline, ended: sessionEnded)
         func publishing(_ b: Int) -> PublisherAgent {
             let branch = branches[b]

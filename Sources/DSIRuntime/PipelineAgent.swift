@@ -12,50 +12,67 @@ public struct PipelineAgent: Agent {
     let ingest: SPSCRing
     public var processor: FeedProcessor
     var sink: FanOutSink
-    var lostLog: LostGapLog
+    var eventLog: FeedEventLog
+    /// When recovery was last advanced and housekeeping last ran (wall and monotonic ns).
+    var lastPoll: UInt64 = 0
+    var lastHousekeeping: UInt64 = 0
     static let batch = 64
+    /// Recovery timers need no finer grain than this (ns); polling every duty cycle would only cost.
+    static let pollInterval: UInt64 = 100_000
 
     init(receivers: [MulticastReceiver], recovery: RecoveryClient?, ingest: SPSCRing, processor: FeedProcessor,
-         sink: FanOutSink, lostLog: LostGapLog) {
+         sink: FanOutSink, eventLog: FeedEventLog) {
         self.receivers = receivers
         self.recovery = recovery
         self.ingest = ingest
         self.processor = processor
         self.sink = sink
-        self.lostLog = lostLog
+        self.eventLog = eventLog
     }
 
     public mutating func doWork() throws -> Int {
-        var work = 0
-        for receiver in receivers { work += try receiver.receive(into: ingest) }
-        if let recovery { work += try recovery.receive(into: ingest) }
+        var received = 0
+        for receiver in receivers { received += try receiver.receive(into: ingest) }
+        if let recovery { received += try recovery.receive(into: ingest) }
         let ready = ingest.readySlots(limit: Self.batch)
-        let now = ready > 0 || processor.hasOpenGap ? Clock.realtimeNanos() : 0  // one clock read per batch
+        let waiting = processor.hasOpenGap || processor.hasHeldApart
+        let now = ready > 0 || waiting ? Clock.realtimeNanos() : 0  // one clock read per batch
         for i in 0..<ready {
             let slot = ingest.consumerSlot(i)
             processor.process(packet: PacketSlot.payload(slot), length: PacketSlot.length(slot),
                               receiveTime: PacketSlot.receiveTime(slot), line: PacketSlot.line(slot), now: now, sink: &sink)
         }
         if ready > 0 { ingest.release(ready) }
-        // Only a caught-up pipeline judges a gap: while packets wait in a socket or in the ring, the other line's copy
-        // may be among them, however long the gap has been open.
-        if processor.hasOpenGap && work == 0 && ingest.readySlots(limit: 1) == 0 {
+        // Recovery runs whether or not the pipeline keeps up: while it runs behind, its deadlines follow the stream's
+        // own clock, so a copy still queued on the other line is not given up, and yet nothing waits for idleness.
+        if (processor.hasOpenGap || processor.hasHeldApart) && now &- lastPoll >= Self.pollInterval {
+            lastPoll = now
+            let caughtUp = received == 0 && ingest.readySlots(limit: 1) == 0
             if let recovery {
                 var requester = RecoveryRequests(client: recovery)
-                processor.poll(now: now, requester: &requester, sink: &sink)
+                processor.poll(now: now, caughtUp: caughtUp, requester: &requester, sink: &sink)
             } else {
                 var none = NoRecovery()
-                processor.poll(now: now, requester: &none, sink: &sink)
+                processor.poll(now: now, caughtUp: caughtUp, requester: &none, sink: &sink)
             }
         }
-        lostLog.note(processor.lastLost, counters: processor.counters)
-        return work + ready
+        eventLog.drain(&processor)
+        if ready == 0 { housekeeping() }
+        return received + ready
+    }
+
+    /// Log summaries and recovery progress, at most once a second (only when idle: it reads a clock).
+    mutating func housekeeping() {
+        let monotonic = Clock.monotonicNanos()
+        guard monotonic &- lastHousekeeping >= 1_000_000_000 else { return }
+        lastHousekeeping = monotonic
+        eventLog.housekeeping(processor, now: monotonic)
     }
 
     /// On stop: what a gap still holds is handled, and the gap reported lost (it can no longer be filled).
     public mutating func onClose() {
         processor.finish(now: Clock.realtimeNanos(), sink: &sink)
-        lostLog.note(processor.lastLost, counters: processor.counters)
+        eventLog.drain(&processor)
     }
 }
 

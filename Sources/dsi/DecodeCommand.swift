@@ -18,25 +18,24 @@ struct Decode: ParsableCommand {
     func run() throws {
         // The live pipeline's sequencing: A/B copies merged (first arrival wins), a gap waits for a later line's copy
         // until the capture ends (or the holding store fills), and only then prints as lost.
-        var policy = RecoveryPolicy()
-        policy.lineWaitNanos = .max
         let counters = FeedCounters()
-        var feed = SequencedFeed(consumer: MessagePrinter(), counters: counters, policy: policy)
+        var feed = SequencedFeed(consumer: MessagePrinter(), counters: counters, policy: .capture)
         var sink = GapPrinter()
-        let reader = try failing { try PcapReader(path: file) }
-        var lastTime: UInt64 = 0
-        try failing {
-            try reader.forEachDatagram { datagram in
-                guard let base = datagram.payload.baseAddress else { return }
-                feed.process(packet: base, length: datagram.payload.count, receiveTime: datagram.time, sink: &sink)
-                lastTime = datagram.time
-            }
-        }
-        feed.finish(now: lastTime, sink: &sink)
+        var sequencing = CaptureSequencing(command: "dsi decode")
+        let reader = try failing { try sequencing.run(file: file, feed: &feed, sink: &sink) }
         FileHandleStderr.write("""
             dsi decode: \(reader.summary); \(counters.malformedPackets.load) not MoldUDP64, \
-            \(counters.duplicateMessages.load) duplicate messages, \(feed.consumer.undecodable) unknown or short messages\n
+            \(counters.duplicateMessages.load) duplicate messages, \(feed.consumer.undecodable) unknown or short messages\
+            \(Self.strays(counters))\n
             """)
+    }
+
+    /// The stray packets a capture held, for the summary line (empty when there were none).
+    static func strays(_ c: FeedCounters) -> String {
+        let parts = [("of other sessions", c.foreignSessionPackets.load), ("implausibly far ahead", c.implausiblePackets.load),
+                     ("beyond the session's end", c.beyondEndPackets.load), ("of a session already left", c.staleSessionPackets.load)]
+            .filter { $0.1 > 0 }.map { "\($0.1) packets \($0.0)" }
+        return parts.isEmpty ? "" : "; dropped " + parts.joined(separator: ", ")
     }
 }
 

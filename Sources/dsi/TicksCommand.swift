@@ -16,21 +16,11 @@ struct Ticks: ParsableCommand {
 
     func run() throws {
         // A capture is all there is: a gap waits (for a later line's copy) until the end of the file, then is lost.
-        var policy = RecoveryPolicy()
-        policy.lineWaitNanos = .max
-        var processor = FeedProcessor(expectedOrders: 1 << 20, policy: policy)
-        var lastTime: UInt64 = 0
+        var processor = FeedProcessor(expectedOrders: 1 << 20, policy: .capture)
         let filter = try failing { try Self.filter(config: config, publish: publish) }
         var sink = FilteringSink(inner: PrintingSink(), filter: filter)
-        let reader = try failing { try PcapReader(path: file) }
-        try failing {
-            try reader.forEachDatagram { datagram in
-                guard let base = datagram.payload.baseAddress else { return }
-                processor.process(packet: base, length: datagram.payload.count, receiveTime: datagram.time, sink: &sink)
-                lastTime = datagram.time
-            }
-        }
-        processor.finish(now: lastTime, sink: &sink)
+        var sequencing = CaptureSequencing(command: "dsi ticks")
+        let reader = try failing { try sequencing.run(file: file, feed: &processor, sink: &sink) }
         let counters = processor.counters.snapshot.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         let held = sink.filtered.load > 0 ? " filtered=\(sink.filtered.load)" : ""
         FileHandleStderr.write("dsi ticks: \(reader.summary); \(counters)\(held)\n")

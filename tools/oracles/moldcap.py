@@ -2,6 +2,8 @@
 
 `events(capture, port)` yields, in sequence order with each sequence number once (first arrival wins, as with A/B
 lines): ("msg", session, seq, raw_bytes) for each message and ("gap", first, last) where no packet carried a range.
+Like DSI's default join policy (`join: first`), the capture starts at its first packet's sequence: what came before
+it is not a gap.
 """
 import subprocess
 
@@ -12,7 +14,7 @@ def events(capture: str, port):
          "-T", "fields", "-E", "separator=|", "-e", "moldudp64.session", "-e", "moldudp64.sequence",
          "-e", "moldudp64.count", "-e", "moldudp64.msgdata"],
         check=True, capture_output=True, text=True).stdout
-    expected = 1
+    expected = None
     for row in out.splitlines():
         session, sequence, count, data = (row.split("|") + ["", "", "", ""])[:4]
         first = int(sequence)
@@ -21,6 +23,8 @@ def events(capture: str, port):
         blocks = [b"" if h == "<MISSING>" else bytes.fromhex(h) for h in data.split(",")] if data else []
         if count in (0, 0xFFFF):
             blocks = []  # heartbeat or end of session: no messages, but the sequence number still shows a gap
+        if expected is None:
+            expected = first
         if first > expected:
             yield ("gap", expected, first - 1)
             expected = first

@@ -1,0 +1,42 @@
+/// Decides whether a repeated log line may be written: at most `perSecond` lines in any one-second window. Lines held
+/// back are counted; the next line written reports how many, and `summary` reports them when no line follows (a
+/// storm that stopped). A flood of bad packets or connections must not become a flood of log lines.
+public struct LogRateLimiter: Sendable {
+    public let perSecond: Int
+    var windowStart: UInt64 = 0
+    var inWindow = 0
+    /// Lines held back since the last one written.
+    public private(set) var suppressed = 0
+    /// Lines held back over the limiter's life.
+    public private(set) var totalSuppressed = 0
+    /// When the first line now held back was held back (monotonic ns).
+    var suppressedSince: UInt64 = 0
+
+    public init(perSecond: Int) { self.perSecond = max(1, perSecond) }
+
+    /// Whether a line may be written at `now` (monotonic ns). Returns nil when it must be held back (it is counted);
+    /// otherwise how many were held back before it, which the line should mention.
+    public mutating func admit(now: UInt64) -> Int? {
+        if now &- windowStart >= 1_000_000_000 {
+            windowStart = now
+            inWindow = 0
+        }
+        guard inWindow < perSecond else {
+            if suppressed == 0 { suppressedSince = now }
+            suppressed += 1
+            totalSuppressed += 1
+            return nil
+        }
+        inWindow += 1
+        defer { suppressed = 0 }
+        return suppressed
+    }
+
+    /// When lines have been held back for at least `after` ns with none written since: how many, and resets the
+    /// count (the caller logs one summary line). Nil otherwise.
+    public mutating func summary(now: UInt64, after: UInt64 = 1_000_000_000) -> Int? {
+        guard suppressed > 0, now &- suppressedSince >= after else { return nil }
+        defer { suppressed = 0 }
+        return suppressed
+    }
+}

@@ -1,0 +1,139 @@
+/// How a feed trusts what its lines say, waits for what they miss and recovers it: the knobs behind `SequencedFeed`.
+/// docs/feeds.md explains each; docs/operations.md says what an operator sees when they act.
+public struct RecoveryPolicy: Sendable {
+    // MARK: Waiting for the lines
+
+    /// How long other lines get to fill a range before it is re-requested (ns). The wait ends sooner once every live
+    /// line has sent something beyond the range (none of them has it): this bound only matters for a line that lags.
+    public var lineWaitNanos: UInt64 = 20_000_000
+    /// A line that sent nothing for this long is not waited for (ns): heartbeats come about once a second.
+    public var lineSilenceNanos: UInt64 = 1_500_000_000
+
+    // MARK: Re-requests
+
+    /// Whether a re-request server is configured; without one a range no line fills is lost after the line wait.
+    public var hasServer = false
+    /// How long to wait for a reply before asking again (ns).
+    public var requestTimeoutNanos: UInt64 = 50_000_000
+    /// Requests for one range without progress before it is reported lost.
+    public var maxRetries = 3
+    /// Messages asked for in one request: a range larger than this is asked for in pieces, several in flight. A
+    /// reply carries what fits in one datagram (about 40 to 60 ITCH messages); the rest is asked for at once.
+    public var requestMessages: UInt16 = 64
+    /// Requests awaiting a reply at once, over all ranges.
+    public var maxRequestsInFlight = 64
+    /// Requests per second at most (a MoldUDP64 server refuses clients that flood it); bursts up to
+    /// `maxRequestsInFlight`.
+    public var requestsPerSecond = 10_000.0
+
+    // MARK: Holding
+
+    /// Bytes of packets held beyond a gap (each takes one `PendingPackets.slotSize` slot). When full, a feed with a
+    /// re-request server keeps the lowest packets and re-requests the rest later; one without gives up its oldest gap.
+    public var holdBytes = 64 << 20
+    /// Packets that fit in `holdBytes`.
+    public var holdPackets: Int { max(1, holdBytes / PendingPackets.slotSize) }
+
+    // MARK: Trust
+
+    /// The session to accept, its 10 bytes space padded; nil believes a new session once it is confirmed.
+    public var pinnedSession: SessionKey? = nil
+    /// Where a feed starts when it joins a session.
+    public var join: JoinPolicy = .first
+    /// Packets, each continuing the one before, that confirm a new session or a jump in sequence numbers (1 believes
+    /// the first packet).
+    public var confirmPackets = 3
+    /// How far ahead of the highest sequence seen a packet may start and still be believed at once: `sequenceSlack`
+    /// messages plus what the feed can carry (`maxMessagesPerSecond`) in the time since the last packet. Beyond that a
+    /// packet is quarantined until `confirmPackets` packets confirm the jump.
+    public var sequenceSlack: UInt64 = 4_096
+    /// The most messages per second the feed can carry (a 10 GbE line full of small ITCH messages carries about 20 M).
+    public var maxMessagesPerSecond: UInt64 = 20_000_000
+    /// A quarantined packet or another session's that nothing confirms is let go after this long (ns).
+    public var quarantineNanos: UInt64 = 2_000_000_000
+
+    public init() {}
+
+    /// Report gaps at once and wait for nothing (the benchmark's and the unit tests' simplest path).
+    public static var immediate: RecoveryPolicy {
+        var p = RecoveryPolicy()
+        p.lineWaitNanos = 0
+        return p
+    }
+
+    /// A finished capture: a gap waits for a later line's copy until the file ends (or the holding store fills).
+    public static var capture: RecoveryPolicy {
+        var p = RecoveryPolicy()
+        p.lineWaitNanos = .max
+        return p
+    }
+
+    /// How many messages ahead of the highest sequence seen a packet may start, `elapsed` ns after the last one.
+    @inlinable
+    func allowance(elapsed: UInt64) -> UInt64 {
+        // Saturating: a capture's clock may jump by years, and a window that wraps would believe anything.
+        let (carried, overflow) = (elapsed / 1_000).multipliedReportingOverflow(by: maxMessagesPerSecond / 1_000_000 &+ 1)
+        if overflow { return .max }
+        let (sum, overflow2) = sequenceSlack.addingReportingOverflow(carried)
+        return overflow2 ? .max : sum
+    }
+}
+
+/// Where a feed starts in a session it joins.
+public enum JoinPolicy: Sendable, Equatable, CustomStringConvertible {
+    /// At the first sequence seen: what came before is not claimed lost (the default for live lines).
+    case first
+    /// From sequence 1: what came before the first packet is re-requested, paced, in pieces.
+    case recover
+    /// From this sequence: what lies between it and the first packet is re-requested; earlier messages are skipped.
+    case sequence(UInt64)
+
+    public var description: String {
+        switch self {
+        case .first: "first"
+        case .recover: "recover"
+        case .sequence(let n): "\(n)"
+        }
+    }
+
+    /// `first`, `recover`, or a sequence number from 1.
+    public init?(_ text: String) {
+        switch text {
+        case "first": self = .first
+        case "recover": self = .recover
+        default:
+            guard let n = UInt64(text), n >= 1, n < SequencedFeedLimits.maxSequence else { return nil }
+            self = .sequence(n)
+        }
+    }
+}
+
+/// Bounds that hold for every MoldUDP64 feed.
+public enum SequencedFeedLimits {
+    /// Sequence numbers at or above this are refused as malformed: no session carries 2^62 messages, and sums of a
+    /// sequence and a count stay far from overflow.
+    public static let maxSequence: UInt64 = 1 << 62
+}
+
+/// Sends MoldUDP64 re-requests (the runtime's UDP client; tests' fakes).
+public protocol RecoveryRequester {
+    /// Asks for `count` messages from `first` of the session whose 10 raw bytes are `session`.
+    mutating func request(session: SessionKey, first: UInt64, count: UInt16)
+}
+
+/// For feeds without a re-request server.
+public struct NoRecovery: RecoveryRequester {
+    public init() {}
+    public mutating func request(session: SessionKey, first: UInt64, count: UInt16) {}
+}
+
+/// A range given up as lost: what the log and the gap tick report.
+public struct LostRange: Sendable, Equatable {
+    public var first: UInt64
+    public var last: UInt64
+    public init(first: UInt64, last: UInt64) {
+        self.first = first
+        self.last = last
+    }
+    public var count: UInt64 { last - first + 1 }
+}

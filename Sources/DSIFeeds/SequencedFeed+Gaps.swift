@@ -1,0 +1,197 @@
+import DSICore
+
+/// Gaps: holding what arrives beyond them, asking for what no line delivers, and reporting what nobody can.
+extension SequencedFeed {
+    /// Advances recovery with time: ranges the lines have not filled are re-requested (several at once, paced),
+    /// requests that went unanswered are repeated, and ranges whose retries ran out are reported lost.
+    ///
+    /// Call it from the duty cycle whenever `hasOpenGap` (at most every 100 µs is plenty).
+    /// - Parameters:
+    ///   - now: the wall clock (ns since the epoch, the receive timestamps' clock).
+    ///   - caughtUp: whether nothing received waits unprocessed. While the pipeline runs behind, deadlines follow the
+    ///     stream's own clock (the receive time of the latest packet handled): a copy still queued behind a backlog
+    ///     is not given up for lost, and yet a saturated pipeline still recovers.
+    public mutating func poll<Requester: RecoveryRequester, Sink: TickSink>(
+        now: UInt64, caughtUp: Bool = true, requester: inout Requester, sink: inout Sink
+    ) {
+        let clock = caughtUp ? max(now, streamTime) : streamTime
+        // While packets wait unprocessed, a line is known to have sent nothing more only up to its latest packet
+        // handled; the lines are waited for on the clock of the one that lags most.
+        let lineClock = caughtUp ? clock : min(clock, lines.slowest(now: clock, silence: policy.lineSilenceNanos) ?? clock)
+        if !candidates.isEmpty { expireCandidates(clock: clock, sink: &sink) }
+        guard let key = session, !missing.isEmpty else { return }
+        refillTokens(now: now)
+        var inFlight = 0
+        // A full store cannot keep a reply for a later range: only the first range is asked for, and its reply is
+        // handled at once, which frees what is held behind it.
+        let onlyFirst = pending.isFull
+        var i = missing.indices.lowerBound
+        while i < missing.indices.upperBound {
+            let r = missing[i]
+            if r.lost {
+                i += 1
+                continue
+            }
+            let waited = policy.lineWaitNanos == 0 || Self.elapsed(lineClock, since: r.seenAt) >= policy.lineWaitNanos
+                || lines.allPassed(r.last, now: clock, silence: policy.lineSilenceNanos)
+            // Ranges further on are newer and lines reach them later: none of them is due either.
+            guard waited else { break }
+            guard policy.hasServer else {
+                missing[i].lost = true
+                i += 1
+                continue
+            }
+            if r.requestedAt != 0 {
+                if Self.elapsed(clock, since: r.requestedAt) < policy.requestTimeoutNanos {
+                    inFlight += 1
+                    i += 1
+                    if onlyFirst { break }
+                    continue
+                }
+                missing[i].requestedAt = 0
+                if r.attempts >= policy.maxRetries {
+                    missing[i].lost = true
+                    i += 1
+                    continue
+                }
+            }
+            if inFlight >= policy.maxRequestsInFlight || requestTokens < 1 {
+                i += 1
+                continue
+            }
+            let piece = UInt64(max(1, policy.requestMessages))
+            if r.count > piece { missing.split(at: i, after: piece) }
+            requester.request(session: key, first: r.first, count: UInt16(min(r.count, piece)))
+            counters.recoveryRequests.add()
+            missing[i].requestedAt = max(clock, 1)
+            missing[i].attempts += 1
+            inFlight += 1
+            requestTokens -= 1
+            i += 1
+            if onlyFirst { break }
+        }
+        releaseHeld(sink: &sink)
+    }
+
+    /// Reports every missing range lost and handles what was held (the end of a capture, or stopping: nothing more
+    /// can fill them). Packets held apart that nothing confirmed are let go and counted.
+    public mutating func finish<Sink: TickSink>(now: UInt64, sink: inout Sink) {
+        if session == nil, let best = candidates.best {
+            // A capture too short to confirm where it starts: its most persistent session is all there is.
+            adopt(best, sink: &sink)
+        }
+        while !candidates.isEmpty { discard(candidates.remove(at: candidates.list.count - 1)) }
+        giveUpAll(sink: &sink)
+    }
+
+    // MARK: Internals
+
+    /// Keeps a packet that arrived beyond a gap until what lies before it is handled.
+    @usableFromInline
+    /// - Parameter frontierBefore: the frontier before this packet: what lies between it and the packet's end is
+    ///   known only from this packet, and stays missing if the packet cannot be held.
+    mutating func hold<Sink: TickSink>(
+        packet p: UnsafeRawPointer, length: Int, first: UInt64, count: Int, receiveTime: UInt64, line: Int,
+        frontierBefore: UInt64, sink: inout Sink
+    ) {
+        let end = first &+ UInt64(count)
+        if length > PendingPackets.slotSize {
+            // Larger than a slot (a jumbo datagram in a capture): its messages stay missing, for a re-request or a
+            // loss report.
+            counters.notHeldPackets.add()
+            if end > frontierBefore { missing.append(first: max(first, frontierBefore), last: end - 1, seenAt: receiveTime) }
+            return
+        }
+        if pending.isFull {
+            if !storeFull {
+                storeFull = true
+                events.push(.holdingStoreFull(packets: pending.count, bytes: policy.holdBytes, reRequest: policy.hasServer))
+            }
+            if policy.hasServer {
+                // The server has it: rather than give anything up, this packet's messages stay missing and are
+                // re-requested once the store has room again (a reply that could not be kept costs no retry).
+                counters.notHeldPackets.add()
+                if end > frontierBefore { missing.append(first: max(first, frontierBefore), last: end - 1, seenAt: receiveTime) }
+                if line == LineIndex.recovery { missing.refused(at: first) }
+                return
+            }
+            // Nothing else can fill the oldest gaps: give up what lies before this packet until there is room.
+            while pending.isFull, let index = missing.indices.first(where: { !missing[$0].lost }), missing[index].first < first {
+                if missing[index].last >= first { missing.split(at: index, after: first - missing[index].first) }
+                missing[index].lost = true
+                releaseHeld(sink: &sink)
+            }
+            if first <= _expected {
+                if end > _expected {
+                    handle(p, count: count, first: first, receiveTime: receiveTime, line: line, sink: &sink)
+                    releaseHeld(sink: &sink)
+                }
+                return
+            }
+        }
+        missing.remove(first: first, end: end, byRecovery: line == LineIndex.recovery, now: receiveTime)
+        pending.insert(first: first, count: count, bytes: p, length: length, receiveTime: receiveTime, line: line)
+    }
+
+    /// Handles held packets that are now in order, and reports lost ranges the feed has reached.
+    @usableFromInline
+    mutating func releaseHeld<Sink: TickSink>(sink: inout Sink) {
+        while true {
+            if let lowest = pending.lowest, lowest <= _expected {
+                let entry = pending.removeLowest()!
+                if entry.first &+ UInt64(entry.count) > _expected {
+                    handle(pending.bytes(entry), count: entry.count, first: entry.first, receiveTime: entry.receiveTime,
+                           line: entry.line, sink: &sink)
+                } else {
+                    counters.duplicatePackets.add()
+                    counters.duplicateMessages.add(UInt64(entry.count))
+                }
+                continue
+            }
+            if let range = missing.first, range.lost, range.first <= _expected {
+                missing.removeFirst()
+                report(LostRange(first: _expected, last: range.last), sink: &sink)
+                _expected = range.last + 1
+                continue
+            }
+            break
+        }
+        if storeFull && pending.count < pending.capacity / 2 { storeFull = false }
+    }
+
+    /// Reports a range lost: a gap tick, counters, an event.
+    @usableFromInline
+    mutating func report<Sink: TickSink>(_ lost: LostRange, sink: inout Sink) {
+        _lastLost = lost
+        counters.lostGaps.add()
+        counters.lostMessages.add(lost.count)
+        events.push(.lost(lost))
+        var tick = Tick(kind: .status)
+        tick.statusType = Tick.gapStatusType
+        tick.seq = lost.first
+        tick.gapFirst = lost.first
+        tick.gapLast = lost.last
+        tick.receiveTime = streamTime
+        counters.ticks.add()
+        sink.publish(tick)
+    }
+
+    /// Gives up every missing range and handles what was held behind them.
+    @usableFromInline
+    mutating func giveUpAll<Sink: TickSink>(sink: inout Sink) {
+        for i in missing.indices { missing[i].lost = true }
+        releaseHeld(sink: &sink)
+    }
+
+    mutating func refillTokens(now: UInt64) {
+        let burst = Double(policy.maxRequestsInFlight)
+        if tokensAt != 0 && now > tokensAt {
+            requestTokens = min(burst, requestTokens + Double(now - tokensAt) * policy.requestsPerSecond / 1e9)
+        }
+        tokensAt = now
+    }
+
+    /// `now - then`, or 0 when `then` is later (the stream clock may lag the wall clock a request was stamped with).
+    @inlinable
+    static func elapsed(_ now: UInt64, since then: UInt64) -> UInt64 { now > then ? now - then : 0 }
+}

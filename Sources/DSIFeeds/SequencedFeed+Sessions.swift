@@ -1,0 +1,167 @@
+import DSICore
+
+/// Sessions and trust: joining the first session, believing a new one, quarantining implausible jumps.
+extension SequencedFeed {
+    /// A packet whose session is not the one followed (or the first packets, before one is).
+    @usableFromInline
+    mutating func otherSession<Sink: TickSink>(
+        packet p: UnsafeRawPointer, length: Int, first: UInt64, count: Int, key: SessionKey, receiveTime: UInt64,
+        line: Int, sink: inout Sink
+    ) {
+        if let pinned = policy.pinnedSession, key != pinned {
+            // The operator named the session: nothing else is ever believed.
+            counters.foreignSessionPackets.add()
+            events.push(.foreignSession(session: key, sequence: first, current: session))
+            return
+        }
+        if retiredSessions.contains(key) {
+            counters.staleSessionPackets.add()
+            return
+        }
+        consider(packet: p, length: length, first: first, count: count, key: key, receiveTime: receiveTime, line: line,
+                 sink: &sink)
+    }
+
+    /// Adds a packet to the candidate run it continues (or a new one), and believes the run once it is confirmed.
+    /// Packets of the followed session come here when they start implausibly far ahead of its frontier.
+    @usableFromInline
+    mutating func consider<Sink: TickSink>(
+        packet p: UnsafeRawPointer, length: Int, first: UInt64, count: Int, key: SessionKey, receiveTime: UInt64,
+        line: Int, sink: inout Sink
+    ) {
+        var index: Int
+        if let found = candidates.matching(key, first: first, time: receiveTime, policy: policy) {
+            index = found
+        } else {
+            let (started, evicted) = candidates.start(session: key, first: first, time: receiveTime)
+            index = started
+            if let evicted { discard(evicted) }
+            if let current = session {
+                events.push(key == current
+                    ? .implausibleSequence(sequence: first, frontier: frontier)
+                    : .foreignSession(session: key, sequence: first, current: current))
+            }
+        }
+        let dropped = candidates.add(to: index, bytes: p, length: length, first: first, count: count, time: receiveTime,
+                                     line: line)
+        if dropped > 0 { countDiscarded(key, packets: dropped) }
+        if isConfirmed(candidates.list[index]) { adopt(index, sink: &sink) }
+    }
+
+    /// Whether a candidate run has earned belief.
+    func isConfirmed(_ c: SessionCandidates.Candidate) -> Bool {
+        if c.streak >= policy.confirmPackets { return true }
+        // Before any session: a run that starts where the join policy starts needs no confirmation (a session
+        // followed from its beginning, the common case).
+        guard session == nil else { return false }
+        let start: UInt64
+        switch policy.join {
+        case .first, .recover: start = 1
+        case .sequence(let n): start = n
+        }
+        let distance = c.low > start ? c.low - start : start - c.low
+        return distance <= policy.sequenceSlack
+    }
+
+    /// Believes candidate `index`: joins its session, changes to it, or takes its jump; then handles its packets.
+    @usableFromInline
+    mutating func adopt<Sink: TickSink>(_ index: Int, sink: inout Sink) {
+        let c = candidates.remove(at: index)
+        let held = candidates.heldPackets(of: c)
+        if session == nil {
+            join(c, sink: &sink)
+        } else if c.session == session {
+            events.push(.jumpConfirmed(from: frontier, to: c.frontier))
+        } else {
+            changeSession(to: c, sink: &sink)
+        }
+        lastBelieved = max(lastBelieved, c.firstSeen)
+        // Its packets, lowest first, as believed ones: the gap before them opens like any other.
+        while let entry = held.removeLowest() {
+            believe(packet: held.bytes(entry), length: entry.length, first: entry.first, count: entry.count, isEnd: false,
+                    receiveTime: entry.receiveTime, line: entry.line, sink: &sink)
+        }
+        if c.frontier > frontier {
+            // Heartbeats of the run announced more than its packets carried.
+            open(first: frontier, last: c.frontier - 1, at: c.lastSeen)
+            frontier = c.frontier
+        }
+    }
+
+    /// The first session: start where the join policy says.
+    mutating func join<Sink: TickSink>(_ c: SessionCandidates.Candidate, sink: inout Sink) {
+        session = c.session
+        consumer.sessionBegins(c.session.description, isFirst: true)
+        let start: UInt64
+        switch policy.join {
+        case .first: start = c.low
+        case .recover: start = 1
+        case .sequence(let n): start = n
+        }
+        _expected = start
+        frontier = start
+        joinedAt = start
+        events.push(.joined(session: c.session, start: start, firstSeen: c.low, policy: policy.join))
+        if start > 1 {
+            // Subscribers learn that the stream does not begin at the session's start.
+            var tick = Tick(kind: .status)
+            tick.statusType = Tick.joinStatusType
+            tick.seq = start
+            tick.gapFirst = start
+            tick.receiveTime = c.firstSeen
+            counters.ticks.add()
+            sink.publish(tick)
+        }
+    }
+
+    /// A new session (a new day): what the old one still waits for is reported lost (never dropped silently), the
+    /// old session is retired, and sequence numbers and books start afresh from 1.
+    mutating func changeSession<Sink: TickSink>(to c: SessionCandidates.Candidate, sink: inout Sink) {
+        let old = session!
+        let reason: SessionChangeReason = sessionEnded ? .ended : .persisted
+        giveUpAll(sink: &sink)
+        counters.sessionChanges.add()
+        retiredSessions.append(old)
+        if retiredSessions.count > 8 { retiredSessions.removeFirst() }
+        events.push(.sessionChanged(old: old, new: c.session, sequence: c.low, reason: reason))
+        session = c.session
+        _expected = 1
+        frontier = 1
+        missing.removeAll()
+        lines.reset()
+        _endSequence = nil
+        announcedEnd = nil
+        // Quarantined packets of the old session are of no use now.
+        var i = candidates.list.count - 1
+        while i >= 0 {
+            if candidates.list[i].session == old { discard(candidates.remove(at: i)) }
+            i -= 1
+        }
+        consumer.sessionBegins(c.session.description, isFirst: false)
+    }
+
+    /// Lets go of candidates nothing confirmed for `quarantineNanos`.
+    mutating func expireCandidates<Sink: TickSink>(clock: UInt64, sink: inout Sink) {
+        let cutoff = clock > policy.quarantineNanos ? clock - policy.quarantineNanos : 0
+        var i = candidates.list.count - 1
+        while i >= 0 {
+            if candidates.list[i].lastSeen < cutoff { discard(candidates.remove(at: i)) }
+            i -= 1
+        }
+    }
+
+    /// Lets go of a removed candidate's packets, counting them.
+    mutating func discard(_ c: SessionCandidates.Candidate) {
+        candidates.clear(c)
+        countDiscarded(c.session, packets: c.packets)
+        events.push(.discarded(session: c.session, packets: c.packets, foreign: c.session != session))
+    }
+
+    mutating func countDiscarded(_ key: SessionKey, packets: Int) {
+        if key == session {
+            counters.implausiblePackets.add(UInt64(packets))
+        } else {
+            counters.foreignSessionPackets.add(UInt64(packets))
+        }
+    }
+}
