@@ -9,8 +9,9 @@ public final class LineProgress {
 
     @usableFromInline let highestFirst: UnsafeMutablePointer<UInt64>
     @usableFromInline let lastSeen: UnsafeMutablePointer<UInt64>
-    /// One past the highest line index seen.
-    @usableFromInline var lines = 0
+    /// One past the highest line index seen. Unchecked: only the pipeline thread touches it, and a dynamic
+    /// exclusivity check per packet cost more than the rest of `note`.
+    @usableFromInline @exclusivity(unchecked) var lines = 0
 
     public init() {
         highestFirst = .allocate(capacity: Self.maxLines)

@@ -17,6 +17,15 @@ public struct MissingRanges {
         /// Given up: reported lost when the feed reaches it (unless a line delivers it first).
         public var lost = false
 
+        public init(first: UInt64, last: UInt64, seenAt: UInt64, requestedAt: UInt64 = 0, attempts: Int = 0, lost: Bool = false) {
+            self.first = first
+            self.last = last
+            self.seenAt = seenAt
+            self.requestedAt = requestedAt
+            self.attempts = attempts
+            self.lost = lost
+        }
+
         public var count: UInt64 { last - first + 1 }
     }
 
@@ -111,6 +120,7 @@ public struct MissingRanges {
     @discardableResult
     public mutating func removeFirst() -> Entry {
         let r = ranges[head]
+        messages -= r.count
         removeRange(at: head)
         return r
     }

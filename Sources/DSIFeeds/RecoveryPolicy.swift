@@ -68,6 +68,10 @@ public struct RecoveryPolicy: Sendable {
         return p
     }
 
+    /// Whether a gap is given up the moment it is seen (no line wait, no server).
+    @inlinable
+    var waitsForNothing: Bool { lineWaitNanos == 0 && !hasServer }
+
     /// How many messages ahead of the highest sequence seen a packet may start, `elapsed` ns after the last one.
     @inlinable
     func allowance(elapsed: UInt64) -> UInt64 {

@@ -130,7 +130,7 @@ extension SequencedFeed {
         missing.removeAll()
         lines.reset()
         _endSequence = nil
-        announcedEnd = nil
+        pendingAnnouncement = nil
         // Quarantined packets of the old session are of no use now.
         var i = candidates.list.count - 1
         while i >= 0 {

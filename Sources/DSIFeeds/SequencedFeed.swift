@@ -44,8 +44,8 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
     /// One past the last message of the session, once its end-of-session packet is believed.
     public var endSequence: UInt64? { _endSequence }
     @usableFromInline var _endSequence: UInt64? = nil
-    /// An end announced ahead of the frontier, believed when announced again.
-    @usableFromInline var announcedEnd: UInt64? = nil
+    /// A heartbeat or end of session that announced a sequence beyond the frontier, not yet corroborated.
+    @usableFromInline var pendingAnnouncement: Announcement? = nil
     /// Whether the session's end has been believed.
     public var sessionEnded: Bool { _endSequence != nil }
 
@@ -136,7 +136,6 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         sink: inout Sink
     ) {
         counters.packets.add()
-        lines.note(line: line, first: first, time: receiveTime)
         if receiveTime > lastBelieved { lastBelieved = receiveTime }
         var count = count
         if let end = _endSequence, first &+ UInt64(count) > end || (count == 0 && first > end) {
@@ -149,12 +148,17 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
             count = Int(end - first)
         }
         if count == 0 {
-            announce(first, isEnd: isEnd, receiveTime: receiveTime, sink: &sink)
+            announce(first, isEnd: isEnd, line: line, receiveTime: receiveTime, sink: &sink)
         } else {
+            lines.note(line: line, first: first, time: receiveTime)
             let end = first &+ UInt64(count)
             let before = frontier
             if end > frontier {
-                if first > frontier { open(first: frontier, last: first - 1, at: receiveTime) }
+                if let announced = pendingAnnouncement, end >= announced.next { pendingAnnouncement = nil }
+                if first > frontier {
+                    open(first: frontier, last: first - 1, at: receiveTime)
+                    if policy.waitsForNothing { giveUpAll(sink: &sink) }
+                }
                 frontier = end
                 if !candidates.isEmpty { candidates.currentShowedLife() }
             }
@@ -167,11 +171,12 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
                 hold(packet: p, length: length, first: first, count: count, receiveTime: receiveTime, line: line,
                      frontierBefore: before, sink: &sink)
             } else {
+                // Held packets lie beyond a missing range, so with none missing nothing is held.
+                let wasMissing = !missing.isEmpty
                 handle(p, count: count, first: first, receiveTime: receiveTime, line: line, sink: &sink)
-                if !pending.isEmpty || !missing.isEmpty { releaseHeld(sink: &sink) }
+                if wasMissing { releaseHeld(sink: &sink) }
             }
         }
-        if policy.lineWaitNanos == 0 && !policy.hasServer && !missing.isEmpty { giveUpAll(sink: &sink) }
     }
 
     /// Handles a packet's messages from `expected` on, in order.
@@ -203,28 +208,44 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
     }
 
     /// A heartbeat or end-of-session packet: it carries the next sequence number, so an idle line still shows a gap.
+    ///
+    /// One that claims more than the data showed (a sequence beyond the frontier) is believed once corroborated: by
+    /// another line, or by the same line a while later (servers repeat them). One stray packet neither opens a range
+    /// that does not exist nor ends a day; a line that lost the last packets before an idle spell still shows it.
     @usableFromInline
-    mutating func announce<Sink: TickSink>(_ next: UInt64, isEnd: Bool, receiveTime: UInt64, sink: inout Sink) {
-        let before = frontier
-        if next > frontier {
-            open(first: frontier, last: next - 1, at: receiveTime)
-            frontier = next
-        }
-        if !isEnd {
+    mutating func announce<Sink: TickSink>(_ next: UInt64, isEnd: Bool, line: Int, receiveTime: UInt64, sink: inout Sink) {
+        if isEnd {
+            counters.endOfSession.add()
+        } else {
             counters.heartbeats.add()
             if !candidates.isEmpty { candidates.currentShowedLife() }
+        }
+        if next <= frontier {
+            lines.note(line: line, first: next, time: receiveTime)
+            // At the frontier an end claims nothing the data has not shown; behind it, the data contradicts it.
+            if isEnd && next == frontier { believeEnd(next) }
             return
         }
-        counters.endOfSession.add()
-        guard _endSequence == nil else { return }
-        // Believed when it claims nothing the data contradicts: at the frontier itself, or announced twice (a
-        // server sends it for a while, on every line). One stray end-of-session packet does not end a day.
-        if next == before || announcedEnd == next {
-            _endSequence = next
-            events.push(.endOfSession(sequence: next))
-        } else if next > before {
-            announcedEnd = next
+        let this = Announcement(next: next, line: line, time: receiveTime, isEnd: isEnd)
+        guard let earlier = pendingAnnouncement, this.corroborates(earlier) else {
+            pendingAnnouncement = this
+            lines.note(line: line, first: frontier, time: receiveTime)
+            return
         }
+        let to = min(next, earlier.next)
+        open(first: frontier, last: to - 1, at: receiveTime)
+        frontier = to
+        lines.note(line: line, first: to, time: receiveTime)
+        if isEnd && earlier.isEnd && next == earlier.next { believeEnd(next) }
+        pendingAnnouncement = next > to ? this : nil
+        if policy.waitsForNothing { giveUpAll(sink: &sink) }
+    }
+
+    @usableFromInline
+    mutating func believeEnd(_ next: UInt64) {
+        guard _endSequence == nil else { return }
+        _endSequence = next
+        events.push(.endOfSession(sequence: next))
     }
 
     /// Opens a missing range at the frontier.
@@ -232,5 +253,30 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
     mutating func open(first: UInt64, last: UInt64, at time: UInt64) {
         counters.gaps.add()
         missing.append(first: first, last: last, seenAt: time)
+    }
+}
+
+/// A heartbeat's or end of session's claim about the next sequence number, kept until another corroborates it.
+@usableFromInline
+struct Announcement {
+    /// Copies of one packet on two lines arrive closer than this; a server repeats heartbeats about once a second.
+    static let repeatSpacing: UInt64 = 500_000_000
+
+    @usableFromInline var next: UInt64
+    var line: Int
+    var time: UInt64
+    var isEnd: Bool
+
+    @usableFromInline
+    init(next: UInt64, line: Int, time: UInt64, isEnd: Bool) {
+        self.next = next
+        self.line = line
+        self.time = time
+        self.isEnd = isEnd
+    }
+
+    /// Whether this claim backs `earlier`: at least as far, from another line or later on the same one.
+    func corroborates(_ earlier: Announcement) -> Bool {
+        next >= earlier.next && (line != earlier.line || time &- earlier.time >= Self.repeatSpacing)
     }
 }

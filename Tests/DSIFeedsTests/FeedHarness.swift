@@ -23,7 +23,7 @@ struct FeedHarness {
     /// A packet of `count` messages from `first` in `session`.
     static func packet(_ first: UInt64, _ count: Int, session: MoldUDP64Builder = builder) -> [UInt8] {
         session.packet(first: first, messages: (0..<count).map { i in
-            try! ITCHEncoder.message("S", locate: 0, timestamp: first + UInt64(i), ["Q"])
+            try! ITCHEncoder.message("S", locate: 0, timestamp: (first &+ UInt64(i)) & 0xFFFF_FFFF_FFFF, ["Q"])
         })
     }
 

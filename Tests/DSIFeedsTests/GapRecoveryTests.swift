@@ -86,6 +86,8 @@ import Testing
         var run = Harness(policy: Harness.policy(server: false))
         run.feed(packet(1, 1), at: 0)
         run.feed(builder.heartbeat(next: 6), at: 0)
+        #expect(!run.processor.hasOpenGap, "one heartbeat alone is not believed to announce a loss")
+        run.feed(builder.heartbeat(next: 6), at: 10, line: 1)  // the other line says the same
         #expect(run.processor.hasOpenGap)
         run.poll(5_000)
         #expect(run.gaps == [2...5])
