@@ -35,6 +35,8 @@ public struct SessionGenerator {
     }
 
     public struct Session: Sendable {
+        /// The MoldUDP64 session name.
+        public var name: String
         public var packets: [Packet]
         public var messageCount: Int
         /// Messages per ITCH type letter.
@@ -56,7 +58,7 @@ public struct SessionGenerator {
         var state = State(options: options)
         state.run()
         let packets = state.packetize()
-        return Session(packets: packets, messageCount: state.messages.count, typeCounts: state.typeCounts)
+        return Session(name: options.session, packets: packets, messageCount: state.messages.count, typeCounts: state.typeCounts)
     }
 
     /// The generator's working state: live orders, match numbers, clock.

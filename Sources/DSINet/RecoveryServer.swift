@@ -29,7 +29,13 @@ public final class RecoveryServer: @unchecked Sendable {
     public var maxPayload = 1400
     public let requests = Counter()
     public let messagesSent = Counter()
+    /// Requests that were not 20 bytes or named another session.
     public let refused = Counter()
+    /// Requests beyond `maxRequestsPerSecond`, left unanswered (the client asks again after its timeout).
+    public let rateLimited = Counter()
+    /// Requests answered per second at most, with bursts of a tenth of that: a real server protects itself from a
+    /// client that floods it, and a client must pace its requests to stay under the limit.
+    public var maxRequestsPerSecond = 20_000.0
 
     public init(listen: IPv4Endpoint, store: Store) throws {
         self.store = store
@@ -60,6 +66,8 @@ public final class RecoveryServer: @unchecked Sendable {
     /// Answers requests until `shouldStop()` returns true (checked at least every 100 ms).
     public func serve(shouldStop: () -> Bool) {
         var buffer = [UInt8](repeating: 0, count: 2048)
+        var tokens = maxRequestsPerSecond / 10
+        var refilledAt = Clock.monotonicNanos()
         while !shouldStop() {
             var from = sockaddr_in()
             var fromLength = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -73,6 +81,14 @@ public final class RecoveryServer: @unchecked Sendable {
                 refused.add()
                 continue
             }
+            let now = Clock.monotonicNanos()
+            tokens = min(maxRequestsPerSecond / 10, tokens + Double(now - refilledAt) * maxRequestsPerSecond / 1e9)
+            refilledAt = now
+            guard tokens >= 1 else {
+                rateLimited.add()
+                continue
+            }
+            tokens -= 1
             requests.add()
             let first = buffer.withUnsafeBytes { $0.baseAddress!.bigEndianU64(at: 10) }
             let count = buffer.withUnsafeBytes { $0.baseAddress!.bigEndianU16(at: 18) }

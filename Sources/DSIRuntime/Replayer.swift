@@ -12,6 +12,8 @@ public struct Replayer {
         public var droppedEverywhere = 0
         public var messages = 0
         public var skipped = 0
+        /// MoldUDP64 packets before `fromSequence`, not sent.
+        public var skippedBeforeStart = 0
         public var seconds = 0.0
         /// How late packets left, against their due time (ns).
         public var lateness = LatencySummary(count: 0, p50: 0, p99: 0, p999: 0, max: 0)
@@ -31,6 +33,9 @@ public struct Replayer {
     /// Send to this port instead of each packet's own (with `destinations` empty): replays a capture's lines onto
     /// other ports, as tests do to stay apart.
     public var portOverride: UInt16? = nil
+    /// Skip MoldUDP64 packets that start before this sequence number: a handler sees the session from the middle,
+    /// as one started late would.
+    public var fromSequence: UInt64? = nil
 
     /// - Parameter destinations: where each datagram goes (A and B lines: two); empty means the capture's own
     ///   destination.
@@ -52,6 +57,11 @@ public struct Replayer {
         let start = Clock.monotonicNanos()
         try reader.forEachDatagram { datagram in
             if shouldStop() { return }
+            if let fromSequence, let base = datagram.payload.baseAddress,
+               let packet = MoldUDP64Packet(base, length: datagram.payload.count), packet.sequence < fromSequence {
+                report.skippedBeforeStart += 1
+                return
+            }
             lateness.record(pacer.wait(captureTime: datagram.time))
             let targets = destinations.isEmpty
                 ? [IPv4Endpoint(address: datagram.destination, port: portOverride ?? datagram.destinationPort)] : destinations

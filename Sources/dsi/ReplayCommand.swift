@@ -22,6 +22,10 @@ struct Replay: ParsableCommand {
     @Option(help: "Seed for --drop.") var dropSeed: UInt64 = 1
     @Option(help: "Serve MoldUDP64 re-requests for the capture's messages on this UDP port (127.0.0.1).") var recoveryPort: UInt16?
     @Option(help: "With --recovery-port: keep serving this many seconds after the last packet.") var linger = 2.0
+    @Option(help: "With --recovery-port: requests per second the server answers; more are refused, as a real server would.")
+    var recoveryRate = 20_000.0
+    @Option(help: "Skip MoldUDP64 packets that start before this sequence (a handler joining late sees the rest).")
+    var fromSequence: UInt64?
 
     func validate() throws {
         guard [speed != nil, pps != nil, topspeed].filter({ $0 }).count <= 1 else {
@@ -29,6 +33,8 @@ struct Replay: ParsableCommand {
         }
         if let speed, speed <= 0 { throw ValidationError("--speed must be positive") }
         if let pps, pps <= 0 { throw ValidationError("--pps must be positive") }
+        guard recoveryRate >= 1 else { throw ValidationError("--recovery-rate must be at least 1") }
+        if let fromSequence, fromSequence == 0 { throw ValidationError("--from-sequence starts at 1") }
         for d in destinations where IPv4Endpoint(d) == nil { throw ValidationError("--to takes group:port, got '\(d)'") }
         guard drop >= 0 && drop < 1 else { throw ValidationError("--drop must be at least 0 and below 1") }
         guard IPv4Address(interface) != nil else { throw ValidationError("--interface takes an IPv4 address, got '\(interface)'") }
@@ -40,12 +46,14 @@ struct Replay: ParsableCommand {
                                 interface: IPv4Address(interface)!, ttl: ttl)
         replayer.dropProbability = drop
         replayer.dropSeed = dropSeed
+        replayer.fromSequence = fromSequence
         var server: RecoveryServer? = nil
         let served = DispatchSemaphore(value: 0)
         let stop = StopFlag()
         if let recoveryPort {
             let store = try failing { try RecoveryServer.Store.load(capture: file) }
             let s = try failing { try RecoveryServer(listen: IPv4Endpoint(address: IPv4Address(0x7F00_0001), port: recoveryPort), store: store) }
+            s.maxRequestsPerSecond = recoveryRate
             server = s
             FileHandleStderr.write("dsi replay: serving re-requests for \(store.count) messages on 127.0.0.1:\(s.port)\n")
             // A thread of its own: serve() blocks in recvfrom, which a Dispatch pool thread must not.
@@ -56,7 +64,10 @@ struct Replay: ParsableCommand {
             Thread.sleep(forTimeInterval: linger)
             stop.set()
             served.wait()
-            FileHandleStderr.write("dsi replay: answered \(server.requests.load) re-requests with \(server.messagesSent.load) messages\n")
+            FileHandleStderr.write("""
+                dsi replay: answered \(server.requests.load) re-requests with \(server.messagesSent.load) messages; \
+                refused \(server.rateLimited.load) over the rate limit and \(server.refused.load) malformed or of another session\n
+                """)
         }
         FileHandleStderr.write("""
             dsi replay: \(report.datagrams) datagrams (\(report.messages) MoldUDP64 messages) in \

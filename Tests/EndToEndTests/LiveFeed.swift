@@ -1,0 +1,108 @@
+import DSICore
+import DSIFeeds
+import DSINet
+import DSIRuntime
+import DSITestSupport
+import Foundation
+import Logging
+
+/// A handler on two fresh loopback lines with a subscriber that keeps every tick: what the end-to-end fault tests
+/// run a capture into, through the in-process replayer or the real `dsi replay`.
+final class LiveFeed: @unchecked Sendable {
+    // @unchecked Sendable: `ticks` is written by the reader thread and read after `join`.
+    let handler: FeedHandler
+    let port: UInt16
+    let config: ValidatedConfig
+    private let subscriber: TLSSubscriber
+    private let reading: BackgroundThread
+    private let lock = NSLock()
+    private var collected: [Tick] = []
+
+    struct Outcome {
+        var counters: [String: UInt64]
+        var ticks: [Tick]
+        var gaps: [ClosedRange<UInt64>] {
+            ticks.filter { $0.statusType == Tick.gapStatusType }.map { $0.gapFirst...$0.gapLast }
+        }
+        var joins: [UInt64] { ticks.filter { $0.statusType == Tick.joinStatusType }.map(\.gapFirst) }
+        /// The ticks without the ones the sequencer itself made (gaps, joins) and without what differs between runs
+        /// of one session (stream numbering, receive times): what the session's messages produced.
+        func marketTicks() throws -> [String] {
+            try ticks.filter { $0.statusType != Tick.gapStatusType && $0.statusType != Tick.joinStatusType }.map { t in
+                var c = t
+                c.streamSeq = 0
+                c.receiveTime = 0
+                return try canonical(JSONSerialization.jsonObject(with: Data(c.jsonLine.utf8)) as! [String: Any])
+            }
+        }
+    }
+
+    /// Starts a handler whose feed `configure` may adjust (recovery server, join policy, waits).
+    init(dir: TemporaryDirectory, configure: (inout FeedConfig) -> Void = { _ in }) throws {
+        port = try FreePort.udp()
+        var feed = FeedConfig(name: "live", interface: "127.0.0.1", lines: [
+            LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
+        ])
+        feed.maxOrders = 200_000
+        configure(&feed)
+        var publisher = PublisherConfig(listen: "127.0.0.1:0")
+        publisher.stateDirectory = dir.path
+        config = try HandlerConfig(feeds: [feed], publisher: publisher).validated(file: "(test)")
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        handler = try FeedHandler(config: config, logger: logger)
+        handler.start()
+        var options = TLSSubscriber.Options(host: "127.0.0.1", port: handler.port)
+        options.caFile = handler.certificate
+        let subscriber = try TLSSubscriber(options)
+        self.subscriber = subscriber
+        let box = Box()
+        reading = BackgroundThread { _ = try? subscriber.run { box.ticks.append($0) } }
+        boxed = box
+        let deadline = Date().addingTimeInterval(5)
+        while handler.publisher.subscribers.load < 1 && Date() < deadline { usleep(1000) }
+    }
+
+    final class Box: @unchecked Sendable { var ticks: [Tick] = [] }
+    private var boxed: Box
+
+    /// The two lines' groups, for a replay's `--to`.
+    var lines: [IPv4Endpoint] { config.lines.map(\.group) }
+
+    /// Waits for the end of the session to be handled (or `timeout`), stops the handler, and collects.
+    func finish(timeout: Double = 30) -> Outcome {
+        let ended = Date().addingTimeInterval(timeout)
+        while !(handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) && Date() < ended { usleep(2000) }
+        _ = handler.stop()
+        reading.join()
+        return Outcome(counters: Dictionary(uniqueKeysWithValues: handler.counters.snapshot), ticks: boxed.ticks)
+    }
+
+    /// Replays `capture` onto both lines (its own line layout moved to this feed's port) with the in-process replayer.
+    func replay(_ capture: String, fromSequence: UInt64? = nil) throws {
+        var replayer = Replayer(destinations: [], pacing: .original(speed: 1))
+        replayer.spinThresholdNanos = 0
+        replayer.portOverride = port
+        replayer.fromSequence = fromSequence
+        _ = try replayer.replay(path: capture)
+    }
+}
+
+/// `dsi ticks` of a capture in the form `LiveFeed.Outcome.marketTicks` compares.
+func offlineTicks(_ capture: String) throws -> [String] {
+    let result = try Commands.run(Commands.dsi, ["ticks", capture])
+    guard result.status == 0 else { throw Commands.TimedOut(command: "dsi ticks \(capture)", stderr: result.stderr) }
+    return try jsonLines(result.stdout).filter { ($0["status"] as? String) != "gap" && ($0["status"] as? String) != "join" }
+        .map { object in
+            var o = object
+            o["streamSeq"] = 0
+            o["receiveTime"] = 0
+            return o
+        }
+        .map { try canonical($0) }
+}
+
+/// A tick's JSON with keys sorted, so that two sources compare as text.
+func canonical(_ object: [String: Any]) throws -> String {
+    String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+}
