@@ -54,10 +54,12 @@ public struct RecoveryPolicy: Sendable {
 
     public init() {}
 
-    /// Report gaps at once and wait for nothing (the benchmark's and the unit tests' simplest path).
+    /// Believe every packet and report gaps at once, waiting for nothing (the benchmark's and the unit tests'
+    /// simplest path; never a live feed's).
     public static var immediate: RecoveryPolicy {
         var p = RecoveryPolicy()
         p.lineWaitNanos = 0
+        p.confirmPackets = 1
         return p
     }
 
@@ -85,7 +87,8 @@ public struct RecoveryPolicy: Sendable {
 
 /// Where a feed starts in a session it joins.
 public enum JoinPolicy: Sendable, Equatable, CustomStringConvertible {
-    /// At the first sequence seen: what came before is not claimed lost (the default for live lines).
+    /// At the first sequence seen: what came before is not claimed lost (the default for live lines). A first
+    /// sequence within `sequenceSlack` of 1 means the session has just begun: the feed starts at 1.
     case first
     /// From sequence 1: what came before the first packet is re-requested, paced, in pieces.
     case recover

@@ -48,19 +48,11 @@ extension SequencedFeed {
         if isConfirmed(candidates.list[index]) { adopt(index, sink: &sink) }
     }
 
-    /// Whether a candidate run has earned belief.
+    /// Whether a candidate run has earned belief: `confirmPackets` packets in a row, each carrying it further, with
+    /// no sign of life from the session followed (the first session too: a stray that arrives first is not taken
+    /// for the day). The session the operator pinned needs no confirmation.
     func isConfirmed(_ c: SessionCandidates.Candidate) -> Bool {
-        if c.streak >= policy.confirmPackets { return true }
-        // Before any session: a run that starts where the join policy starts needs no confirmation (a session
-        // followed from its beginning, the common case).
-        guard session == nil else { return false }
-        let start: UInt64
-        switch policy.join {
-        case .first, .recover: start = 1
-        case .sequence(let n): start = n
-        }
-        let distance = c.low > start ? c.low - start : start - c.low
-        return distance <= policy.sequenceSlack
+        c.streak >= policy.confirmPackets || (session == nil && c.session == policy.pinnedSession)
     }
 
     /// Believes candidate `index`: joins its session, changes to it, or takes its jump; then handles its packets.
@@ -94,13 +86,17 @@ extension SequencedFeed {
         consumer.sessionBegins(c.session.description, isFirst: true)
         let start: UInt64
         switch policy.join {
-        case .first: start = c.low
+        // A first packet this close to the session's start means the handler started before the session and lost
+        // its first packets, not that it joined late: they are recovered or reported like any gap.
+        case .first: start = c.low <= policy.sequenceSlack ? 1 : c.low
         case .recover: start = 1
         case .sequence(let n): start = n
         }
         _expected = start
         frontier = start
         joinedAt = start
+        // Runs that grew while there was no session to show life had no rival: from now on they have one.
+        candidates.currentShowedLife()
         events.push(.joined(session: c.session, start: start, firstSeen: c.low, policy: policy.join))
         if start > 1 {
             // Subscribers learn that the stream does not begin at the session's start.

@@ -16,6 +16,8 @@ public struct SessionGenerator {
         /// Mean time between messages, in ns (the pcap's pacing).
         public var meanGapNanos: UInt64 = 2_000
         public var maxMessagesPerPacket: Int = 24
+        /// End-of-session packets at the end, 1 ms apart.
+        public var endOfSessionRepeats = 3
         /// Midnight of the session's day, ns since the Unix epoch (2026-11-26 by default).
         public var midnight: UInt64 = 1_795_651_200 * 1_000_000_000
 
@@ -279,7 +281,7 @@ public struct SessionGenerator {
         }
 
         /// Groups messages into MoldUDP64 packets of 1 to `maxMessagesPerPacket` messages under the MTU; a packet
-        /// leaves when its last message is ready. The session ends with an end-of-session packet.
+        /// leaves when its last message is ready. The session ends with end-of-session packets.
         mutating func packetize() -> [Packet] {
             let builder = MoldUDP64Builder(session: options.session)
             var packets: [Packet] = []
@@ -299,8 +301,13 @@ public struct SessionGenerator {
                                       firstSequence: seq, messageCount: batch.count))
                 seq += UInt64(batch.count)
             }
-            let end = (packets.last?.time ?? options.midnight) + 1_000_000
-            packets.append(Packet(time: end, payload: builder.endOfSession(next: seq), firstSequence: seq, messageCount: 0))
+            // A server sends end of session for a while in place of heartbeats, so that a line that lost the last
+            // packets still learns where the session ended.
+            let last = packets.last?.time ?? options.midnight
+            for i in UInt64(1)...UInt64(options.endOfSessionRepeats) {
+                packets.append(Packet(time: last + i * 1_000_000, payload: builder.endOfSession(next: seq),
+                                      firstSequence: seq, messageCount: 0))
+            }
             return packets
         }
     }

@@ -27,9 +27,11 @@ struct FeedHarness {
         })
     }
 
-    /// A recovery policy with nanosecond-scale waits for a fake clock.
-    static func policy(server: Bool) -> RecoveryPolicy {
+    /// A recovery policy with nanosecond-scale waits for a fake clock; `confirm` packets confirm a session or a jump
+    /// (the first session too).
+    static func policy(server: Bool, confirm: Int = 3) -> RecoveryPolicy {
         var p = RecoveryPolicy()
+        p.confirmPackets = confirm
         p.hasServer = server
         p.lineWaitNanos = 1_000
         p.requestTimeoutNanos = 10_000

@@ -2,14 +2,15 @@ import DSICore
 import DSIFeeds
 import Testing
 
-/// The feed processor's gap path with a fake clock and a recording requester.
+/// The feed processor's gap path with a fake clock and a recording requester. The first packet is believed at once
+/// (`confirm: 1`): these tests are about gaps, SessionDisciplineTests about trust.
 @Suite struct GapRecoveryTests {
     typealias Harness = FeedHarness
     let builder = FeedHarness.builder
     func packet(_ first: UInt64, _ count: Int) -> [UInt8] { FeedHarness.packet(first, count) }
 
     @Test func anotherLineFillsTheGapInOrder() {
-        var run = Harness(policy: Harness.policy(server: true))
+        var run = Harness(policy: Harness.policy(server: true, confirm: 1))
         run.feed(packet(1, 2), at: 0)
         run.feed(packet(5, 2), at: 10)  // 3...4 missing on this line
         #expect(run.seqs == [1, 2], "held, not handled out of order")
@@ -22,7 +23,7 @@ import Testing
     }
 
     @Test func rerequestThenPartialReplyThenRest() {
-        var run = Harness(policy: Harness.policy(server: true))
+        var run = Harness(policy: Harness.policy(server: true, confirm: 1))
         run.feed(packet(1, 1), at: 0, line: 0)
         run.feed(packet(1, 1), at: 0, line: 1)
         run.feed(packet(10, 1), at: 0, line: 0)
@@ -41,7 +42,7 @@ import Testing
     }
 
     @Test func everyLineHavingPassedEndsTheWaitAtOnce() {
-        var policy = Harness.policy(server: true)
+        var policy = Harness.policy(server: true, confirm: 1)
         policy.lineWaitNanos = 1_000_000_000  // a lagging line would get a whole second
         var run = Harness(policy: policy)
         run.feed(packet(1, 1), at: 0, line: 0)
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func aLaggingLineGetsTheLineWait() {
-        var policy = Harness.policy(server: false)
+        var policy = Harness.policy(server: false, confirm: 1)
         policy.lineWaitNanos = 5_000_000
         var run = Harness(policy: policy)
         for s in UInt64(1)...3 { run.feed(packet(s, 1), at: s * 1_000, line: 0) }
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func unrecoverableRangeIsReportedExactly() {
-        var run = Harness(policy: Harness.policy(server: true))
+        var run = Harness(policy: Harness.policy(server: true, confirm: 1))
         run.feed(packet(1, 3), at: 0)
         run.feed(packet(8, 2), at: 0)
         var now: UInt64 = 2_000
@@ -83,7 +84,7 @@ import Testing
     }
 
     @Test func heartbeatRevealsGapOnIdleLine() {
-        var run = Harness(policy: Harness.policy(server: false))
+        var run = Harness(policy: Harness.policy(server: false, confirm: 1))
         run.feed(packet(1, 1), at: 0)
         run.feed(builder.heartbeat(next: 6), at: 0)
         #expect(!run.processor.hasOpenGap, "one heartbeat alone is not believed to announce a loss")
@@ -95,7 +96,7 @@ import Testing
     }
 
     @Test func severalRangesAreAskedForAtOnceInPieces() {
-        var policy = Harness.policy(server: true)
+        var policy = Harness.policy(server: true, confirm: 1)
         policy.requestMessages = 10
         var run = Harness(policy: policy)
         run.feed(packet(1, 1), at: 0)
@@ -117,7 +118,7 @@ import Testing
     }
 
     @Test func requestsArePacedAndBoundedInFlight() {
-        var policy = Harness.policy(server: true)
+        var policy = Harness.policy(server: true, confirm: 1)
         policy.maxRequestsInFlight = 4
         policy.requestsPerSecond = 1_000  // one per ms
         policy.requestTimeoutNanos = 1_000_000_000
@@ -134,7 +135,7 @@ import Testing
     }
 
     @Test func deadlinesFollowTheStreamWhileThePipelineRunsBehind() {
-        var run = Harness(policy: Harness.policy(server: false))
+        var run = Harness(policy: Harness.policy(server: false, confirm: 1))
         run.feed(packet(1, 1), at: 1_000_000)
         run.feed(packet(1, 1), at: 1_000_000, line: 1)
         run.feed(packet(3, 1), at: 1_000_100)
@@ -153,7 +154,7 @@ import Testing
     }
 
     @Test func fullStoreWithServerKeepsEverythingAndReRequests() {
-        var policy = Harness.policy(server: true)
+        var policy = Harness.policy(server: true, confirm: 1)
         policy.holdBytes = 4 * PendingPackets.slotSize
         var run = Harness(policy: policy)
         run.feed(packet(1, 1), at: 0)
@@ -172,7 +173,7 @@ import Testing
     }
 
     @Test func fullStoreWithoutServerGivesUpTheOldestGap() {
-        var policy = Harness.policy(server: false)
+        var policy = Harness.policy(server: false, confirm: 1)
         policy.holdBytes = 4 * PendingPackets.slotSize
         var run = Harness(policy: policy)
         run.feed(packet(1, 1), at: 0)
@@ -182,7 +183,7 @@ import Testing
     }
 
     @Test func fullStoreGivesUpOnlyWhatLiesBeforeAnEarlierPacket() {
-        var policy = Harness.policy(server: false)
+        var policy = Harness.policy(server: false, confirm: 1)
         policy.holdBytes = 3 * PendingPackets.slotSize
         var run = Harness(policy: policy)
         run.feed(packet(1, 1), at: 0)
@@ -201,7 +202,7 @@ import Testing
     func everyNumberHandledOnceOrReportedLost(join: JoinPolicy) {
         var random = SplitMix64(seed: 7)
         for trial in 0..<40 {
-            var policy = Harness.policy(server: true)
+            var policy = Harness.policy(server: true, confirm: 1)
             policy.join = join
             policy.requestMessages = 3
             var run = Harness(policy: policy)

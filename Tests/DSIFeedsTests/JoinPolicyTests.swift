@@ -72,10 +72,17 @@ import Testing
     @Test func firstDoesNotStartAtAStray() {
         var run = FeedHarness(policy: policy(.first))
         run.feed(packet(1_000_000_000_000, 1), at: 0)  // the first packet seen is a stray
-        for s in UInt64(0)..<5 { run.feed(packet(700 + s, 1), at: 10 + s) }
-        #expect(run.joins == [700] && run.seqs == Array(700...704))
+        for s in UInt64(0)..<5 { run.feed(packet(70_000 + s, 1), at: 10 + s) }
+        #expect(run.joins == [70_000] && run.seqs == Array(70_000...70_004))
         run.finish(100)
         #expect(run.processor.counters.foreignSessionPackets.load + run.processor.counters.implausiblePackets.load == 1)
+    }
+
+    @Test func aFirstPacketNearTheSessionsStartMeansItsFirstPacketsWereLost() {
+        var run = FeedHarness(policy: policy(.first))
+        for s in UInt64(20)...25 { run.feed(packet(s, 1), at: s) }  // started before the session; 1...19 lost
+        run.poll(10_000)
+        #expect(run.joins.isEmpty && run.requests.sent.first.map { ($0.first, $0.count) } ?? (0, 0) == (1, 19))
     }
 
     @Test func joinPolicyParsesWhatTheConfigAllows() {

@@ -11,6 +11,20 @@ import Testing
         FeedHarness.packet(first, count, session: session)
     }
 
+    @Test func theFirstSessionIsConfirmedTooAndAStrayThatArrivesFirstIsNotTakenForIt() {
+        var run = FeedHarness(policy: FeedHarness.policy(server: true))
+        run.feed(packet(1, 3, stranger), at: 0)  // a broken switch's packet, before the feed's first
+        run.feed(packet(1, 1), at: 10)
+        run.feed(packet(2, 1), at: 20)
+        #expect(run.seqs.isEmpty, "not confirmed yet: held")
+        run.feed(packet(3, 1), at: 30)
+        #expect(run.seqs == [1, 2, 3] && run.processor.currentSession == SessionKey("GAPS"))
+        for s in UInt64(4)...9 { run.feed(packet(s, 1), at: 30 + s) }
+        run.finish(100)
+        #expect(run.seqs == Array(1...9) && run.processor.counters.sessionChanges.load == 0)
+        #expect(run.processor.counters.foreignSessionPackets.load == 1)
+    }
+
     @Test func oneStrayPacketOfAnotherSessionChangesNothing() {
         var run = FeedHarness(policy: FeedHarness.policy(server: true))
         var now: UInt64 = 0
@@ -42,8 +56,9 @@ import Testing
 
     @Test func aNewDayAfterEndOfSessionIsBelievedOnceConfirmed() {
         var run = FeedHarness(policy: FeedHarness.policy(server: true))
-        run.feed(packet(1, 2), at: 0)
-        run.feed(packet(6, 2), at: 0)  // 3...5 missing, 6...7 held
+        run.feed(packet(1, 1), at: 0)
+        run.feed(packet(2, 1), at: 0)
+        run.feed(packet(6, 2), at: 0)  // the third packet confirms the session; 3...5 missing, 6...7 held
         run.feed(day1.endOfSession(next: 8), at: 10)
         #expect(run.processor.sessionEnded, "at the frontier: believed at once")
         run.feed(packet(1, 1, day2), at: 20)
@@ -120,7 +135,7 @@ import Testing
     }
 
     @Test func aJumpWithinWhatTheFeedCanCarryIsBelievedAtOnce() {
-        var policy = FeedHarness.policy(server: false)
+        var policy = FeedHarness.policy(server: false, confirm: 1)
         policy.maxMessagesPerSecond = 1_000_000
         var run = FeedHarness(policy: policy)
         run.feed(packet(1, 1), at: 1_000_000_000)
@@ -146,7 +161,7 @@ import Testing
     }
 
     @Test func garbageSequenceNumbersAreMalformed() {
-        var run = FeedHarness(policy: FeedHarness.policy(server: false))
+        var run = FeedHarness(policy: FeedHarness.policy(server: false, confirm: 1))
         run.feed(packet(1, 1), at: 0)
         run.feed(packet(0, 1), at: 1)
         run.feed(packet(UInt64.max - 1, 3), at: 2)  // would wrap past 2^64
