@@ -56,6 +56,13 @@ public final class LineProgress {
         return slowest
     }
 
+    /// The feed starts at `time` with `expected` lines: each is waited for as if heard from then, so that a line
+    /// running behind is not mistaken for a dead one before its first packet arrives.
+    public func begin(at time: UInt64, expected: Int) {
+        for line in 0..<min(expected, Self.maxLines) where lastSeen[line] == 0 { lastSeen[line] = max(time, 1) }
+        lines = max(lines, min(expected, Self.maxLines))
+    }
+
     /// Forgets every line's position (a new session numbers from 1 again).
     public func reset() {
         highestFirst.update(repeating: 0, count: Self.maxLines)

@@ -8,6 +8,8 @@ public struct RecoveryPolicy: Sendable {
     public var lineWaitNanos: UInt64 = 20_000_000
     /// A line that sent nothing for this long is not waited for (ns): heartbeats come about once a second.
     public var lineSilenceNanos: UInt64 = 1_500_000_000
+    /// Lines the feed has: each is waited for from the start, even before its first packet arrives.
+    public var lines = 1
 
     // MARK: Re-requests
 

@@ -68,6 +68,7 @@ extension SequencedFeed {
             changeSession(to: c, sink: &sink)
         }
         lastBelieved = max(lastBelieved, c.firstSeen)
+        lines.begin(at: c.firstSeen, expected: policy.lines)
         // Its packets, lowest first, as believed ones: the gap before them opens like any other.
         while let entry = held.removeLowest() {
             believe(packet: held.bytes(entry), length: entry.length, first: entry.first, count: entry.count, isEnd: false,

@@ -249,6 +249,7 @@ extension HandlerConfig {
         let maxOrders = feed.maxOrders ?? 1_000_000
         guard maxOrders > 0 && maxOrders <= 1 << 30 else { throw fail("feeds[0].maxOrders", "must be between 1 and 2^30") }
         var recovery = RecoveryPolicy()
+        recovery.lines = lines.count
         var recoveryServer: IPv4Endpoint? = nil
         if let server = feed.recovery {
             guard let endpoint = IPv4Endpoint(server), endpoint.port != 0, !endpoint.address.isMulticast else {

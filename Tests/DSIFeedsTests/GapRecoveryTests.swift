@@ -251,3 +251,19 @@ import Testing
         }
     }
 }
+
+extension GapRecoveryTests {
+    @Test func aLineNotYetHeardFromIsWaitedFor() {
+        var policy = Harness.policy(server: false, confirm: 1)
+        policy.lines = 2
+        policy.lineWaitNanos = 20_000_000
+        var run = Harness(policy: policy)
+        run.feed(packet(1, 1), at: 1_000)
+        run.feed(packet(3, 1), at: 2_000)  // line A lost 2; line B, 5 ms behind, has said nothing yet
+        run.poll(3_000_000)
+        #expect(run.gaps.isEmpty, "B may have it")
+        run.feed(packet(1, 1), at: 5_001_000, line: 1)
+        run.feed(packet(2, 1), at: 5_002_000, line: 1)
+        #expect(run.seqs == [1, 2, 3] && run.gaps.isEmpty)
+    }
+}
