@@ -1,6 +1,7 @@
 /// How far each line of a feed has got: the highest sequence number a packet of it started at, and when it last sent
-/// anything. A line that has sent something beyond a missing range does not have it (a line delivers in order), so
-/// once every live line has, waiting for the lines is over.
+/// anything. A line that has sent something beyond a missing range does not have it (a line delivers in order), and
+/// one that has stalled will not bring it soon: once no line is both behind the range and still sending, waiting for
+/// the lines is over, however far apart they run.
 ///
 /// Fixed storage, written per packet on the pipeline thread: no allocation, no copy-on-write check.
 public final class LineProgress {
@@ -34,26 +35,22 @@ public final class LineProgress {
         if line >= lines { lines = line + 1 }
     }
 
-    /// Whether every line heard from within `silence` ns of `now` has sent a packet starting after `sequence`.
-    /// False when no line is live (nothing says the range is not on its way).
-    public func allPassed(_ sequence: UInt64, now: UInt64, silence: UInt64) -> Bool {
-        var live = 0
-        for line in 0..<lines where lastSeen[line] != 0 && (now &- lastSeen[line] <= silence || lastSeen[line] > now) {
-            live += 1
-            if highestFirst[line] <= sequence { return false }
+    /// Whether some line may still deliver `sequence`: it has not sent anything beyond it yet (a line delivers in
+    /// order), and it has not stalled. A line has stalled when the other lines have sent for `stall` ns since it last
+    /// did: silence measured against the other lines, not the clock, so that a pause of the whole feed (of the
+    /// sender, or of this process) makes no line look dead. A line not heard from at all since the feed began gets
+    /// `firstWait` ns instead (a B line running behind sends its first packet late).
+    /// - Parameter judgeStalls: false while received packets wait unprocessed: a line whose latest packets are still
+    ///   queued would look stalled, so only passing a range counts.
+    public func mayStillDeliver(_ sequence: UInt64, stall: UInt64, firstWait: UInt64, judgeStalls: Bool) -> Bool {
+        var freshest: UInt64 = 0
+        for line in 0..<lines { freshest = max(freshest, lastSeen[line]) }
+        for line in 0..<lines where lastSeen[line] != 0 && highestFirst[line] <= sequence {
+            if !judgeStalls { return true }
+            let behind = freshest - lastSeen[line]
+            if behind < (highestFirst[line] == 0 ? max(stall, firstWait) : stall) { return true }
         }
-        return live > 0
-    }
-
-    /// The receive time of the latest packet of the line that lags most, among lines heard from within `silence` ns
-    /// of `now` (nil when none is). While packets wait unprocessed, no line can be relied on to have delivered
-    /// anything received after this: the line wait runs on this clock.
-    public func slowest(now: UInt64, silence: UInt64) -> UInt64? {
-        var slowest: UInt64? = nil
-        for line in 0..<lines where lastSeen[line] != 0 && (now &- lastSeen[line] <= silence || lastSeen[line] > now) {
-            slowest = min(slowest ?? .max, lastSeen[line])
-        }
-        return slowest
+        return false
     }
 
     /// The feed starts at `time` with `expected` lines: each is waited for as if heard from then, so that a line

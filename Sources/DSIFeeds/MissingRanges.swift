@@ -16,14 +16,19 @@ public struct MissingRanges {
         public var attempts = 0
         /// Given up: reported lost when the feed reaches it (unless a line delivers it first).
         public var lost = false
+        /// A line delivered it but it could not be kept (the holding store was full): no line will bring it again,
+        /// only a re-request.
+        public var dropped = false
 
-        public init(first: UInt64, last: UInt64, seenAt: UInt64, requestedAt: UInt64 = 0, attempts: Int = 0, lost: Bool = false) {
+        public init(first: UInt64, last: UInt64, seenAt: UInt64, requestedAt: UInt64 = 0, attempts: Int = 0,
+                    lost: Bool = false, dropped: Bool = false) {
             self.first = first
             self.last = last
             self.seenAt = seenAt
             self.requestedAt = requestedAt
             self.attempts = attempts
             self.lost = lost
+            self.dropped = dropped
         }
 
         public var count: UInt64 { last - first + 1 }
@@ -44,17 +49,17 @@ public struct MissingRanges {
     public var all: ArraySlice<Entry> { ranges[head...] }
 
     /// Adds `first...last`, which lies beyond every range held.
-    public mutating func append(first: UInt64, last: UInt64, seenAt: UInt64) {
+    public mutating func append(first: UInt64, last: UInt64, seenAt: UInt64, dropped: Bool = false) {
         precondition(first <= last && (isEmpty || ranges[ranges.count - 1].last < first), "ranges are appended in order")
         compactIfDrained()
         messages += last - first + 1
         if !isEmpty, ranges[ranges.count - 1].last + 1 == first, ranges[ranges.count - 1].requestedAt == 0,
-           !ranges[ranges.count - 1].lost {
+           !ranges[ranges.count - 1].lost, ranges[ranges.count - 1].dropped == dropped {
             // Adjacent and not yet asked for: one range, one request.
             ranges[ranges.count - 1].last = last
             return
         }
-        ranges.append(Entry(first: first, last: last, seenAt: seenAt))
+        ranges.append(Entry(first: first, last: last, seenAt: seenAt, dropped: dropped))
     }
 
     /// Adds `first...last` where it belongs (a held packet given back: its messages are missing again).

@@ -3,11 +3,14 @@
 public struct RecoveryPolicy: Sendable {
     // MARK: Waiting for the lines
 
-    /// How long other lines get to fill a range before it is re-requested (ns). The wait ends sooner once every live
-    /// line has sent something beyond the range (none of them has it): this bound only matters for a line that lags.
+    /// A line that has not yet sent anything beyond a missing range is waited for while it keeps sending: until it
+    /// passes the range (it does not have it), delivers it, or falls this far (ns) behind the other lines' latest
+    /// packet (it has stalled). Lines running milliseconds apart are waited for as long as they run apart; a pause
+    /// of the whole feed stalls no line. 0 waits for nothing.
     public var lineWaitNanos: UInt64 = 20_000_000
-    /// A line that sent nothing for this long is not waited for (ns): heartbeats come about once a second.
-    public var lineSilenceNanos: UInt64 = 1_500_000_000
+    /// The longest a range waits for the lines, whatever they do (ns); also how long a line not heard from since the
+    /// feed began is waited for.
+    public var maxLineLagNanos: UInt64 = 1_000_000_000
     /// Lines the feed has: each is waited for from the start, even before its first packet arrives.
     public var lines = 1
 

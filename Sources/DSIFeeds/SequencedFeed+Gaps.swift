@@ -8,16 +8,14 @@ extension SequencedFeed {
     /// Call it from the duty cycle whenever `hasOpenGap` (at most every 100 µs is plenty).
     /// - Parameters:
     ///   - now: the wall clock (ns since the epoch, the receive timestamps' clock).
-    ///   - caughtUp: whether nothing received waits unprocessed. While the pipeline runs behind, deadlines follow the
-    ///     stream's own clock (the receive time of the latest packet handled): a copy still queued behind a backlog
-    ///     is not given up for lost, and yet a saturated pipeline still recovers.
+    ///   - caughtUp: whether nothing received waits unprocessed. While the pipeline runs behind, a line is not judged
+    ///     stalled (its latest packets may be queued) and deadlines follow the stream's own clock (the receive time of
+    ///     the latest packet handled): a copy still queued behind a backlog is not given up for lost, and yet a
+    ///     saturated pipeline still recovers.
     public mutating func poll<Requester: RecoveryRequester, Sink: TickSink>(
         now: UInt64, caughtUp: Bool = true, requester: inout Requester, sink: inout Sink
     ) {
         let clock = caughtUp ? max(now, streamTime) : streamTime
-        // While packets wait unprocessed, a line is known to have sent nothing more only up to its latest packet
-        // handled; the lines are waited for on the clock of the one that lags most.
-        let lineClock = caughtUp ? clock : min(clock, lines.slowest(now: clock, silence: policy.lineSilenceNanos) ?? clock)
         if !candidates.isEmpty { expireCandidates(clock: clock, sink: &sink) }
         guard let key = session, !missing.isEmpty else { return }
         refillTokens(now: now)
@@ -32,8 +30,9 @@ extension SequencedFeed {
                 i += 1
                 continue
             }
-            let waited = policy.lineWaitNanos == 0 || Self.elapsed(lineClock, since: r.seenAt) >= policy.lineWaitNanos
-                || lines.allPassed(r.last, now: clock, silence: policy.lineSilenceNanos)
+            let waited = policy.lineWaitNanos == 0 || r.dropped || Self.elapsed(clock, since: r.seenAt) >= policy.maxLineLagNanos
+                || !lines.mayStillDeliver(r.last, stall: policy.lineWaitNanos, firstWait: policy.maxLineLagNanos,
+                                          judgeStalls: caughtUp)
             // Ranges further on are newer and lines reach them later: none of them is due either.
             guard waited else { break }
             guard policy.hasServer else {
@@ -99,7 +98,9 @@ extension SequencedFeed {
             // Larger than a slot (a jumbo datagram in a capture): its messages stay missing, for a re-request or a
             // loss report.
             counters.notHeldPackets.add()
-            if end > frontierBefore { missing.append(first: max(first, frontierBefore), last: end - 1, seenAt: receiveTime) }
+            if end > frontierBefore {
+                missing.append(first: max(first, frontierBefore), last: end - 1, seenAt: receiveTime, dropped: true)
+            }
             return
         }
         if pending.isFull {
@@ -111,7 +112,9 @@ extension SequencedFeed {
                 // The server has it: rather than give anything up, this packet's messages stay missing and are
                 // re-requested once the store has room again (a reply that could not be kept costs no retry).
                 counters.notHeldPackets.add()
-                if end > frontierBefore { missing.append(first: max(first, frontierBefore), last: end - 1, seenAt: receiveTime) }
+                if end > frontierBefore {
+                    missing.append(first: max(first, frontierBefore), last: end - 1, seenAt: receiveTime, dropped: true)
+                }
                 if line == LineIndex.recovery { missing.refused(at: first) }
                 return
             }

@@ -235,6 +235,8 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         let to = min(next, earlier.next)
         open(first: frontier, last: to - 1, at: receiveTime)
         frontier = to
+        // Both lines said they have nothing more below `to`.
+        lines.note(line: earlier.line, first: to, time: earlier.time)
         lines.note(line: line, first: to, time: receiveTime)
         if isEnd && earlier.isEnd && next == earlier.next { believeEnd(next) }
         pendingAnnouncement = next > to ? this : nil

@@ -71,10 +71,14 @@ public enum CaptureFile {
         return try write(session, to: path, layout: layout)
     }
 
-    /// Writes the session, packet after packet, each on every line (unless dropped) in line order.
+    /// Writes the session, packet after packet, each on every line (unless dropped), in the order the frames would
+    /// leave: a line running `lineSkewNanos` behind has its copies written that much later among the others'.
     @discardableResult
     public static func write(_ session: SessionGenerator.Session, to path: String, layout: Layout) throws -> Report {
         let writer = try PcapWriter(path: path)
+        // Frames by departure time, first written first among equal times (a stable order for copies and strays).
+        var frames: [(time: UInt64, frame: [UInt8])] = []
+        frames.reserveCapacity(session.packets.count * layout.lines)
         var random = SplitMix64(seed: layout.seed ^ 0x5EED)
         func chance(_ p: Double) -> Bool { p > 0 && Double(random.next() >> 11) / Double(1 << 53) < p }
         var report = Report()
@@ -110,17 +114,17 @@ public enum CaptureFile {
                     report.reordered += 1
                     continue
                 }
-                writer.write(frame: copy, time: time)
+                frames.append((time, copy))
                 report.frames += 1
                 if chance(layout.faults.duplicate) {
-                    writer.write(frame: copy, time: time)
+                    frames.append((time, copy))
                     report.frames += 1
                     report.duplicated += 1
                 }
             }
             // Held-back copies come out a few packets late, stamped when they are written.
             while let at = held.firstIndex(where: { $0.due <= i }) {
-                writer.write(frame: held.remove(at: at).frame, time: packet.time)
+                frames.append((packet.time, held.remove(at: at).frame))
                 report.frames += 1
             }
             for foreign in strayAt[i] ?? [] {
@@ -128,16 +132,18 @@ public enum CaptureFile {
                     ? MoldUDP64Builder(session: straySession).packet(first: 1 + random.next() % 1000, messages: strayMessages)
                     : MoldUDP64Builder(session: session.name).packet(first: wildSequence + random.next() % 1_000_000,
                                                                      messages: strayMessages)
-                writer.write(frame: frame(stray, line: Int(random.next() % UInt64(layout.lines)), index: i), time: packet.time)
+                frames.append((packet.time, frame(stray, line: Int(random.next() % UInt64(layout.lines)), index: i)))
                 report.frames += 1
                 report.strays += 1
             }
             if written == 0 && packet.messageCount > 0 { report.droppedEverywhere.append((packet.firstSequence, packet.messageCount)) }
         }
         for late in held {
-            writer.write(frame: late.frame, time: packets.last?.time ?? 0)
+            frames.append((packets.last?.time ?? 0, late.frame))
             report.frames += 1
         }
+        let order = frames.indices.sorted { (frames[$0].time, $0) < (frames[$1].time, $1) }
+        for i in order { writer.write(frame: frames[i].frame, time: frames[i].time) }
         try writer.close()
         return report
     }

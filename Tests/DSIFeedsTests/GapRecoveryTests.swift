@@ -29,13 +29,14 @@ import Testing
         run.feed(packet(10, 1), at: 0, line: 0)
         run.poll(500)
         #expect(run.requests.sent.isEmpty, "line B has not moved past 2...9: the lines get lineWait first")
+        run.feed(packet(11, 1), at: 2_000, line: 0)  // A goes on; B has been silent for lineWait of A's time
         run.poll(2_000)
         #expect(run.requests.sent.map(\.first) == [2] && run.requests.sent.map(\.count) == [8])
         run.feed(packet(2, 3), at: 2_100, line: LineIndex.recovery)  // a partial reply: 2...4
         run.poll(2_200)  // progress: ask for the rest at once
         #expect(run.requests.sent.map(\.first) == [2, 5] && run.requests.sent.last!.count == 5)
         run.feed(packet(5, 5), at: 2_300, line: LineIndex.recovery)
-        #expect(run.seqs == Array(1...10))
+        #expect(run.seqs == Array(1...11))
         #expect(run.processor.counters.recoveredMessages.load == 8)
         #expect(run.processor.counters.recoveryRequests.load == 2)
         #expect(!run.processor.hasOpenGap)
@@ -134,23 +135,39 @@ import Testing
         #expect(run.requests.sent.count == 6, "two more in flight again, at the paced rate")
     }
 
-    @Test func deadlinesFollowTheStreamWhileThePipelineRunsBehind() {
+    @Test func aLineIsJudgedStalledOnlyAgainstTheOthersAndOnlyWhenNothingIsQueued() {
         var run = Harness(policy: Harness.policy(server: false, confirm: 1))
         run.feed(packet(1, 1), at: 1_000_000)
         run.feed(packet(1, 1), at: 1_000_000, line: 1)
-        run.feed(packet(3, 1), at: 1_000_100)
-        // The wall clock is far ahead, but packets received right after these still wait in the pipeline.
-        run.poll(9_000_000, caughtUp: false)
-        #expect(run.gaps.isEmpty, "by the stream's clock the line wait has not run out")
-        run.feed(packet(2, 1), at: 1_000_200, line: 1)  // the other line's copy, queued behind the backlog
+        run.feed(packet(3, 1), at: 1_000_100)  // A lost 2
+        run.poll(1_005_000, caughtUp: true)
+        #expect(run.gaps.isEmpty, "the whole feed paused (5 µs > lineWait), but B is no further behind A than 100 ns")
+        run.feed(packet(2, 1), at: 1_000_200, line: 1)
         #expect(run.seqs == [1, 2, 3] && run.gaps.isEmpty)
-        run.feed(packet(5, 1), at: 1_000_300)
-        run.feed(packet(6, 1), at: 1_002_000)  // the stream itself moves on past the wait...
-        run.poll(9_000_000, caughtUp: false)
-        #expect(run.gaps.isEmpty, "...but line B's latest packet handled is older: its copy of 4 may be queued")
-        run.feed(builder.heartbeat(next: 4), at: 1_002_000, line: 1)  // B, too, is past the wait without 4
-        run.poll(9_000_000, caughtUp: false)
-        #expect(run.gaps == [4...4], "a saturated pipeline still gives a range up by the stream's clock")
+        run.feed(packet(5, 1), at: 1_000_300)  // A lost 4
+        run.feed(packet(7, 1), at: 1_001_500)  // A runs on; B has said nothing for 1.3 µs of A's time
+        run.poll(1_001_600, caughtUp: false)
+        #expect(run.gaps.isEmpty, "while packets wait unprocessed, B's may be among them")
+        run.poll(1_001_600, caughtUp: true)
+        #expect(run.gaps == [4...4, 6...6], "nothing queued and B 1.3 µs behind A: B has stalled")
+    }
+
+    @Test func aRangeWaitsForTheLinesAtMostMaxLineLag() {
+        var policy = Harness.policy(server: false, confirm: 1)
+        policy.maxLineLagNanos = 1_000_000
+        var run = Harness(policy: policy)
+        run.feed(packet(1, 1), at: 1_000, line: 0)
+        run.feed(packet(1, 1), at: 1_000, line: 1)
+        run.feed(packet(3, 1), at: 2_000, line: 0)  // A lost 2; B is alive but never gets there
+        var t: UInt64 = 2_000
+        while t < 1_002_000 {
+            t += 100_000
+            run.feed(builder.heartbeat(next: 2), at: t, line: 1)
+            run.feed(builder.heartbeat(next: 4), at: t, line: 0)
+            run.poll(t, caughtUp: false)
+            if t < 1_002_000 { #expect(run.gaps.isEmpty) }
+        }
+        #expect(run.gaps == [2...2], "even for a pipeline that never catches up")
     }
 
     @Test func fullStoreWithServerKeepsEverythingAndReRequests() {
