@@ -7,7 +7,7 @@ public struct RecoveryPolicy: Sendable {
     /// passes the range (it does not have it), delivers it, or falls this far (ns) behind the other lines' latest
     /// packet (it has stalled). Lines running milliseconds apart are waited for as long as they run apart; a pause
     /// of the whole feed stalls no line. 0 waits for nothing.
-    public var lineWaitNanos: UInt64 = 20_000_000
+    public var lineWaitNanos: UInt64 = 10_000_000
     /// The longest a range waits for the lines, whatever they do (ns); also how long a line not heard from since the
     /// feed began is waited for.
     public var maxLineLagNanos: UInt64 = 1_000_000_000

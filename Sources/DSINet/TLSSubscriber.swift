@@ -122,20 +122,12 @@ public final class TLSSubscriber: @unchecked Sendable {
         while true {
             // Frames already buffered first.
             var offset = 0
-            while filled - offset >= PublishProtocol.headerSize {
-                let length = Int(buffer[offset]) << 8 | Int(buffer[offset + 1])
-                guard length >= 1 else { throw TLSError("reading the tick stream", reason: "empty frame") }
-                guard filled - offset >= 2 + length else { break }
-                let type = buffer[offset + 2]
-                let payload = offset + 3
-                let payloadLength = length - 1
-                offset += 2 + length
-                switch PublishProtocol.FrameType(rawValue: type) {
-                case .tick:
-                    guard payloadLength >= Tick.wireSize,
-                          let tick = buffer.withUnsafeBytes({ Tick(wire: $0.baseAddress! + payload) }) else {
-                        throw TLSError("reading the tick stream", reason: "malformed tick frame")
-                    }
+            while let (frame, consumed) = try buffer.withUnsafeBytes({ raw in
+                try PublishFrameReader.next(in: UnsafeRawBufferPointer(rebasing: raw[offset..<filled]))
+            }) {
+                offset += consumed
+                switch frame {
+                case .tick(let tick):
                     if lastStreamSeq != 0 && tick.streamSeq != lastStreamSeq + 1 { streamGaps += 1 }
                     lastStreamSeq = tick.streamSeq
                     ticksReceived += 1
@@ -144,23 +136,23 @@ public final class TLSSubscriber: @unchecked Sendable {
                         compact(offset)
                         return .count
                     }
-                case .hello:
-                    guard payloadLength >= 4 else { throw TLSError("reading the tick stream", reason: "short hello") }
-                    protocolVersion = UInt16(buffer[payload]) << 8 | UInt16(buffer[payload + 1])
-                    guard protocolVersion == PublishProtocol.version else {
-                        throw TLSError("reading the tick stream", reason: "unsupported protocol version \(protocolVersion)")
+                case .hello(let version, let tickSize, _):
+                    protocolVersion = version
+                    guard version == PublishProtocol.version else {
+                        throw TLSError("reading the tick stream", reason: "unsupported protocol version \(version)")
                     }
-                case .end:
-                    var last: UInt64 = 0
-                    for i in 0..<min(8, payloadLength) { last = last << 8 | UInt64(buffer[payload + i]) }
+                    guard Int(tickSize) == Tick.wireSize else {
+                        throw TLSError("reading the tick stream",
+                                       reason: "the publisher sends ticks of \(tickSize) bytes; this subscriber reads \(Tick.wireSize)")
+                    }
+                case .end(let last):
                     compact(offset)
                     return .endOfStream(lastStreamSeq: last)
-                case .goodbye:
-                    let text = String(decoding: buffer[payload..<(payload + payloadLength)], as: UTF8.self)
+                case .goodbye(let reason):
                     compact(offset)
-                    return .goodbye(text)
-                case nil:
-                    break  // a frame type from a newer publisher: skip it by its length
+                    return .goodbye(reason)
+                case .unknown:
+                    break  // a frame type from a newer publisher: skipped by its length
                 }
             }
             compact(offset)

@@ -17,23 +17,48 @@ public struct ReplayPacer: Sendable {
     public let mode: Mode
     /// Below this much time to go, spin instead of sleeping (sleeps overshoot by tens of microseconds).
     public var spinThresholdNanos: UInt64 = 100_000
+    /// With `.original`: a gap between two packets longer than this (ns, in capture time) is shortened to it, so a
+    /// capture whose clock jumps (a day, a damaged timestamp) does not stall the replay. nil keeps every gap.
+    public var maxGapNanos: UInt64? = 2_000_000_000
+    /// Gaps shortened to `maxGapNanos`, and the longest one seen (ns).
+    public private(set) var clampedGaps = 0
+    public private(set) var longestClampedGap: UInt64 = 0
+    /// Packets stamped earlier than the one before them (sent at once).
+    public private(set) var backwardSteps = 0
     private var startWall: UInt64 = 0
-    private var firstCapture: UInt64? = nil
+    private var previousCapture: UInt64? = nil
+    /// Capture time elapsed since the first packet, gaps shortened as configured.
+    private var elapsed: UInt64 = 0
     private var sent: UInt64 = 0
 
     public init(mode: Mode) { self.mode = mode }
 
     /// The monotonic time at which a packet captured at `captureTime` is due.
     public mutating func deadline(captureTime: UInt64) -> UInt64 {
-        if firstCapture == nil {
-            firstCapture = captureTime
+        if let previous = previousCapture {
+            if captureTime < previous {
+                // Out of order: sent at once. A small step back (reordering) keeps the timeline; a jump back
+                // further than the longest gap is a new timeline (a clock reset, a damaged stamp).
+                backwardSteps += 1
+                if let limit = maxGapNanos, previous - captureTime > limit { previousCapture = captureTime }
+            } else {
+                var gap = captureTime - previous
+                if let limit = maxGapNanos, gap > limit {
+                    clampedGaps += 1
+                    longestClampedGap = max(longestClampedGap, gap)
+                    gap = limit
+                }
+                elapsed = elapsed.addingReportingOverflow(gap).overflow ? .max : elapsed + gap
+                previousCapture = captureTime
+            }
+        } else {
             startWall = Clock.monotonicNanos()
+            previousCapture = captureTime
         }
         defer { sent += 1 }
         switch mode {
         case .original(let speed):
-            let offset = captureTime >= firstCapture! ? captureTime - firstCapture! : 0
-            return startWall + UInt64(Double(offset) / speed)
+            return startWall + UInt64(min(Double(elapsed) / speed, 1e18))
         case .packetsPerSecond(let rate):
             return startWall + UInt64(Double(sent) * 1e9 / rate)
         case .topSpeed:

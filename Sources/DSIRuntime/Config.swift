@@ -202,6 +202,11 @@ extension HandlerConfig {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, key: nil, problem: "not UTF-8 text")
         }
+        return try load(text: text, file: path)
+    }
+
+    /// Parses and validates YAML text; `file` names it in messages.
+    public static func load(text: String, file path: String) throws -> ValidatedConfig {
         let config: HandlerConfig
         do {
             config = try YAMLDecoder().decode(HandlerConfig.self, from: text)

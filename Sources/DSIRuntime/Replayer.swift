@@ -14,6 +14,11 @@ public struct Replayer {
         public var skipped = 0
         /// MoldUDP64 packets before `fromSequence`, not sent.
         public var skippedBeforeStart = 0
+        /// Gaps in the capture shortened to the longest allowed, and the longest of them (ns).
+        public var clampedGaps = 0
+        public var longestClampedGap: UInt64 = 0
+        /// The reader's account of the file (frames, what was skipped, damage).
+        public var captureSummary = ""
         public var seconds = 0.0
         /// How late packets left, against their due time (ns).
         public var lateness = LatencySummary(count: 0, p50: 0, p99: 0, p999: 0, max: 0)
@@ -26,6 +31,8 @@ public struct Replayer {
     /// Spin (rather than sleep) for the last this-many ns before a packet is due; 0 sleeps only, which leaves the
     /// CPU to the handler when both share a small machine.
     public var spinThresholdNanos: UInt64 = 100_000
+    /// Gaps in the capture longer than this (ns) are shortened to it (nil keeps them): see `ReplayPacer.maxGapNanos`.
+    public var maxGapNanos: UInt64? = 2_000_000_000
     /// Drop each datagram to each destination with this probability (independently per destination), to exercise
     /// arbitration and recovery; 0 sends everything.
     public var dropProbability = 0.0
@@ -51,6 +58,7 @@ public struct Replayer {
         let sender = try MulticastSender(interface: interface, ttl: ttl)
         var pacer = ReplayPacer(mode: pacing)
         pacer.spinThresholdNanos = spinThresholdNanos
+        pacer.maxGapNanos = maxGapNanos
         var report = Report()
         var lateness = LatencyHistogram()
         var random = SplitMix64(seed: dropSeed)
@@ -81,6 +89,9 @@ public struct Replayer {
             }
         }
         report.skipped = reader.skipped.total
+        report.clampedGaps = pacer.clampedGaps
+        report.longestClampedGap = pacer.longestClampedGap
+        report.captureSummary = reader.summary
         report.seconds = Double(Clock.monotonicNanos() - start) / 1e9
         report.lateness = lateness.summary
         return report

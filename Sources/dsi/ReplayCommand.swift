@@ -26,6 +26,9 @@ struct Replay: ParsableCommand {
     var recoveryRate = 20_000.0
     @Option(help: "Skip MoldUDP64 packets that start before this sequence (a handler joining late sees the rest).")
     var fromSequence: UInt64?
+    @Option(help: "Shorten gaps in the capture longer than this many seconds to it (a clock jump must not stall the replay).")
+    var maxGap = 2.0
+    @Flag(help: "Keep every gap in the capture, however long.") var keepGaps = false
 
     func validate() throws {
         guard [speed != nil, pps != nil, topspeed].filter({ $0 }).count <= 1 else {
@@ -34,6 +37,7 @@ struct Replay: ParsableCommand {
         if let speed, speed <= 0 { throw ValidationError("--speed must be positive") }
         if let pps, pps <= 0 { throw ValidationError("--pps must be positive") }
         guard recoveryRate >= 1 else { throw ValidationError("--recovery-rate must be at least 1") }
+        guard maxGap > 0 && maxGap <= 86_400 else { throw ValidationError("--max-gap must be above 0 and at most 86400 seconds") }
         if let fromSequence, fromSequence == 0 { throw ValidationError("--from-sequence starts at 1") }
         for d in destinations where IPv4Endpoint(d) == nil { throw ValidationError("--to takes group:port, got '\(d)'") }
         guard drop >= 0 && drop < 1 else { throw ValidationError("--drop must be at least 0 and below 1") }
@@ -47,6 +51,7 @@ struct Replay: ParsableCommand {
         replayer.dropProbability = drop
         replayer.dropSeed = dropSeed
         replayer.fromSequence = fromSequence
+        replayer.maxGapNanos = keepGaps ? nil : UInt64(maxGap * 1e9)
         var server: RecoveryServer? = nil
         let served = DispatchSemaphore(value: 0)
         let stop = StopFlag()
@@ -69,6 +74,13 @@ struct Replay: ParsableCommand {
                 refused \(server.rateLimited.load) over the rate limit and \(server.refused.load) malformed or of another session\n
                 """)
         }
+        if report.clampedGaps > 0 {
+            FileHandleStderr.write("""
+                dsi replay: warning: \(report.clampedGaps) gaps in the capture longer than \(maxGap) s were shortened to it \
+                (the longest: \(String(format: "%.3f", Double(report.longestClampedGap) / 1e9)) s); --keep-gaps keeps them\n
+                """)
+        }
+        FileHandleStderr.write("dsi replay: \(report.captureSummary)\n")
         FileHandleStderr.write("""
             dsi replay: \(report.datagrams) datagrams (\(report.messages) MoldUDP64 messages) in \
             \(String(format: "%.3f", report.seconds)) s; \(report.skipped) frames skipped; \

@@ -125,4 +125,59 @@ import Testing
         var top = ReplayPacer(mode: .topSpeed)
         #expect(top.wait(captureTime: 1) == 0)
     }
+
+    /// The capture header's link type (bytes 20...23, little-endian in a file `PcapWriter` made).
+    func withLinkType(_ bytes: [UInt8], _ type: UInt32) -> [UInt8] {
+        var b = bytes
+        for i in 0..<4 { b[20 + i] = UInt8(truncatingIfNeeded: type >> (8 * UInt32(i))) }
+        return b
+    }
+
+    func generatedCapture() throws -> [UInt8] {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try CaptureFile.write(try SessionGenerator.generate(.init(messages: 100, seed: 3)), to: dir.file("g.pcap"))
+        return Array(try Data(contentsOf: URL(fileURLWithPath: dir.file("g.pcap"))))
+    }
+
+    @Test func anUnsupportedLinkTypeIsRefusedWithoutFreeingTwice() throws {
+        let bytes = withLinkType(try generatedCapture(), 105)  // IEEE 802.11
+        for _ in 0..<50 {  // a double free would abort within a few rounds
+            #expect { try PcapReader(bytes: bytes, name: "wifi.pcap") } throws: { error in
+                "\(error)".contains("wifi.pcap") && "\(error)".contains("unsupported link type")
+            }
+        }
+    }
+
+    @Test func damagedTimestampsAreReadAsTheNearestValidTime() throws {
+        var bytes = try generatedCapture()
+        // The first record's seconds with the top bit set, the second's fraction past a second.
+        bytes.replaceSubrange(24..<28, with: [0xFF, 0xFF, 0xFF, 0xFF])
+        let second = 24 + 16 + Int(UInt32(bytes[32]) | UInt32(bytes[33]) << 8 | UInt32(bytes[34]) << 16 | UInt32(bytes[35]) << 24)
+        bytes.replaceSubrange(second + 4..<second + 8, with: [0xFF, 0xFF, 0xFF, 0x7F])
+        let reader = try PcapReader(bytes: bytes, name: "stamps.pcap")
+        var times: [UInt64] = []
+        try reader.forEachDatagram { times.append($0.time) }
+        #expect(times.count > 2 && times.allSatisfy { $0 <= PcapReader.latestTime })
+        #expect(times[0] == 0, "seconds with the top bit set (negative to libpcap) read as the epoch, not trapped on")
+        #expect(reader.badTimestamps == 2, "both damaged stamps counted")
+        #expect(reader.summary.contains("2 records with a damaged timestamp"))
+        #expect(reader.summary.contains("stamps.pcap"))
+    }
+
+    @Test func aCaptureWhoseClockJumpsADayIsReplayedWithoutWaitingADay() {
+        var pacer = ReplayPacer(mode: .original(speed: 1))
+        pacer.maxGapNanos = 2_000_000_000
+        let t0: UInt64 = 1_000_000_000_000
+        let d0 = pacer.deadline(captureTime: t0)
+        let d1 = pacer.deadline(captureTime: t0 + 86_400_000_000_000)  // a day later
+        let d2 = pacer.deadline(captureTime: t0 + 86_400_001_000_000)
+        #expect(d1 - d0 == 2_000_000_000, "the day is shortened to the longest gap allowed")
+        #expect(d2 - d1 == 1_000_000, "pacing goes on from there")
+        #expect(pacer.clampedGaps == 1 && pacer.longestClampedGap == 86_400_000_000_000)
+        let d3 = pacer.deadline(captureTime: t0)  // and back again: a new timeline, sent at once
+        #expect(d3 == d2 && pacer.backwardSteps == 1)
+        let d4 = pacer.deadline(captureTime: t0 + 500_000)
+        #expect(d4 - d3 == 500_000)
+    }
 }
