@@ -22,6 +22,14 @@ public struct Normalizer: MessageConsumer {
         }
     }
 
+    /// Bytes a normalizer made for `expectedOrders` allocates up front: the order table, the price-level pool, and
+    /// per stock locate its book sides, symbol and last quote.
+    public static func bytes(forExpectedOrders expectedOrders: Int) -> Int {
+        OrderTable.bytes(forExpectedOrders: expectedOrders)
+            + max(expectedOrders, 64) * MemoryLayout<BookLevels.Level>.stride
+            + OrderBooks.locates * (2 * MemoryLayout<BookLevels.Side>.stride + MemoryLayout<Symbol>.stride + MemoryLayout<Quote>.stride)
+    }
+
     public init(expectedOrders: Int, counters: FeedCounters) {
         self.expectedOrders = expectedOrders
         books = OrderBooks(expectedOrders: expectedOrders)

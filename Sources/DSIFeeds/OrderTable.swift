@@ -69,6 +69,13 @@ public struct OrderTable {
 
     public var capacity: Int { mask + 1 }
 
+    /// Bytes a table made for `expectedOrders` allocates up front (it doubles when it fills).
+    public static func bytes(forExpectedOrders expectedOrders: Int) -> Int {
+        var capacity = 16
+        while capacity < expectedOrders * 2 { capacity <<= 1 }
+        return capacity * MemoryLayout<Entry>.stride
+    }
+
     @inlinable @inline(__always)
     func home(_ ref: UInt64) -> Int { Int(truncatingIfNeeded: ref) & mask }
 

@@ -39,6 +39,8 @@ public final class MulticastReceiver {
     /// kernel's), or nil.
     public private(set) var hardwareUnavailable: String?
 
+    /// The receive buffer the kernel granted, bytes.
+    public private(set) var receiveBufferGranted = 0
     private let batch = ReceiveBatch()
 
     public init(_ options: Options, line: Int) throws {
@@ -47,8 +49,18 @@ public final class MulticastReceiver {
         fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
         do {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, Int32(1), "SO_REUSEADDR")
-            if (try? setOption(fd, SOL_SOCKET, CDSIShims_SO_RCVBUFFORCE(), Int32(options.receiveBuffer), "SO_RCVBUFFORCE")) == nil {
-                try setOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(options.receiveBuffer), "SO_RCVBUF")
+            let asked = Int32(clamping: options.receiveBuffer)
+            if (try? setOption(fd, SOL_SOCKET, CDSIShims_SO_RCVBUFFORCE(), asked, "SO_RCVBUFFORCE")) == nil {
+                try setOption(fd, SOL_SOCKET, SO_RCVBUF, asked, "SO_RCVBUF")
+            }
+            // Read back what the kernel granted (it reports twice the usable size): a buffer smaller than asked loses
+            // datagrams at speed, so it is refused here rather than found out then.
+            var granted: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            try syscall("getsockopt(SO_RCVBUF)") { getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) }
+            receiveBufferGranted = Int(granted) / 2
+            if receiveBufferGranted < options.receiveBuffer {
+                throw ReceiveBufferTooSmall(asked: options.receiveBuffer, granted: receiveBufferGranted)
             }
             switch options.timestamps {
             case .software:
@@ -105,8 +117,17 @@ public final class MulticastReceiver {
     }
 }
 
+/// The kernel granted a smaller receive buffer than the configuration asks for.
+public struct ReceiveBufferTooSmall: Error, CustomStringConvertible {
+    public let asked: Int
+    public let granted: Int
+    public var description: String {
+        "asked for a \(asked)-byte receive buffer, the kernel granted \(granted) (net.core.rmem_max bounds it without CAP_NET_ADMIN)"
+    }
+}
+
 /// Where a line's receive timestamps come from.
-public enum Timestamps: String, Codable, Sendable {
+public enum Timestamps: String, Codable, Sendable, CaseIterable {
     /// The kernel's, when the datagram reached the socket layer (`SO_TIMESTAMPNS`).
     case software
     /// The NIC's, when the packet arrived on the wire (`SO_TIMESTAMPING`), on the NIC's clock (keep it synchronised

@@ -65,7 +65,15 @@ public final class FeedHandler: @unchecked Sendable {
             options.receiveBuffer = config.receiveBuffer
             options.busyPollMicros = config.busyPollMicros
             options.timestamps = config.timestamps
-            let receiver = try MulticastReceiver(options, line: index)
+            let receiver: MulticastReceiver
+            do {
+                receiver = try MulticastReceiver(options, line: index)
+            } catch let error as ReceiveBufferTooSmall {
+                throw ConfigError(file: config.file, key: "feeds[0].receiveBuffer", problem: """
+                    \(error); raise net.core.rmem_max (sysctl -w net.core.rmem_max=\(error.asked)), run with \
+                    CAP_NET_ADMIN, or ask for less
+                    """)
+            }
             if let reason = receiver.hardwareUnavailable {
                 logger.notice("line \(line.name): \(reason); its datagrams carry the kernel's receive time")
             }

@@ -1,47 +1,6 @@
 import DSICore
 import DSIFeeds
 
-/// One node of the processing graph in the config (`graph:`), or built in code.
-public struct NodeConfig: Codable, Sendable {
-    public var name: String
-    /// `feed` (the configured feed: arbitration, decode, books, ticks), `filter`, or `publish` (the TLS publisher).
-    public var kind: String
-    /// The node whose ticks this one takes (none for a feed).
-    public var input: String?
-    public var options: NodeOptions?
-    /// For a feed or publish node sharing its worker with the other: the higher is polled every duty cycle, the
-    /// lower only when the higher is idle (and at least every few cycles). Default 0; equal means both every cycle.
-    public var priority: Int?
-
-    public init(name: String, kind: String, input: String? = nil, options: NodeOptions? = nil, priority: Int? = nil) {
-        self.name = name
-        self.kind = kind
-        self.input = input
-        self.options = options
-        self.priority = priority
-    }
-}
-
-/// A node's options: a filter takes exactly one of `symbols`, `kinds`, `priceBand`; `publish` takes `backPressure`
-/// for the ring in front of it when it runs on another worker, and `listen` (address:port) when the graph has more
-/// than one publish node (one of them may leave it out and take `publisher.listen`).
-public struct NodeOptions: Codable, Sendable {
-    public var symbols: [String]?
-    public var kinds: [String]?
-    public var priceBand: FilterConfig.PriceBand?
-    public var backPressure: BackPressure?
-    public var listen: String?
-
-    public init(symbols: [String]? = nil, kinds: [String]? = nil, priceBand: FilterConfig.PriceBand? = nil,
-                backPressure: BackPressure? = nil, listen: String? = nil) {
-        self.symbols = symbols
-        self.kinds = kinds
-        self.priceBand = priceBand
-        self.backPressure = backPressure
-        self.listen = listen
-    }
-}
-
 /// A checked graph, laid out on the workers. It is a tree from the one feed to one or more publish nodes: each path
 /// from the feed to a publish node is a branch with its own publish ring and publisher. The feed's worker runs the
 /// feed and, for each branch, the filters that share its worker; the ring joins them to the branch's publisher, on

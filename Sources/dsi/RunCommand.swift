@@ -9,11 +9,20 @@ struct Run: ParsableCommand {
 
     @Option(help: "The YAML configuration (see feeds/loopback.yaml).") var config: String
     @Option(help: "Seconds between counter lines in the log (0: none).") var statsInterval = 10.0
+    @Flag(help: "Check the configuration and print it resolved, with every default; start nothing.") var check = false
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        guard statsInterval >= 0 && statsInterval <= 86_400 else { throw ValidationError("--stats-interval must be 0 to 86400 seconds") }
+    }
+
     func run() throws {
-        let logger = global.logger("dsi.run")
         let validated = try failing { try HandlerConfig.load(path: config) }
+        if check {
+            print(validated.resolvedDescription)
+            return
+        }
+        let logger = global.logger("dsi.run")
         CDSIShims_install_stop_handlers()
         let handler = try failing { try FeedHandler(config: validated, logger: logger) }
         handler.start()

@@ -79,7 +79,7 @@ import Testing
         expectError(Self.good.replacingOccurrences(of: "interface: 127.0.0.1", with: "interface: [1, 2]"),
                     containing: ["feeds[0].interface", "expected"])
         expectError(Self.good.replacingOccurrences(of: "    protocol: moldudp64-itch50\n", with: "    protocol: fix\n"),
-                    containing: ["feeds[0].protocol", "unknown protocol"])
+                    containing: ["feeds[0].protocol", "'fix' is not allowed", "moldudp64-itch50"])
         expectError(Self.good.replacingOccurrences(of: "  listen: 127.0.0.1:9443", with: "  listen: 127.0.0.1:9443\n  certificate: /x.pem"),
                     containing: ["publisher.key", "both"])
         expectError(Self.good.replacingOccurrences(of: "{name: B,", with: "{name: A,"), containing: ["duplicate line name"])

@@ -171,7 +171,7 @@ import Testing
               - {name: out, kind: publish, input: x}
             workers: [{name: w, cpu: 0, nodes: [itch, x, out]}]
 
-            """, saying: ["node 'x'", "unknown kind 'candles'"])
+            """, saying: ["graph[1].kind", "'candles' is not allowed", "feed, filter, publish"])
         refuses("""
             graph:
               - {name: itch, kind: feed}
@@ -192,7 +192,7 @@ import Testing
               - {name: out, kind: publish, input: itch}
             workers: [{name: w, cpu: 4096, nodes: [itch, out]}]
 
-            """, saying: ["workers[0].cpu", "CPU 4096"])
+            """, saying: ["workers[0].cpu", "4096 is out of range"])
         refuses(Self.twoWorkers.replacingOccurrences(of: "nodes: [itch, zxa]", with: "nodes: [itch, trades]")
                     .replacingOccurrences(of: "nodes: [trades, out]", with: "nodes: [zxa, out]"),
                 saying: ["node 'trades'", "in order"])

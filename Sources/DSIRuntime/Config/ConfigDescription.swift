@@ -1,0 +1,65 @@
+import DSICore
+import DSIFeeds
+import Foundation
+
+extension ValidatedConfig {
+    /// The configuration as the handler would run it, every default filled in, as YAML with the memory it would take:
+    /// what `dsi run --check` prints.
+    public var resolvedDescription: String {
+        let r = recovery
+        func ms(_ nanos: UInt64) -> String { ConfigField.plain(Double(nanos) / 1e6) }
+        var lines = ["# \(file): valid; resolved with every default (dsi run --check)", "feeds:"]
+        lines += [
+            "  - name: \(feedName)",
+            "    protocol: moldudp64-itch50",
+            "    interface: \(interface)",
+            "    lines:",
+        ]
+        lines += self.lines.map { "      - {name: \($0.name), group: \"\($0.group)\"}" }
+        lines += [
+            "    maxOrders: \(maxOrders)",
+            "    receiveBuffer: \(receiveBuffer)",
+            "    busyPollMicros: \(busyPollMicros)",
+            "    timestamps: \(timestamps.rawValue)",
+            "    recovery: \(recoveryServer.map { "\($0)" } ?? "null  # none: ranges no line fills are reported lost")",
+            "    lineWaitMs: \(ms(r.lineWaitNanos))",
+            "    maxLineLagMs: \(ms(r.maxLineLagNanos))",
+            "    recoveryTimeoutMs: \(ms(r.requestTimeoutNanos))",
+            "    recoveryRetries: \(r.maxRetries)",
+            "    requestMessages: \(r.requestMessages)",
+            "    maxRequestsInFlight: \(r.maxRequestsInFlight)",
+            "    requestsPerSecond: \(ConfigField.plain(r.requestsPerSecond))",
+            "    holdBytes: \(r.holdBytes)",
+            "    session: \(r.pinnedSession.map { "\"\($0)\"" } ?? "null  # any, once confirmed")",
+            "    join: \(r.join)",
+            "    confirmPackets: \(r.confirmPackets)",
+            "    sequenceSlack: \(r.sequenceSlack)",
+            "    maxMessagesPerSecond: \(r.maxMessagesPerSecond)",
+            "publisher:",
+            "  listen: \(listen)",
+            "  certificate: \(certificate ?? "null  # self-signed, made in the state directory")",
+            "  key: \(key ?? "null")",
+            "  stateDirectory: \(stateDirectory)",
+            "  maxQueuedBytes: \(maxQueuedBytes)",
+            "  backPressure: \(backPressure.rawValue)",
+            "  ringSlots: \(ringSlots)",
+            "  maxConnections: \(connectionLimits.maxConnections)",
+            "  maxConnectionsPerAddress: \(connectionLimits.maxPerAddress)",
+            "  maxHandshakes: \(connectionLimits.maxHandshakes)",
+            "  handshakeTimeoutMs: \(ms(connectionLimits.handshakeTimeoutNanos))",
+            "  logLinesPerSecond: \(connectionLimits.logLinesPerSecond)",
+            "# graph: \(graph.description)",
+            "# workers:",
+        ]
+        var seen = Set<String>()
+        for worker in [pipelineWorker] + graph.branches.compactMap(\.worker) where seen.insert(worker.name).inserted {
+            lines.append("#   \(worker.name): CPU \(worker.cpu.map(String.init) ?? "any"), idle \((worker.idle ?? .backoff).rawValue)")
+        }
+        let memory = MachineLimits.memory(for: self)
+        let total = memory.reduce(0) { $0 + $1.bytes }
+        lines.append("# memory allocated at start: \(MachineLimits.gib(total))"
+                     + (MachineLimits.availableMemory.map { " of \(MachineLimits.gib($0)) available" } ?? ""))
+        lines += memory.map { "#   \($0.key): \(MachineLimits.gib($0.bytes))" }
+        return lines.joined(separator: "\n")
+    }
+}

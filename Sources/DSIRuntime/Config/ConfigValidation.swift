@@ -1,0 +1,227 @@
+import DSICore
+import DSIFeeds
+import DSINet
+import Foundation
+
+extension HandlerConfig {
+    /// Checks every value; the first problem found is thrown.
+    public func validated(file: String) throws -> ValidatedConfig {
+        func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: file, key: key, problem: problem) }
+        guard feeds.count == 1 else {
+            throw fail("feeds", feeds.isEmpty ? "at least one feed is required" : "one feed per handler is supported for now (\(feeds.count) given)")
+        }
+        let feed = feeds[0]
+        guard feed.protocol == "moldudp64-itch50" else {
+            throw fail("feeds[0].protocol", "unknown protocol '\(feed.protocol)' (supported: moldudp64-itch50)")
+        }
+        guard let interface = IPv4Address(feed.interface) else {
+            throw fail("feeds[0].interface", "'\(feed.interface)' is not an IPv4 address")
+        }
+        guard !feed.lines.isEmpty else { throw fail("feeds[0].lines", "at least one line is required") }
+        var lines: [ValidatedConfig.Line] = []
+        var seen = Set<String>()
+        for (i, line) in feed.lines.enumerated() {
+            guard let group = IPv4Endpoint(line.group), group.address.isMulticast, group.port != 0 else {
+                throw fail("feeds[0].lines[\(i)].group", "'\(line.group)' is not a multicast group:port (224.0.0.0/4, port 1-65535)")
+            }
+            guard seen.insert(line.name).inserted else { throw fail("feeds[0].lines[\(i)].name", "duplicate line name '\(line.name)'") }
+            lines.append(.init(name: line.name, group: group))
+        }
+        guard let listen = IPv4Endpoint(publisher.listen) else {
+            throw fail("publisher.listen", "'\(publisher.listen)' is not an address:port")
+        }
+        if (publisher.certificate == nil) != (publisher.key == nil) {
+            throw fail(publisher.certificate == nil ? "publisher.certificate" : "publisher.key",
+                       "give both certificate and key, or neither (for a self-signed one)")
+        }
+        // Numbers set in code were not checked against the schema as YAML is: check them here, by the same table.
+        try Self.checkRanges(FeedConfig.self, at: "feeds[0]", file: file, values: [
+            ("maxOrders", feed.maxOrders.map(Double.init)), ("receiveBuffer", feed.receiveBuffer.map(Double.init)),
+            ("busyPollMicros", feed.busyPollMicros.map(Double.init)), ("lineWaitMs", feed.lineWaitMs),
+            ("maxLineLagMs", feed.maxLineLagMs), ("recoveryTimeoutMs", feed.recoveryTimeoutMs),
+            ("recoveryRetries", feed.recoveryRetries.map(Double.init)), ("requestMessages", feed.requestMessages.map(Double.init)),
+            ("maxRequestsInFlight", feed.maxRequestsInFlight.map(Double.init)), ("requestsPerSecond", feed.requestsPerSecond),
+            ("holdBytes", feed.holdBytes.map(Double.init)), ("confirmPackets", feed.confirmPackets.map(Double.init)),
+            ("sequenceSlack", feed.sequenceSlack.map(Double.init)), ("maxMessagesPerSecond", feed.maxMessagesPerSecond.map(Double.init)),
+        ])
+        try Self.checkRanges(PublisherConfig.self, at: "publisher", file: file, values: [
+            ("maxQueuedBytes", publisher.maxQueuedBytes.map(Double.init)), ("ringSlots", publisher.ringSlots.map(Double.init)),
+            ("maxConnections", publisher.maxConnections.map(Double.init)),
+            ("maxConnectionsPerAddress", publisher.maxConnectionsPerAddress.map(Double.init)),
+            ("maxHandshakes", publisher.maxHandshakes.map(Double.init)), ("handshakeTimeoutMs", publisher.handshakeTimeoutMs),
+            ("logLinesPerSecond", publisher.logLinesPerSecond.map(Double.init)),
+        ])
+        let maxOrders = feed.maxOrders ?? 1_000_000
+        var recovery = RecoveryPolicy()
+        recovery.lines = lines.count
+        var recoveryServer: IPv4Endpoint? = nil
+        if let server = feed.recovery {
+            guard let endpoint = IPv4Endpoint(server), endpoint.port != 0, !endpoint.address.isMulticast else {
+                throw fail("feeds[0].recovery", "'\(server)' is not a unicast address:port (for example 10.1.2.3:18000)")
+            }
+            recoveryServer = endpoint
+            recovery.hasServer = true
+        }
+        if let ms = feed.lineWaitMs { recovery.lineWaitNanos = UInt64(ms * 1e6) }
+        if let ms = feed.maxLineLagMs { recovery.maxLineLagNanos = UInt64(ms * 1e6) }
+        if let ms = feed.recoveryTimeoutMs { recovery.requestTimeoutNanos = UInt64(ms * 1e6) }
+        if let n = feed.recoveryRetries { recovery.maxRetries = n }
+        if let n = feed.requestMessages { recovery.requestMessages = UInt16(n) }
+        if let n = feed.maxRequestsInFlight { recovery.maxRequestsInFlight = n }
+        if let rate = feed.requestsPerSecond { recovery.requestsPerSecond = rate }
+        if let bytes = feed.holdBytes { recovery.holdBytes = bytes }
+        if let n = feed.confirmPackets { recovery.confirmPackets = n }
+        if let n = feed.sequenceSlack { recovery.sequenceSlack = UInt64(n) }
+        if let n = feed.maxMessagesPerSecond { recovery.maxMessagesPerSecond = UInt64(n) }
+        if let name = feed.session {
+            guard !name.isEmpty, let key = SessionKey(name) else {
+                throw fail("feeds[0].session", "'\(name)' is not a MoldUDP64 session name (1 to 10 printable ASCII characters)")
+            }
+            recovery.pinnedSession = key
+        }
+        if let join = feed.join {
+            guard let policy = JoinPolicy(join) else {
+                throw fail("feeds[0].join", "'\(join)' is not a join policy; expected first, recover, or a sequence number from 1")
+            }
+            recovery.join = policy
+        }
+        let ringSlots = publisher.ringSlots ?? 65_536
+        for (i, worker) in (workers ?? []).enumerated() {
+            if let cpu = worker.cpu, CDSIShimsBridge.cpuIsAllowed(cpu) == false {
+                throw fail("workers[\(i)].cpu", "CPU \(cpu) does not exist or is not available to this process")
+            }
+        }
+        var graph: ProcessingGraph
+        if let nodes = self.graph {
+            guard filters == nil else { throw fail("filters", "give filters as nodes of the graph when there is a graph") }
+            graph = try ProcessingGraph.validate(nodes: nodes, workers: workers ?? [], file: file)
+        } else {
+            graph = try defaultGraph(fail: fail)
+        }
+        func nodeKey(_ name: String) -> String {
+            let i = (self.graph ?? []).firstIndex { $0.name == name } ?? 0
+            return "graph[\(i)] (node '\(name)')"
+        }
+        // A publish node's own choice wins over publisher.backPressure.
+        for (b, branch) in graph.branches.enumerated() {
+            let given = branch.backPressureGiven ?? publisher.backPressure
+            if branch.worker == nil {
+                // One thread fills and drains the ring: waiting on a full ring would wait for itself.
+                guard given != .block else {
+                    throw fail(branch.backPressureGiven == nil ? "publisher.backPressure" : "\(nodeKey(branch.publish)).options.backPressure",
+                               "block needs the publisher on a worker of its own (the feed's worker runs '\(branch.publish)' here)")
+                }
+                graph.branches[b].backPressure = .drop
+            } else {
+                graph.branches[b].backPressure = given ?? .block
+            }
+        }
+        // One publisher per address: the same port twice on one address, or on the wildcard and any other, is refused
+        // here rather than by bind at start.
+        var bound: [(endpoint: IPv4Endpoint, publish: String)] = []
+        for branch in graph.branches {
+            let endpoint = branch.listen ?? listen
+            if endpoint.port != 0, let other = bound.first(where: {
+                $0.endpoint.port == endpoint.port
+                    && ($0.endpoint.address == endpoint.address || $0.endpoint.address.value == 0 || endpoint.address.value == 0)
+            }) {
+                throw fail(branch.listen == nil ? "publisher.listen" : "\(nodeKey(branch.publish)).options.listen",
+                           "\(endpoint) is also where '\(other.publish)' listens (\(other.endpoint))")
+            }
+            bound.append((endpoint, branch.publish))
+        }
+        let backPressure = graph.backPressure
+        var limits = ConnectionLimits()
+        if let n = publisher.maxConnections { limits.maxConnections = n }
+        if let n = publisher.maxConnectionsPerAddress { limits.maxPerAddress = n }
+        if let n = publisher.maxHandshakes { limits.maxHandshakes = n }
+        if let ms = publisher.handshakeTimeoutMs { limits.handshakeTimeoutNanos = UInt64(ms * 1e6) }
+        if let n = publisher.logLinesPerSecond { limits.logLinesPerSecond = n }
+        let validated = ValidatedConfig(
+            file: file, feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
+            receiveBuffer: feed.receiveBuffer ?? 16 << 20, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
+            timestamps: feed.timestamps ?? .software,
+            recoveryServer: recoveryServer, recovery: recovery,
+            listen: listen, certificate: publisher.certificate, key: publisher.key,
+            stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,
+            maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: backPressure,
+            ringSlots: ringSlots, connectionLimits: limits, graph: graph)
+        try MachineLimits.check(validated)
+        return validated
+    }
+
+    /// Checks values set in code against their section's fields (YAML was checked by `ConfigCheck` already).
+    static func checkRanges(_ section: any ConfigSection.Type, at path: String, file: String,
+                            values: [(key: String, value: Double?)]) throws {
+        for (key, value) in values {
+            guard let value, let field = section.fields.first(where: { $0.key == key })?.field else { continue }
+            let inRange: Bool
+            switch field {
+            case .integer(let range, _): inRange = value >= Double(range.lowerBound) && value <= Double(range.upperBound)
+            case .number(let range, _): inRange = range.contains(value)
+            default: inRange = true
+            }
+            guard inRange else {
+                throw ConfigError(file: file, key: "\(path).\(key)",
+                                  problem: "\(ConfigField.plain(value)) is out of range; expected \(field.expectation)")
+            }
+        }
+    }
+
+    /// Without `graph:`: feed → the `filters:` chain → publish, on workers named `pipeline` and `publisher`.
+    func defaultGraph(fail: (String, String) -> ConfigError) throws -> ProcessingGraph {
+        var pipeline = WorkerConfig(name: "pipeline", cpu: 0, idle: .backoff)
+        var publisherWorker = WorkerConfig(name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: .backoff)
+        for (i, worker) in (workers ?? []).enumerated() {
+            guard worker.nodes == nil else { throw fail("workers[\(i)].nodes", "nodes are placed only when there is a graph") }
+            switch worker.name {
+            case "pipeline": pipeline = WorkerConfig(name: "pipeline", cpu: worker.cpu, idle: worker.idle ?? .backoff)
+            case "publisher": publisherWorker = WorkerConfig(name: "publisher", cpu: worker.cpu, idle: worker.idle ?? .backoff)
+            default: throw fail("workers[\(i)].name", "unknown worker '\(worker.name)' (pipeline, publisher; or give a graph)")
+            }
+        }
+        let filter = try Self.filter(filters ?? [], fail: fail)
+        let branch = ProcessingGraph.Branch(
+            chain: ["feed"] + (filters ?? []).indices.map { "filter\($0)" } + ["publish"],
+            pipelineFilter: filter, publisherFilter: TickFilter(), backPressureGiven: nil, backPressure: .block,
+            worker: publisherWorker, listen: nil)
+        return ProcessingGraph(branches: [branch], pipelineWorker: pipeline)
+    }
+
+    /// Turns `filters:` into a tick filter; each entry must name exactly one condition.
+    static func filter(_ entries: [FilterConfig], fail: (String, String) -> ConfigError) throws -> TickFilter {
+        var conditions: [TickFilter.Condition] = []
+        for (i, entry) in entries.enumerated() {
+            let key = "filters[\(i)]"
+            let given = [entry.symbols != nil, entry.kinds != nil, entry.priceBand != nil].filter { $0 }.count
+            guard given == 1 else { throw fail(key, "give exactly one of symbols, kinds, priceBand") }
+            if let symbols = entry.symbols {
+                guard !symbols.isEmpty, symbols.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 8 && $0.allSatisfy(\.isASCII) }) else {
+                    throw fail(key + ".symbols", "a non-empty list of symbols of 1 to 8 ASCII characters")
+                }
+                conditions.append(TickFilter.symbols(symbols))
+            } else if let names = entry.kinds {
+                var kinds = Set<Tick.Kind>()
+                for name in names {
+                    guard let kind = Tick.Kind(name: name) else {
+                        throw fail(key + ".kinds", "unknown tick kind '\(name)' (trade, quote, status, tradeBreak)")
+                    }
+                    kinds.insert(kind)
+                }
+                guard !kinds.isEmpty else { throw fail(key + ".kinds", "an empty list lets nothing through") }
+                conditions.append(.kinds(kinds))
+            } else if let band = entry.priceBand {
+                guard band.min <= band.max else { throw fail(key + ".priceBand", "min \(band.min) is above max \(band.max)") }
+                conditions.append(.priceBand(min: band.min, max: band.max))
+            }
+        }
+        return TickFilter(conditions)
+    }
+
+    public static var defaultStateDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["DSI_STATE_DIR"], !dir.isEmpty { return dir }
+        if let dir = env["XDG_STATE_HOME"], !dir.isEmpty { return dir + "/dsi" }
+        return (env["HOME"] ?? "/tmp") + "/.local/state/dsi"
+    }
+}

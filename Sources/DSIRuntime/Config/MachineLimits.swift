@@ -1,0 +1,60 @@
+import CDSIShims
+import DSICore
+import DSIFeeds
+import Foundation
+import Glibc
+
+/// What this machine can give a configuration: memory for the order table, rings and holding store, and receive
+/// buffers. Checked before anything starts, so that a number the machine cannot honour is refused with the key and
+/// the figures, not met later as an out-of-memory kill or a buffer quietly smaller than asked.
+public enum MachineLimits {
+    /// Bytes the handler will allocate up front for `config`, by what takes them, largest first.
+    public static func memory(for config: ValidatedConfig) -> [(key: String, bytes: Int)] {
+        var slots = 1
+        while slots < config.ringSlots { slots <<= 1 }
+        return [
+            ("feeds[0].maxOrders", Normalizer.bytes(forExpectedOrders: config.maxOrders)),
+            ("publisher.ringSlots", slots * MemoryLayout<Tick>.stride * config.graph.branches.count),
+            ("feeds[0].holdBytes", config.recovery.holdBytes),
+            ("(ingest ring)", 4_096 * 2_048),
+        ].sorted { $0.bytes > $1.bytes }
+    }
+
+    /// Memory the kernel reports available now (`MemAvailable`), bytes; nil when it cannot be read.
+    public static var availableMemory: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        return kib * 1024
+    }
+
+    /// The largest receive buffer an unprivileged socket may ask for (`net.core.rmem_max`), bytes.
+    public static var receiveBufferMax: Int? {
+        (try? String(contentsOfFile: "/proc/sys/net/core/rmem_max", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Refuses a configuration this machine cannot honour: more memory than is available (`available` defaults to
+    /// what the kernel reports), a receive buffer the kernel will not grant this user.
+    public static func check(_ config: ValidatedConfig, available: Int? = availableMemory) throws {
+        let needs = memory(for: config)
+        let total = needs.reduce(0) { $0 + $1.bytes }
+        if let available, total > available / 10 * 9 {
+            let biggest = needs[0]
+            throw ConfigError(file: config.file, key: biggest.key, problem: """
+                the handler would allocate \(gib(total)) up front (\(gib(biggest.bytes)) of it for this), but this machine \
+                has \(gib(available)) available; lower it
+                """)
+        }
+        if let limit = receiveBufferMax, config.receiveBuffer > limit, geteuid() != 0 {
+            throw ConfigError(file: config.file, key: "feeds[0].receiveBuffer", problem: """
+                \(config.receiveBuffer) bytes is more than the kernel grants this user (net.core.rmem_max is \(limit)); \
+                raise it (sysctl -w net.core.rmem_max=\(config.receiveBuffer)), run with CAP_NET_ADMIN, or ask for less
+                """)
+        }
+    }
+
+    static func gib(_ bytes: Int) -> String {
+        bytes >= 1 << 30 ? String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) : String(format: "%.0f MiB", Double(bytes) / Double(1 << 20))
+    }
+}

@@ -1,0 +1,44 @@
+import DSICore
+import DSIFeeds
+import DSINet
+
+/// A configuration checked and turned into the values the handler runs with.
+public struct ValidatedConfig: Sendable {
+    public struct Line: Sendable {
+        public var name: String
+        public var group: IPv4Endpoint
+    }
+    /// The file it came from (for messages about it at start).
+    public var file: String
+    public var feedName: String
+    public var interface: IPv4Address
+    public var lines: [Line]
+    public var maxOrders: Int
+    public var receiveBuffer: Int
+    public var busyPollMicros: Int32
+    public var timestamps: Timestamps
+    public var recoveryServer: IPv4Endpoint?
+    public var recovery: RecoveryPolicy
+    public var listen: IPv4Endpoint
+    public var certificate: String?
+    public var key: String?
+    public var stateDirectory: String
+    public var maxQueuedBytes: Int
+    public var backPressure: BackPressure
+    public var ringSlots: Int
+    /// Bounds on the publishers' connections.
+    public var connectionLimits: ConnectionLimits
+    public var graph: ProcessingGraph
+    public var pipelineWorker: WorkerConfig { graph.pipelineWorker }
+    /// The first branch's publisher's worker (the pipeline's when that publisher runs on the feed's worker).
+    public var publisherWorker: WorkerConfig { graph.publisherWorker ?? graph.pipelineWorker }
+    /// Every filter on the first branch, in order (what `dsi ticks --config` applies).
+    public var filter: TickFilter { filter(of: graph.branches[0]) }
+    /// Every filter on `branch`, in order.
+    public func filter(of branch: ProcessingGraph.Branch) -> TickFilter {
+        TickFilter(branch.pipelineFilter.conditions + branch.publisherFilter.conditions)
+    }
+    /// Where a branch's publisher listens.
+    public func listen(of branch: ProcessingGraph.Branch) -> IPv4Endpoint { branch.listen ?? listen }
+}
+
