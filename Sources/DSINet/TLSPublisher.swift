@@ -22,9 +22,8 @@ public final class TLSPublisher {
         public var maxQueuedBytes = 8 << 20
         /// Ticks taken from the ring per poll.
         public var batch = 256
-        /// A connection that has not completed its TLS handshake this long after it was accepted is closed (ns): a
-        /// client that connects and says nothing must not hold a session for ever.
-        public var handshakeTimeoutNanos: UInt64 = 5_000_000_000
+        /// Bounds on connections: how many, from one address, handshaking at once, for how long; log rates.
+        public var limits = ConnectionLimits()
 
         public init(listen: IPv4Endpoint, certificate: String, key: String) {
             self.listen = listen
@@ -42,6 +41,16 @@ public final class TLSPublisher {
     public let ticksPublished = Counter()
     public let subscribers = Counter()
     public let handshakeTimeouts = Counter()
+    /// Connections closed on arrival because a limit was reached (`ConnectionLimits`).
+    public let connectionsRefused = Counter()
+    /// Connections open now (handshaking, subscribed, or closing): a gauge any thread may read.
+    public let openConnections = Counter()
+    /// Open connections by client address, and handshakes in progress: what the limits are held against.
+    var connectionsByAddress: [UInt32: Int] = [:]
+    var handshaking = 0
+    var connectionLog: ConnectionLog
+    /// When the log's held-back lines were last summarised (monotonic ns).
+    var lastLogSummary: UInt64 = 0
     /// When handshake deadlines were last checked (monotonic ns): at most every 100 ms.
     var lastDeadlineCheck: UInt64 = 0
     /// The stream sequence of the last tick sent.
@@ -62,6 +71,7 @@ public final class TLSPublisher {
     public init(_ options: Options, logger: Logger) throws {
         self.options = options
         self.logger = logger
+        connectionLog = ConnectionLog(logger: logger, perSecond: options.limits.logLinesPerSecond)
         // In any host process, not just `dsi run`: a subscriber that resets its connection must not kill us.
         CDSIShims_ignore_sigpipe()
         context = try TLSContext.server(certificate: options.certificate, key: options.key)
@@ -154,8 +164,16 @@ public final class TLSPublisher {
         // uv_run's result only says whether handles are open (the listener always is), so it is not work done.
         uv_run(loop, UV_RUN_NOWAIT)
         // More sessions than subscribers means some are still handshaking: check their deadlines.
-        if sessions.count > Int(subscribers.load) { closeStalledHandshakes() }
+        if handshaking > 0 { closeStalledHandshakes() }
+        if connectionLog.holding { summarizeLog() }
         return ready
+    }
+
+    func summarizeLog() {
+        let now = Clock.monotonicNanos()
+        guard now &- lastLogSummary >= 1_000_000_000 else { return }
+        lastLogSummary = now
+        connectionLog.summarize()
     }
 
     /// Closes connections whose handshake outlived `handshakeTimeoutNanos`.
@@ -164,9 +182,10 @@ public final class TLSPublisher {
         guard now &- lastDeadlineCheck >= 100_000_000 else { return }
         lastDeadlineCheck = now
         for session in Array(sessions.values)
-        where session.state == .handshaking && now &- session.acceptedAt > options.handshakeTimeoutNanos {
+        where session.state == .handshaking && now &- session.acceptedAt > options.limits.handshakeTimeoutNanos {
             handshakeTimeouts.add()
-            logger.warning("closing \(session.peer): no TLS handshake within \(options.handshakeTimeoutNanos / 1_000_000) ms")
+            connectionLog.note(.handshakeTimeout, .warning,
+                               "closing \(session.peer): no TLS handshake within \(options.limits.handshakeTimeoutNanos / 1_000_000) ms")
             close(session, reason: nil)
         }
     }
@@ -215,7 +234,7 @@ public final class TLSPublisher {
     func queue(_ session: TLSSession, bytes: UnsafeMutableRawPointer, count: Int) {
         if session.queuedBytes + count > options.maxQueuedBytes {
             slowConsumerDisconnects.add()
-            logger.warning("slow consumer \(session.peer): \(session.queuedBytes + count) bytes behind, disconnecting")
+            connectionLog.note(.slowConsumer, .warning, "slow consumer \(session.peer): \(session.queuedBytes + count) bytes behind, disconnecting")
             close(session, reason: "slow consumer: more than \(options.maxQueuedBytes) bytes behind")
             return
         }
@@ -235,136 +254,6 @@ public final class TLSPublisher {
             close(session, reason: "write failed: \(String(cString: uv_strerror(status)))")
         }
     }
-
-    // MARK: Connections
-
-    func accept() {
-        let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-        uv_tcp_init(loop, tcp)
-        let stream = UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
-        guard uv_accept(serverStream, stream) == 0, let session = TLSSession(context: context, tcp: tcp) else {
-            uv_close(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self)) { $0?.deallocate() }
-            return
-        }
-        uv_tcp_nodelay(tcp, 1)
-        session.peer = Self.peerName(tcp)
-        tcp.pointee.data = Unmanaged.passUnretained(session).toOpaque()
-        sessions[ObjectIdentifier(session)] = session
-        sessionsAccepted.add()
-        uv_read_start(stream, onAlloc, onRead)
-    }
-
-    static func peerName(_ tcp: UnsafeMutablePointer<uv_tcp_t>) -> String {
-        var name = sockaddr_in()
-        var length = Int32(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &name) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &length) }
-        }
-        guard ok == 0 else { return "?" }
-        return "\(IPv4Address(UInt32(bigEndian: name.sin_addr.s_addr))):\(UInt16(bigEndian: name.sin_port))"
-    }
-
-    /// Ciphertext arrived: feed OpenSSL, advance the handshake, then discard any application data (subscribers only
-    /// listen) and notice a close_notify.
-    func received(_ session: TLSSession, bytes: UnsafeRawPointer, count: Int) {
-        var offset = 0
-        while offset < count {
-            let n = BIO_write(session.networkIn, bytes + offset, Int32(count - offset))
-            if n <= 0 { break }
-            offset += Int(n)
-        }
-        if session.state == .handshaking {
-            let r = SSL_do_handshake(session.ssl)
-            if r == 1 {
-                session.state = .established
-                updateSubscriberGauge()
-                logger.info("subscriber \(session.peer) connected (\(String(cString: SSL_get_version(session.ssl))))")
-                send(PublishProtocol.helloFrame(nextStreamSeq: lastStreamSeq + 1), to: session)
-            } else {
-                let error = SSL_get_error(session.ssl, r)
-                if error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE {
-                    handshakeFailures.add()
-                    let reason = TLSError.openssl("TLS handshake with \(session.peer)").description
-                    logger.warning("\(reason)")
-                    flush(session)  // the alert, so the client learns why
-                    close(session, reason: nil)
-                    return
-                }
-                flush(session)
-                return
-            }
-        }
-        while true {
-            let n = SSL_read(session.ssl, scratch, Int32(Self.bufferSize))
-            if n > 0 { continue }
-            if SSL_get_error(session.ssl, n) == SSL_ERROR_ZERO_RETURN {
-                close(session, reason: nil)
-                return
-            }
-            break
-        }
-        flush(session)
-    }
-
-    /// Closes a session (optionally telling it why first); its memory goes when libuv's close callback runs.
-    func close(_ session: TLSSession, reason: String?) {
-        guard session.state != .closing else { return }
-        if let reason, session.state == .established, session.queuedBytes == 0 {
-            // Only with nothing queued: bytes written past a queue would land in the middle of the TLS stream (a slow
-            // consumer, whose queue is full, learns it from the closed connection).
-            logger.info("closing subscriber \(session.peer): \(reason)")
-            let frame = PublishProtocol.goodbyeFrame(reason: reason)
-            frame.withUnsafeBytes { _ = SSL_write(session.ssl, $0.baseAddress, Int32($0.count)) }
-            let n = BIO_read(session.networkOut, scratch, Int32(Self.bufferSize))
-            if n > 0 {
-                var buf = uv_buf_init(scratch.assumingMemoryBound(to: CChar.self), UInt32(n))
-                _ = uv_try_write(session.stream, &buf, 1)
-            }
-        }
-        session.state = .closing
-        updateSubscriberGauge()
-        uv_close(UnsafeMutableRawPointer(session.tcp).assumingMemoryBound(to: uv_handle_t.self), onSessionClosed)
-    }
-
-    func updateSubscriberGauge() {
-        subscribers.set(UInt64(sessions.values.filter { $0.state == .established }.count))
-    }
-
-    func sessionClosed(_ tcp: UnsafeMutablePointer<uv_tcp_t>) {
-        let session = Unmanaged<TLSSession>.fromOpaque(tcp.pointee.data).takeUnretainedValue()
-        sessions[ObjectIdentifier(session)] = nil
-        tcp.deallocate()
-    }
-
-    // MARK: Shutdown
-
-    /// Drains `ring`, tells every subscriber the stream ended (end frame, then TLS close_notify), waits up to
-    /// `timeoutNanos` for their queues to empty, then closes everything.
-    public func finish(ring: SPSCRing, timeoutNanos: UInt64 = 2_000_000_000) {
-        var open = OpenGate()
-        finish(ring: ring, gate: &open, timeoutNanos: timeoutNanos)
-    }
-
-    /// `finish(ring:)`, with the gate the polls used applied to what is drained.
-    public func finish<Gate: TickGate>(ring: SPSCRing, gate: inout Gate, timeoutNanos: UInt64 = 2_000_000_000) {
-        guard !closed else { return }
-        while ring.readySlots(limit: 1) > 0 { _ = poll(ring: ring, gate: &gate) }
-        for session in sessions.values where session.state == .established {
-            send(PublishProtocol.endFrame(lastStreamSeq: lastStreamSeq), to: session)
-            SSL_shutdown(session.ssl)
-            flush(session)
-        }
-        let deadline = Clock.monotonicNanos() + timeoutNanos
-        while sessions.values.contains(where: { $0.queuedBytes > 0 }) && Clock.monotonicNanos() < deadline {
-            uv_run(loop, UV_RUN_NOWAIT)
-            Clock.sleep(nanos: 200_000)
-        }
-        for session in Array(sessions.values) { close(session, reason: nil) }
-        uv_close(UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_handle_t.self), nil)
-        uv_run(loop, UV_RUN_DEFAULT)  // runs the close callbacks; nothing else is left on the loop
-        uv_loop_close(loop)
-        closed = true
-    }
 }
 
 /// The publisher could not start (or a libuv call failed): what it was doing and libuv's reason.
@@ -373,49 +262,4 @@ public struct PublisherError: Error, CustomStringConvertible {
     public let reason: String
     public let code: Int32
     public var description: String { "\(what): \(reason)" }
-}
-
-// libuv callbacks: C function pointers, so they find their Swift objects through the handles' `data` fields.
-
-private func onConnection(_ server: UnsafeMutablePointer<uv_stream_t>?, _ status: Int32) {
-    guard let server, status == 0 else { return }
-    Unmanaged<TLSPublisher>.fromOpaque(server.pointee.data).takeUnretainedValue().accept()
-}
-
-private func onAlloc(_ handle: UnsafeMutablePointer<uv_handle_t>?, _ suggested: Int, _ buf: UnsafeMutablePointer<uv_buf_t>?) {
-    guard let handle, let buf else { return }
-    let loopData = handle.pointee.loop.pointee.data
-    let publisher = Unmanaged<TLSPublisher>.fromOpaque(loopData!).takeUnretainedValue()
-    buf.pointee = uv_buf_init(publisher.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(TLSPublisher.bufferSize))
-}
-
-private func onRead(_ stream: UnsafeMutablePointer<uv_stream_t>?, _ nread: Int, _ buf: UnsafePointer<uv_buf_t>?) {
-    guard let stream else { return }
-    let session = Unmanaged<TLSSession>.fromOpaque(stream.pointee.data).takeUnretainedValue()
-    let publisher = Unmanaged<TLSPublisher>.fromOpaque(stream.pointee.loop.pointee.data!).takeUnretainedValue()
-    if nread < 0 {
-        publisher.close(session, reason: nil)  // EOF or a reset: the subscriber left
-    } else if nread > 0, let base = buf?.pointee.base {
-        publisher.received(session, bytes: base, count: nread)
-    }
-}
-
-private func onWriteDone(_ request: UnsafeMutablePointer<uv_write_t>?, _ status: Int32) {
-    guard let request else { return }
-    let session = Unmanaged<TLSSession>.fromOpaque(request.pointee.data).takeUnretainedValue()
-    let block = UnsafeMutableRawPointer(request) - WriteBlock.requestOffset
-    session.queuedBytes -= block.load(as: Int.self)
-    block.deallocate()
-}
-
-private func onSessionClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
-    guard let handle else { return }
-    let tcp = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self)
-    let publisher = Unmanaged<TLSPublisher>.fromOpaque(handle.pointee.loop.pointee.data!).takeUnretainedValue()
-    publisher.sessionClosed(tcp)
-}
-
-/// A queued write's allocation: its byte count, the libuv request, then the bytes.
-enum WriteBlock {
-    static let requestOffset = 16
 }

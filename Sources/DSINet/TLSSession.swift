@@ -15,6 +15,8 @@ final class TLSSession {
     let networkOut: OpaquePointer
     var state = State.handshaking
     var peer = "?"
+    /// The client's IPv4 address (held against the per-address limit).
+    var address: UInt32 = 0
     /// Bytes handed to libuv that it has not written yet: the subscriber's backlog.
     var queuedBytes = 0
     /// When the connection was accepted (monotonic ns): a handshake still unfinished long after is given up.

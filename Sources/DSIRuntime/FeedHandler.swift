@@ -52,6 +52,7 @@ public final class FeedHandler: @unchecked Sendable {
         for layout in config.graph.branches {
             var options = TLSPublisher.Options(listen: config.listen(of: layout), certificate: certificate, key: key)
             options.maxQueuedBytes = config.maxQueuedBytes
+            options.limits = config.connectionLimits
             let publisher = try TLSPublisher(options, logger: logger)
             // Each ring's memory goes on the NUMA node of the worker that reads it.
             let reader = layout.worker ?? config.pipelineWorker
@@ -177,6 +178,8 @@ public final class FeedHandler: @unchecked Sendable {
     public var ticksPublished: UInt64 { publishers.reduce(0) { $0 + $1.ticksPublished.load } }
     public var subscribers: UInt64 { publishers.reduce(0) { $0 + $1.subscribers.load } }
     public var slowConsumerDisconnects: UInt64 { publishers.reduce(0) { $0 + $1.slowConsumerDisconnects.load } }
+    /// Connections closed on arrival because a connection limit was reached.
+    public var connectionsRefused: UInt64 { publishers.reduce(0) { $0 + $1.connectionsRefused.load } }
     public var kernelDrops: UInt64 { receivers.reduce(0) { $0 + $1.kernelDrops.load } }
     /// Datagrams the NICs stamped (`timestamps: hardware`).
     public var hardwareStamped: UInt64 { receivers.reduce(0) { $0 + $1.hardwareStamped.load } }

@@ -48,7 +48,7 @@ struct Run: ParsableCommand {
             .map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         return "\(feed) kernelDrops=\(handler.kernelDrops) ticksPublished=\(handler.ticksPublished) " +
             "ticksDropped=\(handler.ticksDropped) ticksFiltered=\(handler.ticksFiltered) subscribers=\(handler.subscribers) " +
-            "slowConsumers=\(handler.slowConsumerDisconnects)" +
+            "slowConsumers=\(handler.slowConsumerDisconnects) connectionsRefused=\(handler.connectionsRefused)" +
             (handler.config.timestamps == .hardware ? " hardwareStamped=\(handler.hardwareStamped)" : "")
     }
 }

@@ -16,13 +16,15 @@ final class PublisherHarness: @unchecked Sendable {
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
-    init(maxQueuedBytes: Int = 8 << 20, handshakeTimeoutNanos: UInt64 = 5_000_000_000) throws {
+    init(maxQueuedBytes: Int = 8 << 20, handshakeTimeoutNanos: UInt64 = 5_000_000_000, limits: ConnectionLimits = ConnectionLimits(),
+         logger: Logger = Logger(label: "test")) throws {
         dir = try TemporaryDirectory("dsi-tls")
         try SelfSignedCertificate.generate(certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
         var options = TLSPublisher.Options(listen: IPv4Endpoint("127.0.0.1:0")!, certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
         options.maxQueuedBytes = maxQueuedBytes
-        options.handshakeTimeoutNanos = handshakeTimeoutNanos
-        publisher = try TLSPublisher(options, logger: Logger(label: "test"))
+        options.limits = limits
+        options.limits.handshakeTimeoutNanos = handshakeTimeoutNanos
+        publisher = try TLSPublisher(options, logger: logger)
     }
 
     func start() {

@@ -1,0 +1,142 @@
+import CDSIShims
+import COpenSSL
+import CUV
+import DSICore
+import Glibc
+
+/// Connections: accepting them within the limits, their TLS handshakes, closing them.
+extension TLSPublisher {
+    /// A client connected: accepted, held against the limits (refused at once when one is reached, before any TLS
+    /// work), then given a TLS session that starts its handshake.
+    func accept() {
+        let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        uv_tcp_init(loop, tcp)
+        let stream = UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
+        func discard() { uv_close(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self)) { $0?.deallocate() } }
+        guard uv_accept(serverStream, stream) == 0 else { return discard() }
+        let (address, peer) = Self.peer(tcp)
+        if let reason = refusal(for: address) {
+            connectionsRefused.add()
+            connectionLog.note(.refused, .warning, "refused a connection from \(peer): \(reason)")
+            return discard()
+        }
+        guard let session = TLSSession(context: context, tcp: tcp) else {
+            connectionLog.note(.handshakeFailed, .warning, TLSError.openssl("creating a TLS session for \(peer)").description)
+            return discard()
+        }
+        uv_tcp_nodelay(tcp, 1)
+        session.peer = peer
+        session.address = address
+        tcp.pointee.data = Unmanaged.passUnretained(session).toOpaque()
+        sessions[ObjectIdentifier(session)] = session
+        openConnections.set(UInt64(sessions.count))
+        connectionsByAddress[address, default: 0] += 1
+        handshaking += 1
+        sessionsAccepted.add()
+        uv_read_start(stream, onAlloc, onRead)
+    }
+
+    /// Why a new connection from `address` is refused, or nil. Closing connections count until libuv has closed them:
+    /// they still hold a descriptor.
+    func refusal(for address: UInt32) -> String? {
+        let limits = options.limits
+        if sessions.count >= limits.maxConnections {
+            return "\(sessions.count) connections are open, the most allowed (publisher.maxConnections)"
+        }
+        if connectionsByAddress[address, default: 0] >= limits.maxPerAddress {
+            return "\(limits.maxPerAddress) connections from this address are open, the most allowed (publisher.maxConnectionsPerAddress)"
+        }
+        if handshaking >= limits.maxHandshakes {
+            return "\(handshaking) TLS handshakes are in progress, the most allowed (publisher.maxHandshakes)"
+        }
+        return nil
+    }
+
+    /// The client's IPv4 address and its `address:port` text.
+    static func peer(_ tcp: UnsafeMutablePointer<uv_tcp_t>) -> (address: UInt32, name: String) {
+        var name = sockaddr_in()
+        var length = Int32(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &name) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &length) }
+        }
+        guard ok == 0 else { return (0, "?") }
+        let address = UInt32(bigEndian: name.sin_addr.s_addr)
+        return (address, "\(IPv4Address(address)):\(UInt16(bigEndian: name.sin_port))")
+    }
+
+    /// Ciphertext arrived: feed OpenSSL, advance the handshake, then discard any application data (subscribers only
+    /// listen) and notice a close_notify.
+    func received(_ session: TLSSession, bytes: UnsafeRawPointer, count: Int) {
+        var offset = 0
+        while offset < count {
+            let n = BIO_write(session.networkIn, bytes + offset, Int32(count - offset))
+            if n <= 0 { break }
+            offset += Int(n)
+        }
+        if session.state == .handshaking {
+            let r = SSL_do_handshake(session.ssl)
+            if r == 1 {
+                session.state = .established
+                handshaking -= 1
+                updateSubscriberGauge()
+                connectionLog.note(.connected, .info, "subscriber \(session.peer) connected (\(String(cString: SSL_get_version(session.ssl))))")
+                send(PublishProtocol.helloFrame(nextStreamSeq: lastStreamSeq + 1), to: session)
+            } else {
+                let error = SSL_get_error(session.ssl, r)
+                if error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE {
+                    handshakeFailures.add()
+                    let reason = TLSError.openssl("TLS handshake with \(session.peer)").description
+                    connectionLog.note(.handshakeFailed, .warning, reason)
+                    flush(session)  // the alert, so the client learns why
+                    close(session, reason: nil)
+                    return
+                }
+                flush(session)
+                return
+            }
+        }
+        while true {
+            let n = SSL_read(session.ssl, scratch, Int32(Self.bufferSize))
+            if n > 0 { continue }
+            if SSL_get_error(session.ssl, n) == SSL_ERROR_ZERO_RETURN {
+                close(session, reason: nil)
+                return
+            }
+            break
+        }
+        flush(session)
+    }
+
+    /// Closes a session (optionally telling it why first); its memory goes when libuv's close callback runs.
+    func close(_ session: TLSSession, reason: String?) {
+        guard session.state != .closing else { return }
+        if let reason, session.state == .established, session.queuedBytes == 0 {
+            // Only with nothing queued: bytes written past a queue would land in the middle of the TLS stream (a slow
+            // consumer, whose queue is full, learns it from the closed connection).
+            connectionLog.note(.closed, .info, "closing subscriber \(session.peer): \(reason)")
+            let frame = PublishProtocol.goodbyeFrame(reason: reason)
+            frame.withUnsafeBytes { _ = SSL_write(session.ssl, $0.baseAddress, Int32($0.count)) }
+            let n = BIO_read(session.networkOut, scratch, Int32(Self.bufferSize))
+            if n > 0 {
+                var buf = uv_buf_init(scratch.assumingMemoryBound(to: CChar.self), UInt32(n))
+                _ = uv_try_write(session.stream, &buf, 1)
+            }
+        }
+        if session.state == .handshaking { handshaking -= 1 }
+        session.state = .closing
+        updateSubscriberGauge()
+        uv_close(UnsafeMutableRawPointer(session.tcp).assumingMemoryBound(to: uv_handle_t.self), onSessionClosed)
+    }
+
+    func updateSubscriberGauge() {
+        subscribers.set(UInt64(sessions.values.filter { $0.state == .established }.count))
+    }
+
+    func sessionClosed(_ tcp: UnsafeMutablePointer<uv_tcp_t>) {
+        let session = Unmanaged<TLSSession>.fromOpaque(tcp.pointee.data).takeUnretainedValue()
+        sessions[ObjectIdentifier(session)] = nil
+        openConnections.set(UInt64(sessions.count))
+        if let n = connectionsByAddress[session.address] { connectionsByAddress[session.address] = n > 1 ? n - 1 : nil }
+        tcp.deallocate()
+    }
+}
