@@ -24,7 +24,7 @@ int CDSIShims_pin_current_thread(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
-    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);  // it returns the error; -errno like the rest
 }
 
 int CDSIShims_current_cpu(void) { return sched_getcpu(); }
@@ -37,7 +37,7 @@ int CDSIShims_cpu_is_allowed(int cpu) {
 }
 
 int CDSIShims_set_timer_slack(unsigned long nanos) {
-    return prctl(PR_SET_TIMERSLACK, nanos, 0, 0, 0) == 0 ? 0 : errno;
+    return prctl(PR_SET_TIMERSLACK, nanos, 0, 0, 0) == 0 ? 0 : -errno;
 }
 
 void CDSIShims_set_thread_name(const char *name) {

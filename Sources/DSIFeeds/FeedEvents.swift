@@ -1,3 +1,5 @@
+import DSICore
+
 /// Something about a feed an operator should hear of: the sequencer records it, the runtime (or a command reading a
 /// capture) drains and logs it at a bounded rate. Counters say how often; events say what and where.
 public enum FeedEvent: Sendable, Equatable {

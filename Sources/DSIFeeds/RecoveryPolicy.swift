@@ -1,3 +1,5 @@
+import DSICore
+
 /// How a feed trusts what its lines say, waits for what they miss and recovers it: the knobs behind `SequencedFeed`.
 /// docs/feeds.md explains each; docs/operations.md says what an operator sees when they act.
 public struct RecoveryPolicy: Sendable {

@@ -1,3 +1,5 @@
+import DSICore
+
 /// Packets held apart until the lines confirm them: another session's, the feed's own session's from implausibly far
 /// ahead, or, before the feed has joined a session, the first packets seen.
 ///

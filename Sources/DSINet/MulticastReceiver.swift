@@ -46,47 +46,37 @@ public final class MulticastReceiver {
     public init(_ options: Options, line: Int) throws {
         self.options = options
         self.line = line
-        fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        fd = try Socket.open(SOCK_DGRAM, nonBlocking: true)
         do {
-            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, Int32(1), "SO_REUSEADDR")
+            try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, Int32(1), "SO_REUSEADDR")
             let asked = Int32(clamping: options.receiveBuffer)
-            if (try? setOption(fd, SOL_SOCKET, CDSIShims_SO_RCVBUFFORCE(), asked, "SO_RCVBUFFORCE")) == nil {
-                try setOption(fd, SOL_SOCKET, SO_RCVBUF, asked, "SO_RCVBUF")
+            if (try? Socket.setOption(fd, SOL_SOCKET, CDSIShims_SO_RCVBUFFORCE(), asked, "SO_RCVBUFFORCE")) == nil {
+                try Socket.setOption(fd, SOL_SOCKET, SO_RCVBUF, asked, "SO_RCVBUF")
             }
             // Read back what the kernel granted (it reports twice the usable size): a buffer smaller than asked loses
             // datagrams at speed, so it is refused here rather than found out then.
-            var granted: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            try syscall("getsockopt(SO_RCVBUF)") { getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) }
-            receiveBufferGranted = Int(granted) / 2
+            receiveBufferGranted = Int(try Socket.option(fd, SOL_SOCKET, SO_RCVBUF, as: Int32.self, "SO_RCVBUF")) / 2
             if receiveBufferGranted < options.receiveBuffer {
                 throw ReceiveBufferTooSmall(asked: options.receiveBuffer, granted: receiveBufferGranted)
             }
             switch options.timestamps {
             case .software:
-                try setOption(fd, SOL_SOCKET, CDSIShims_SO_TIMESTAMPNS(), Int32(1), "SO_TIMESTAMPNS")
+                try Socket.setOption(fd, SOL_SOCKET, CDSIShims_SO_TIMESTAMPNS(), Int32(1), "SO_TIMESTAMPNS")
             case .hardware:
                 hardwareUnavailable = Self.enableHardwareTimestamps(fd: fd, interface: options.interface)
-                let result = CDSIShims_request_timestamping(fd)
-                if result != 0 { throw SystemError("setsockopt(SO_TIMESTAMPING)", errno: -result) }
+                try shimCall("setsockopt(SO_TIMESTAMPING)", CDSIShims_request_timestamping(fd))
             }
-            try setOption(fd, SOL_SOCKET, CDSIShims_SO_RXQ_OVFL(), Int32(1), "SO_RXQ_OVFL")
+            try Socket.setOption(fd, SOL_SOCKET, CDSIShims_SO_RXQ_OVFL(), Int32(1), "SO_RXQ_OVFL")
             if options.busyPollMicros > 0 {
-                try setOption(fd, SOL_SOCKET, CDSIShims_SO_BUSY_POLL(), options.busyPollMicros, "SO_BUSY_POLL")
+                try Socket.setOption(fd, SOL_SOCKET, CDSIShims_SO_BUSY_POLL(), options.busyPollMicros, "SO_BUSY_POLL")
             }
             // Bind to the group address itself so that only this group's datagrams arrive on this port.
-            var address = sockaddr_in(options.group)
-            _ = try withUnsafePointer(to: &address) { p in
-                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    try syscall("bind(\(options.group))") { bind(fd, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-            }
-            var membership = ip_mreq(
+            try Socket.bind(fd, options.group)
+            let membership = ip_mreq(
                 imr_multiaddr: in_addr(s_addr: options.group.address.value.bigEndian),
                 imr_interface: in_addr(s_addr: options.interface.value.bigEndian))
-            try syscall("setsockopt(IP_ADD_MEMBERSHIP \(options.group.address) on \(options.interface))") {
-                setsockopt(fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, &membership, socklen_t(MemoryLayout<ip_mreq>.size))
-            }
+            try Socket.setOption(fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, membership,
+                                 "IP_ADD_MEMBERSHIP \(options.group.address) on \(options.interface)")
         } catch {
             close(fd)
             throw error
@@ -99,10 +89,10 @@ public final class MulticastReceiver {
     static func enableHardwareTimestamps(fd: Int32, interface: IPv4Address) -> String? {
         var name = [CChar](repeating: 0, count: Int(IFNAMSIZ))
         let found = CDSIShims_interface_name(interface.value.bigEndian, &name, name.count)
-        if found != 0 { return "no interface has \(interface) (\(String(cString: strerror(-found))))" }
+        if found != 0 { return "no interface has \(interface) (\(SystemError("getifaddrs", errno: -found)))" }
         let device = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let result = CDSIShims_enable_hardware_timestamps(fd, name)
-        if result != 0 { return "\(device) gives no hardware timestamps (SIOCSHWTSTAMP: \(String(cString: strerror(-result))))" }
+        if result != 0 { return "\(device) gives no hardware timestamps (\(SystemError("SIOCSHWTSTAMP on \(device)", errno: -result)))" }
         return nil
     }
 

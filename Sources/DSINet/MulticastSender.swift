@@ -14,15 +14,13 @@ public final class MulticastSender {
     public init(interface: IPv4Address = IPv4Address(0x7F00_0001), ttl: UInt8 = 0) throws {
         self.interface = interface
         self.ttl = ttl
-        fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0) }
+        fd = try Socket.open(SOCK_DGRAM)
         do {
-            var iface = in_addr(s_addr: interface.value.bigEndian)
-            try syscall("setsockopt(IP_MULTICAST_IF \(interface))") {
-                setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &iface, socklen_t(MemoryLayout<in_addr>.size))
-            }
-            try setOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, ttl, "IP_MULTICAST_TTL")
-            try setOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, UInt8(1), "IP_MULTICAST_LOOP")
-            try setOption(fd, SOL_SOCKET, SO_SNDBUF, Int32(4 << 20), "SO_SNDBUF")
+            try Socket.setOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, in_addr(s_addr: interface.value.bigEndian),
+                                 "IP_MULTICAST_IF \(interface)")
+            try Socket.setOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, ttl, "IP_MULTICAST_TTL")
+            try Socket.setOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, UInt8(1), "IP_MULTICAST_LOOP")
+            try Socket.setOption(fd, SOL_SOCKET, SO_SNDBUF, Int32(4 << 20), "SO_SNDBUF")
         } catch {
             close(fd)
             throw error
@@ -34,21 +32,13 @@ public final class MulticastSender {
     /// Sends one datagram; a full socket buffer (`ENOBUFS`, `EAGAIN`) is retried after a short pause, so nothing is
     /// dropped on the sending side.
     public func send(_ payload: UnsafeRawBufferPointer, to destination: IPv4Endpoint) throws {
-        var address = sockaddr_in(destination)
         while true {
-            let sent = withUnsafePointer(to: &address) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    sendto(fd, payload.baseAddress, payload.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
+            do {
+                if try Socket.send(fd, payload, to: destination) != nil { return }
+            } catch let error as SystemError where error.errno == ENOBUFS {
+                // The device queue is full: as with a full socket buffer, wait for it.
             }
-            if sent >= 0 { return }
-            let code = errno
-            if code == EINTR { continue }
-            if code == ENOBUFS || code == EAGAIN {
-                Clock.sleep(nanos: 20_000)
-                continue
-            }
-            throw SystemError("sendto(\(destination))", errno: code)
+            Clock.sleep(nanos: 20_000)
         }
     }
 

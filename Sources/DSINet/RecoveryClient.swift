@@ -13,22 +13,17 @@ public final class RecoveryClient {
     public let oversized = Counter()
     public let replies = Counter()
     private let batch = ReceiveBatch()
-    private let request = UnsafeMutableRawPointer.allocate(byteCount: 20, alignment: 8)
+    private let request = UnsafeMutableRawPointer.allocate(byteCount: MoldUDP64Request.size, alignment: 8)
 
     public init(server: IPv4Endpoint) throws {
         self.server = server
-        fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        fd = try Socket.open(SOCK_DGRAM, nonBlocking: true)
         do {
-            try setOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(4 << 20), "SO_RCVBUF")
-            try setOption(fd, SOL_SOCKET, CDSIShims_SO_TIMESTAMPNS(), Int32(1), "SO_TIMESTAMPNS")
-            try setOption(fd, SOL_SOCKET, CDSIShims_SO_RXQ_OVFL(), Int32(1), "SO_RXQ_OVFL")
+            try Socket.setOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(4 << 20), "SO_RCVBUF")
+            try Socket.setOption(fd, SOL_SOCKET, CDSIShims_SO_TIMESTAMPNS(), Int32(1), "SO_TIMESTAMPNS")
+            try Socket.setOption(fd, SOL_SOCKET, CDSIShims_SO_RXQ_OVFL(), Int32(1), "SO_RXQ_OVFL")
             // Connected: only the server's datagrams are accepted, and send needs no address.
-            var address = sockaddr_in(server)
-            _ = try withUnsafePointer(to: &address) { p in
-                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    try syscall("connect(\(server))") { connect(fd, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-            }
+            try Socket.connect(fd, server)
         } catch {
             close(fd)
             throw error
@@ -40,14 +35,12 @@ public final class RecoveryClient {
         request.deallocate()
     }
 
-    /// Sends one request for the session whose 10 raw bytes are `sessionHigh` (first 8) and `sessionLow` (last 2).
-    /// A failure is counted (the processor's timeout asks again), never thrown into the pipeline.
-    public func request(sessionHigh: UInt64, sessionLow: UInt16, first: UInt64, count: UInt16) {
-        request.storeBytes(of: sessionHigh, toByteOffset: 0, as: UInt64.self)
-        request.storeBytes(of: sessionLow, toByteOffset: 8, as: UInt16.self)
-        request.storeBigEndian(first, at: 10)
-        request.storeBigEndian(count, at: 18)
-        if send(fd, request, 20, Int32(MSG_DONTWAIT)) == 20 { requestsSent.add() } else { sendFailures.add() }
+    /// Sends one request for `count` messages from `first` of `session`. A failure (a full socket buffer, no server
+    /// listening) is counted and the processor's timeout asks again: it is never thrown into the pipeline.
+    public func request(session: SessionKey, first: UInt64, count: UInt16) {
+        MoldUDP64Builder.writeRequest(session: session, first: first, count: count, to: request)
+        let sent = try? Socket.send(fd, UnsafeRawBufferPointer(start: request, count: MoldUDP64Request.size), "re-request to \(server)")
+        if sent == MoldUDP64Request.size { requestsSent.add() } else { sendFailures.add() }
     }
 
     /// Receives replies waiting on the socket into `ring`.

@@ -6,27 +6,27 @@ import Glibc
 /// for `localhost` and `127.0.0.1`, written as PEM (the key readable by its owner only).
 public enum SelfSignedCertificate {
     public static func generate(certificate certPath: String, key keyPath: String, commonName: String = "localhost") throws {
-        guard let key = CDSIShims_EVP_EC_gen_p256() else { throw TLSError.openssl("generating a P-256 key") }
+        let key = try OpenSSL.made("generating a P-256 key", CDSIShims_EVP_EC_gen_p256())
         defer { EVP_PKEY_free(key) }
-        guard let x509 = X509_new() else { throw TLSError.openssl("creating a certificate") }
+        let x509 = try OpenSSL.made("creating a certificate", X509_new())
         defer { X509_free(x509) }
-        X509_set_version(x509, 2)  // v3, for the subjectAltName extension
+        try OpenSSL.check("setting the certificate's version", X509_set_version(x509, 2))  // v3, for subjectAltName
         var serial: UInt64 = 0
         arc4random_buf(&serial, 8)
-        ASN1_INTEGER_set_uint64(X509_get_serialNumber(x509), serial >> 1)
-        X509_gmtime_adj(X509_getm_notBefore(x509), -60)
-        X509_gmtime_adj(X509_getm_notAfter(x509), 365 * 86_400)
-        X509_set_pubkey(x509, key)
-        let name = X509_get_subject_name(x509)
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, commonName, -1, -1, 0)
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, "DSI self-signed", -1, -1, 0)
-        X509_set_issuer_name(x509, name)
+        try OpenSSL.check("setting the serial number", ASN1_INTEGER_set_uint64(X509_get_serialNumber(x509), serial >> 1))
+        _ = try OpenSSL.made("setting the start of validity", X509_gmtime_adj(X509_getm_notBefore(x509), -60))
+        _ = try OpenSSL.made("setting the end of validity", X509_gmtime_adj(X509_getm_notAfter(x509), 365 * 86_400))
+        try OpenSSL.check("setting the public key", X509_set_pubkey(x509, key))
+        let name = try OpenSSL.made("reading the subject name", X509_get_subject_name(x509))
+        try OpenSSL.check("naming the subject", X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, commonName, -1, -1, 0))
+        try OpenSSL.check("naming the organisation", X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, "DSI self-signed", -1, -1, 0))
+        try OpenSSL.check("setting the issuer", X509_set_issuer_name(x509, name))
         for (nid, value) in [(NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"), (NID_basic_constraints, "critical,CA:TRUE")] {
-            guard let ext = X509V3_EXT_conf_nid(nil, nil, nid, value) else { throw TLSError.openssl("adding \(value)") }
-            X509_add_ext(x509, ext, -1)
-            X509_EXTENSION_free(ext)
+            let ext = try OpenSSL.made("making the extension \(value)", X509V3_EXT_conf_nid(nil, nil, nid, value))
+            defer { X509_EXTENSION_free(ext) }
+            try OpenSSL.check("adding the extension \(value)", X509_add_ext(x509, ext, -1))
         }
-        guard X509_sign(x509, key, EVP_sha256()) > 0 else { throw TLSError.openssl("signing the certificate") }
+        try OpenSSL.checkPositive("signing the certificate", X509_sign(x509, key, EVP_sha256()))
 
         let oldMask = umask(0o077)
         defer { umask(oldMask) }

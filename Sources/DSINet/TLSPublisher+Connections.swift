@@ -10,10 +10,17 @@ extension TLSPublisher {
     /// work), then given a TLS session that starts its handshake.
     func accept() {
         let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-        uv_tcp_init(loop, tcp)
+        if let failure = Libuv.failure("uv_tcp_init", uv_tcp_init(loop, tcp)) {
+            tcp.deallocate()
+            connectionLog.note(.refused, .warning, "cannot take a connection: \(failure)")
+            return
+        }
         let stream = UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
         func discard() { uv_close(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self)) { $0?.deallocate() } }
-        guard uv_accept(serverStream, stream) == 0 else { return discard() }
+        if let failure = Libuv.failure("accepting a connection", uv_accept(serverStream, stream)) {
+            connectionLog.note(.refused, .warning, "\(failure)")
+            return discard()
+        }
         let (address, peer) = Self.peer(tcp)
         if let reason = refusal(for: address) {
             connectionsRefused.add()
@@ -24,7 +31,6 @@ extension TLSPublisher {
             connectionLog.note(.handshakeFailed, .warning, TLSError.openssl("creating a TLS session for \(peer)").description)
             return discard()
         }
-        uv_tcp_nodelay(tcp, 1)
         session.peer = peer
         session.address = address
         tcp.pointee.data = Unmanaged.passUnretained(session).toOpaque()
@@ -33,7 +39,11 @@ extension TLSPublisher {
         connectionsByAddress[address, default: 0] += 1
         handshaking += 1
         sessionsAccepted.add()
-        uv_read_start(stream, onAlloc, onRead)
+        // Ticks go out as soon as they are written, never held back for a fuller segment.
+        if let failure = Libuv.failure("uv_tcp_nodelay", uv_tcp_nodelay(tcp, 1)) ?? Libuv.failure("uv_read_start", uv_read_start(stream, onAlloc, onRead)) {
+            connectionLog.note(.closed, .warning, "closing \(peer): \(failure)")
+            close(session, reason: nil)
+        }
     }
 
     /// Why a new connection from `address` is refused, or nil. Closing connections count until libuv has closed them:

@@ -80,18 +80,15 @@ public final class TLSPublisher {
         readBuffer = .allocate(byteCount: Self.bufferSize, alignment: 64)
         scratch = .allocate(byteCount: Self.bufferSize, alignment: 64)
         frames = .allocate(byteCount: options.batch * PublishProtocol.tickFrameSize, alignment: 64)
-        try check(uv_loop_init(loop), "uv_loop_init")
+        try Libuv.check("uv_loop_init", uv_loop_init(loop))
         loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        uv_tcp_init(loop, server)
+        try Libuv.check("uv_tcp_init", uv_tcp_init(loop, server))
         server.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        var address = sockaddr_in()
-        uv_ip4_addr(options.listen.address.description, Int32(options.listen.port), &address)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(server, $0, 0) }
-        }
         do {
-            try check(bound, "binding \(options.listen)")
-            try check(uv_listen(serverStream, 128, onConnection), "listening on \(options.listen)")
+            try withSocketAddress(options.listen) { address, _ in
+                try Libuv.check("binding \(options.listen)", uv_tcp_bind(server, address, 0))
+            }
+            try Libuv.check("listening on \(options.listen)", uv_listen(serverStream, 128, onConnection))
         } catch {
             uv_close(UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_handle_t.self), nil)
             uv_run(loop, UV_RUN_DEFAULT)
@@ -101,8 +98,10 @@ public final class TLSPublisher {
         }
         var name = sockaddr_in()
         var length = Int32(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &name) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = uv_tcp_getsockname(server, $0, &length) }
+        try withUnsafeMutablePointer(to: &name) {
+            try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                try Libuv.check("uv_tcp_getsockname", uv_tcp_getsockname(server, $0, &length))
+            }
         }
         port = UInt16(bigEndian: name.sin_port)
     }
@@ -125,10 +124,6 @@ public final class TLSPublisher {
 
     var serverStream: UnsafeMutablePointer<uv_stream_t> {
         UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_stream_t.self)
-    }
-
-    func check(_ status: Int32, _ what: String) throws {
-        if status < 0 { throw PublisherError(what: what, reason: String(cString: uv_strerror(status)), code: status) }
     }
 
     // MARK: Polling (the publisher worker's duty cycle)
@@ -221,7 +216,7 @@ public final class TLSPublisher {
                 if w >= 0 {
                     written = Int(w)
                 } else if w != Int32(UV_EAGAIN.rawValue) {
-                    close(session, reason: "write failed: \(String(cString: uv_strerror(w)))")
+                    close(session, reason: Libuv.failure("writing to \(session.peer)", w)!.description)
                     return
                 }
             }
@@ -248,18 +243,10 @@ public final class TLSPublisher {
         var buf = uv_buf_init((block + header).assumingMemoryBound(to: CChar.self), UInt32(count))
         session.queuedBytes += count
         let status = uv_write(request, session.stream, &buf, 1, onWriteDone)
-        if status < 0 {
+        if let failure = Libuv.failure("queueing a write to \(session.peer)", status) {
             session.queuedBytes -= count
             block.deallocate()
-            close(session, reason: "write failed: \(String(cString: uv_strerror(status)))")
+            close(session, reason: failure.description)
         }
     }
-}
-
-/// The publisher could not start (or a libuv call failed): what it was doing and libuv's reason.
-public struct PublisherError: Error, CustomStringConvertible {
-    public let what: String
-    public let reason: String
-    public let code: Int32
-    public var description: String { "\(what): \(reason)" }
 }

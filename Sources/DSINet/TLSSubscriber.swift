@@ -58,20 +58,18 @@ public final class TLSSubscriber: @unchecked Sendable {
             throw TLSError.openssl("creating a TLS session")
         }
         self.ssl = ssl
-        SSL_set_fd(ssl, fd)
+        // From here every stored property is set: a throw frees the session and closes the socket in deinit.
+        try OpenSSL.check("attaching the socket to TLS", SSL_set_fd(ssl, fd))
         let isAddress = IPv4Address(options.host) != nil
-        if !isAddress { _ = CDSIShims_SSL_set_sni(ssl, options.host) }
+        if !isAddress { try OpenSSL.check("setting the server name \(options.host)", Int32(CDSIShims_SSL_set_sni(ssl, options.host))) }
         if !options.insecure {
             // Check that the certificate names the host we dialled, not just that some CA signed it.
             if isAddress {
-                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.host)
+                try OpenSSL.check("expecting the address \(options.host)", X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.host))
             } else {
-                SSL_set1_host(ssl, options.host)
+                try OpenSSL.check("expecting the host name \(options.host)", SSL_set1_host(ssl, options.host))
             }
         }
-        // A receive timeout lets the read loop notice stop requests while the publisher is quiet.
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         while true {
             let r = SSL_connect(ssl)
             if r == 1 { break }
@@ -103,11 +101,14 @@ public final class TLSSubscriber: @unchecked Sendable {
             throw TLSError("resolving \(host)", reason: String(cString: gai_strerror(status)))
         }
         defer { freeaddrinfo(result) }
-        let fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0) }
+        // AF_INET was asked for: the address is a sockaddr_in.
+        let endpoint = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { IPv4Endpoint($0.pointee) }
+        let fd = try Socket.open(SOCK_STREAM)
         do {
-            try syscall("connect(\(host):\(port))") { Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) }
-            var one: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            try Socket.connect(fd, endpoint)
+            try Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, Int32(1), "TCP_NODELAY")
+            // A receive timeout lets the read loop notice stop requests while the publisher is quiet.
+            try Socket.setReceiveTimeout(fd, nanos: 200_000_000)
         } catch {
             Glibc.close(fd)
             throw error

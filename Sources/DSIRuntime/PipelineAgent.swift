@@ -103,6 +103,6 @@ struct CountingGate: TickGate {
 struct RecoveryRequests: RecoveryRequester {
     let client: RecoveryClient
     func request(session: SessionKey, first: UInt64, count: UInt16) {
-        client.request(sessionHigh: session.high, sessionLow: session.low, first: first, count: count)
+        client.request(session: session, first: first, count: count)
     }
 }

@@ -106,7 +106,9 @@ extension RecoveryServer.Store {
         try reader.forEachDatagram { datagram in
             guard let base = datagram.payload.baseAddress,
                   let packet = MoldUDP64Packet(base, length: datagram.payload.count), packet.blocksAreWellFormed else { return }
-            let session = Array(UnsafeRawBufferPointer(start: base, count: MoldUDP64Packet.sessionSize))
+            let session = packet.sessionKey
+            // A sequence near 2^64 (a damaged capture) would wrap: such a packet is no session's.
+            guard packet.sequence < UInt64.max - UInt64(packet.messageCount) else { return }
             packet.forEachMessage { index, message, length in
                 store.add(session: session, seq: packet.sequence + UInt64(index),
                           message: Array(UnsafeRawBufferPointer(start: message, count: length)))

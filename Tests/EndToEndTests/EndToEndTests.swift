@@ -1,5 +1,6 @@
 import DSICore
 import DSIRuntime
+import DSINet
 import DSITestSupport
 import Foundation
 import Testing

@@ -2,6 +2,7 @@ import DSICore
 import DSIFeeds
 import DSIPcap
 import DSIRuntime
+import DSINet
 import DSITestSupport
 import Foundation
 import Testing
@@ -66,7 +67,7 @@ import Testing
             let mutant = Self.mutate(bases[i % bases.count], &random)
             let path = dir.file("m\(i).pcap")
             try Data(mutant).write(to: URL(fileURLWithPath: path))
-            for command in [["decode", path], ["ticks", path], ["replay", path, "--topspeed", "--to", "239.255.7.7:\(port)"]] {
+            for command in [["decode", path], ["ticks", path], ["replay", path, "--topspeed", "--to", "239.255.7.7:\(port)", "--recovery-port", "0", "--linger", "0.1"]] {
                 let result = try Commands.run(Commands.dsi, command, timeout: 30, environment: ["SWIFT_BACKTRACE": "enable=no"])
                 let name = "\(command[0]) of mutant \(i)"
                 #expect(result.status == 0 || result.status == 1, "\(name) died (\(result.status)): \(result.stderr.suffix(400))")

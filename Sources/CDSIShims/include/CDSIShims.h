@@ -22,7 +22,7 @@ static inline void CDSIShims_cpu_pause(void) {
 static inline void CDSIShims_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
 /// Pins the calling thread to one CPU (`pthread_setaffinity_np` and `CPU_SET` are GNU extensions / macros).
-/// Returns 0 or an errno value.
+/// Returns 0 or -errno (as every shim that can fail does).
 int CDSIShims_pin_current_thread(int cpu);
 
 /// The CPU the calling thread runs on now (`sched_getcpu` is a GNU extension), or -1.
@@ -32,7 +32,7 @@ int CDSIShims_current_cpu(void);
 int CDSIShims_cpu_is_allowed(int cpu);
 
 /// Sets the calling thread's timer slack in ns (`prctl(PR_SET_TIMERSLACK)`, a variadic call Swift cannot make):
-/// the default 50 µs slack would stretch every short sleep of an idle worker. Returns 0 or an errno value.
+/// the default 50 µs slack would stretch every short sleep of an idle worker. Returns 0 or -errno.
 int CDSIShims_set_timer_slack(unsigned long nanos);
 
 /// Names the calling thread (shown by top/ps), truncated to 15 bytes (`pthread_setname_np` is a GNU extension).

@@ -1,0 +1,25 @@
+/// A MoldUDP64 re-request as a server reads it: 10-byte session, u64 first sequence, u16 count, exactly 20 bytes
+/// (`moldudp64.md`). Checked in full: anything else is not a request.
+public struct MoldUDP64Request: Sendable, Equatable {
+    public static let size = 20
+
+    public var session: SessionKey
+    public var first: UInt64
+    public var count: UInt16
+
+    public init(session: SessionKey, first: UInt64, count: UInt16) {
+        self.session = session
+        self.first = first
+        self.count = count
+    }
+
+    /// Reads a request from `bytes`; nil unless it is exactly 20 bytes asking for at least one message from 1 on.
+    public init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == Self.size, let p = bytes.baseAddress else { return nil }
+        session = SessionKey(high: p.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+                             low: p.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+        first = p.bigEndianU64(at: 10)
+        count = p.bigEndianU16(at: 18)
+        guard first >= 1, count >= 1 else { return nil }
+    }
+}
