@@ -30,8 +30,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let line = Int(bytes.byte(at: offset))
         now &+= UInt64(bytes.bigEndianU16(at: offset + 1)) &* 1_000
         let length = min(Int(bytes.bigEndianU16(at: offset + 3)), size - offset - 5)
-        feed.process(packet: bytes + offset + 5, length: length, receiveTime: now,
-                     line: line == 255 ? LineIndex.recovery : line % 3, sink: &sink)
+        feed.process(
+            packet: bytes + offset + 5, length: length, receiveTime: now,
+            line: line == 255 ? LineIndex.recovery : line % 3, sink: &sink)
         feed.poll(now: now, caughtUp: line & 1 == 0, requester: &requests, sink: &sink)
         while feed.events.pop() != nil {}
         offset += 5 + length

@@ -28,7 +28,8 @@ let benchmarks: @Sendable () -> Void = {
     // ITCH decode alone: MoldUDP64 framing, sequencing, and every message's common fields and order fields read in
     // place (no books, no ticks): what the decoder costs before the normalizer does anything with it.
     let decodeSession = try! SessionGenerator.generate(.init(messages: 200_000, seed: 42))
-    Benchmark("ITCH decode (framing + sequencing + fields), 200000 messages", configuration: .init(scalingFactor: .one)) { benchmark in
+    Benchmark("ITCH decode (framing + sequencing + fields), 200000 messages", configuration: .init(scalingFactor: .one)) {
+        benchmark in
         for _ in benchmark.scaledIterations {
             var feed = SequencedFeed(consumer: FieldReader(), counters: FeedCounters())
             var sink = CollectingSink()
@@ -55,7 +56,9 @@ let benchmarks: @Sendable () -> Void = {
             for op in operations.list {
                 switch op.kind {
                 case .add:
-                    if books.add(ref: op.ref, locate: op.locate, side: op.side, price: op.price, shares: op.shares).touchedTop { changedTop += 1 }
+                    if books.add(ref: op.ref, locate: op.locate, side: op.side, price: op.price, shares: op.shares).touchedTop {
+                        changedTop += 1
+                    }
                 case .reduce:
                     if books.reduce(ref: op.ref, shares: op.shares)?.touchedTop == true { changedTop += 1 }
                 case .delete:
@@ -72,7 +75,8 @@ let benchmarks: @Sendable () -> Void = {
     // are start-of-day costs; the per-message count is the difference, which must be 0.
     for messages in [50_000, 200_000] {
         let session = try! SessionGenerator.generate(.init(messages: messages, seed: 42))
-        Benchmark("pipeline (decode + books + ticks), \(messages) messages", configuration: .init(scalingFactor: .one)) { benchmark in
+        Benchmark("pipeline (decode + books + ticks), \(messages) messages", configuration: .init(scalingFactor: .one)) {
+            benchmark in
             for _ in benchmark.scaledIterations {
                 var processor = FeedProcessor(expectedOrders: 1 << 18)
                 var sink = ReleasingRingSink(ring: SPSCRing(capacity: 1 << 16, slotSize: 128))
@@ -91,7 +95,10 @@ let benchmarks: @Sendable () -> Void = {
     // Socket to publish ring: real loopback multicast datagrams received with recvmmsg into ingest ring slots, then
     // sequenced, decoded, booked and turned into ticks, as the pipeline worker does. Each iteration sends 256 packets
     // of a generated session and handles them; the allocation count covers the receive path too.
-    Benchmark("socket → ring → pipeline, 256 packets (sent before the measurement)", configuration: .init(scalingFactor: .one, maxIterations: 200)) { benchmark in
+    Benchmark(
+        "socket → ring → pipeline, 256 packets (sent before the measurement)",
+        configuration: .init(scalingFactor: .one, maxIterations: 200)
+    ) { benchmark in
         let session = try! SessionGenerator.generate(.init(messages: 60_000, seed: 7))
         let port = try! FreePort.udp()
         let group = IPv4Endpoint(address: IPv4Address(0xEFFF_0101), port: port)  // 239.255.1.1
@@ -112,8 +119,9 @@ let benchmarks: @Sendable () -> Void = {
                 let ready = ingest.readySlots(limit: 64)
                 for i in 0..<ready {
                     let slot = ingest.consumerSlot(i)
-                    processor.process(packet: PacketSlot.payload(slot), length: PacketSlot.length(slot),
-                                      receiveTime: PacketSlot.receiveTime(slot), sink: &sink)
+                    processor.process(
+                        packet: PacketSlot.payload(slot), length: PacketSlot.length(slot),
+                        receiveTime: PacketSlot.receiveTime(slot), sink: &sink)
                 }
                 ingest.release(ready)
                 handled += ready
@@ -126,7 +134,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // The harness's own cost: start and stop a measurement around nothing. What the other benchmarks report beyond
     // this is theirs.
-    Benchmark("empty measurement (harness baseline)", configuration: .init(scalingFactor: .one, maxIterations: 100)) { benchmark in
+    Benchmark("empty measurement (harness baseline)", configuration: .init(scalingFactor: .one, maxIterations: 100)) {
+        benchmark in
         for _ in benchmark.scaledIterations {
             benchmark.startMeasurement()
             benchmark.stopMeasurement()
@@ -161,11 +170,14 @@ struct FieldReader: MessageConsumer {
 
     mutating func handle<Sink: TickSink>(_ p: UnsafeRawPointer, length: Int, seq: UInt64, receiveTime: UInt64, sink: inout Sink) {
         guard length >= ITCHOffsets.body else { return }
-        checksum &+= UInt64(p.byte(at: 0)) &+ UInt64(p.bigEndianU16(at: ITCHOffsets.stockLocate)) &+ p.bigEndianU48(at: ITCHOffsets.timestamp)
+        checksum &+=
+            UInt64(p.byte(at: 0)) &+ UInt64(p.bigEndianU16(at: ITCHOffsets.stockLocate))
+            &+ p.bigEndianU48(at: ITCHOffsets.timestamp)
         switch p.byte(at: 0) {
         case UInt8(ascii: "A"), UInt8(ascii: "F"):
             guard length >= 36 else { return }
-            checksum &+= p.bigEndianU64(at: ITCHOffsets.AddOrder.orderRef) &+ UInt64(p.bigEndianU32(at: ITCHOffsets.AddOrder.shares))
+            checksum &+=
+                p.bigEndianU64(at: ITCHOffsets.AddOrder.orderRef) &+ UInt64(p.bigEndianU32(at: ITCHOffsets.AddOrder.shares))
                 &+ UInt64(p.bigEndianU32(at: ITCHOffsets.AddOrder.price))
         case UInt8(ascii: "E"), UInt8(ascii: "C"), UInt8(ascii: "X"), UInt8(ascii: "D"), UInt8(ascii: "U"):
             guard length >= 19 else { return }
@@ -181,7 +193,9 @@ struct FieldReader: MessageConsumer {
 /// A reproducible list of book operations on live orders: adds, partial or whole reductions, deletes.
 struct BookOperations {
     enum Kind { case add, reduce, delete }
-    struct Operation { var kind: Kind; var ref: UInt64; var locate: UInt16; var side: UInt8; var price: UInt32; var shares: UInt32 }
+    struct Operation {
+        var kind: Kind; var ref: UInt64; var locate: UInt16; var side: UInt8; var price: UInt32; var shares: UInt32
+    }
     let list: [Operation]
 
     init(count: Int, seed: UInt64) {
@@ -196,7 +210,10 @@ struct BookOperations {
                 let side: UInt8 = random.next() & 1 == 0 ? UInt8(ascii: "B") : UInt8(ascii: "S")
                 let away = UInt32(100 * (1 + random.next() % 20))
                 let price = side == UInt8(ascii: "B") ? 1_000_000 - away : 1_000_000 + away
-                list.append(.init(kind: .add, ref: nextRef, locate: locate, side: side, price: price, shares: UInt32(100 + random.next() % 900)))
+                list.append(
+                    .init(
+                        kind: .add, ref: nextRef, locate: locate, side: side, price: price,
+                        shares: UInt32(100 + random.next() % 900)))
                 live.append(nextRef)
                 nextRef += 1
             } else {

@@ -43,10 +43,14 @@ let throughputRatios = zip(swift, c).map { $0.rate / $1.rate }
 let latencyRatios = zip(swift, c).map { Double($0.p50) / Double($1.p50) }
 let report: [String: Any] = [
     "rounds": rounds, "messages": messages, "roundTrips": roundTrips,
-    "swift": ["msgsPerSec": median(swift.map(\.rate)).rounded(), "latencyP50Ns": median(swift.map { Double($0.p50) }),
-              "latencyP99Ns": median(swift.map { Double($0.p99) })],
-    "c": ["msgsPerSec": median(c.map(\.rate)).rounded(), "latencyP50Ns": median(c.map { Double($0.p50) }),
-          "latencyP99Ns": median(c.map { Double($0.p99) })],
+    "swift": [
+        "msgsPerSec": median(swift.map(\.rate)).rounded(), "latencyP50Ns": median(swift.map { Double($0.p50) }),
+        "latencyP99Ns": median(swift.map { Double($0.p99) }),
+    ],
+    "c": [
+        "msgsPerSec": median(c.map(\.rate)).rounded(), "latencyP50Ns": median(c.map { Double($0.p50) }),
+        "latencyP99Ns": median(c.map { Double($0.p99) }),
+    ],
     "throughputRatio": (median(throughputRatios) * 1000).rounded() / 1000,
     "throughputRatios": throughputRatios.map { ($0 * 100).rounded() / 100 },
     "latencyP50Ratio": (median(latencyRatios) * 1000).rounded() / 1000,

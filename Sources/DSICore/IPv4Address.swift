@@ -39,8 +39,9 @@ public struct IPv4Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// Parses `a.b.c.d:port` (port 0 allowed: "any free port" where binding).
     public init?(_ text: String) {
         guard let colon = text.lastIndex(of: ":"),
-              let address = IPv4Address(String(text[..<colon])),
-              let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+            let address = IPv4Address(String(text[..<colon])),
+            let port = UInt16(text[text.index(after: colon)...])
+        else { return nil }
         self.init(address: address, port: port)
     }
 

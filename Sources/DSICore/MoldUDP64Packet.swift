@@ -26,8 +26,9 @@ public struct MoldUDP64Packet {
 
     /// The session as its 10 raw bytes packed into two integers, cheap to compare per packet.
     @inlinable public var sessionKey: SessionKey {
-        SessionKey(high: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
-                   low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+        SessionKey(
+            high: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+            low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
     }
 
     /// The session as text (trailing spaces removed, anything unprintable escaped).

@@ -16,8 +16,9 @@ public struct MoldUDP64Request: Sendable, Equatable {
     /// Reads a request from `bytes`; nil unless it is exactly 20 bytes asking for at least one message from 1 on.
     public init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count == Self.size, let p = bytes.baseAddress else { return nil }
-        session = SessionKey(high: p.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
-                             low: p.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+        session = SessionKey(
+            high: p.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+            low: p.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
         first = p.bigEndianU64(at: 10)
         count = p.bigEndianU16(at: 18)
         guard first >= 1, count >= 1 else { return nil }

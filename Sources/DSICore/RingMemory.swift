@@ -1,5 +1,5 @@
-import CNuma
 import CDSIShims
+import CNuma
 import Glibc
 
 /// A block of memory for a ring: on a chosen NUMA node when libnuma is usable, huge-page backed when large enough and

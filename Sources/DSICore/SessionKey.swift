@@ -10,7 +10,9 @@ public struct SessionKey: Hashable, Sendable, CustomStringConvertible {
         guard bytes.count <= MoldUDP64Packet.sessionSize, bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
         let padded = bytes + Array(repeating: 0x20, count: MoldUDP64Packet.sessionSize - bytes.count)
         self = padded.withUnsafeBytes {
-            SessionKey(high: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self), low: $0.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+            SessionKey(
+                high: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+                low: $0.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
         }
     }
 
@@ -26,7 +28,9 @@ public struct SessionKey: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         var bytes = self.bytes
         while let last = bytes.last, last == 0x20 { bytes.removeLast() }
-        return bytes.map { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }
-            .joined()
+        return bytes.map {
+            $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16)
+        }
+        .joined()
     }
 }

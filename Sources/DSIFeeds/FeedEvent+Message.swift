@@ -66,7 +66,8 @@ extension FeedEvent {
                 delivered them; total lost \(counters.lostMessages.load) in \(counters.lostGaps.load) ranges
                 """
         case .holdingStoreFull(let packets, let bytes, let reRequest):
-            let then = reRequest
+            let then =
+                reRequest
                 ? "packets beyond the oldest gaps are not held and will be re-requested once there is room"
                 : "the oldest gap is given up early to make room (no re-request server)"
             return "feed \(feed): holding store full (\(packets) packets, \(bytes) bytes): \(then); raise holdBytes if it recurs"

@@ -53,7 +53,8 @@ public enum ITCHEncoder {
                 case (.alpha(1), .int(let v)):
                     p.storeByte(UInt8(truncatingIfNeeded: v), at: field.offset)
                 case (.uint(2), .int(let v)): p.storeBigEndian(UInt16(truncatingIfNeeded: v), at: field.offset)
-                case (.uint(4), .int(let v)), (.price4, .int(let v)): p.storeBigEndian(UInt32(truncatingIfNeeded: v), at: field.offset)
+                case (.uint(4), .int(let v)), (.price4, .int(let v)):
+                    p.storeBigEndian(UInt32(truncatingIfNeeded: v), at: field.offset)
                 case (.uint(8), .int(let v)), (.price8, .int(let v)): p.storeBigEndian(v, at: field.offset)
                 default: throw EncodeError.mismatch(field: field.name)
                 }

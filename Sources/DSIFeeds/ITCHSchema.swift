@@ -5,10 +5,10 @@
 public enum ITCHSchema {
     /// How a field's bytes are read.
     public enum FieldKind: Sendable, Equatable {
-        case uint(Int)      // big-endian unsigned integer of that many bytes
-        case alpha(Int)     // ASCII, left-justified, space padded
-        case price4         // u32, 4 implied decimals
-        case price8         // u64, 8 implied decimals
+        case uint(Int)  // big-endian unsigned integer of that many bytes
+        case alpha(Int)  // ASCII, left-justified, space padded
+        case price4  // u32, 4 implied decimals
+        case price8  // u64, 8 implied decimals
 
         public var size: Int {
             switch self {
@@ -55,64 +55,91 @@ public enum ITCHSchema {
 
     public static let layouts: [Layout] = [
         layout("S", "System Event", 12, [("eventCode", char)]),
-        layout("R", "Stock Directory", 39, [
-            ("stock", alpha8), ("marketCategory", char), ("financialStatusIndicator", char), ("roundLotSize", u32),
-            ("roundLotsOnly", char), ("issueClassification", char), ("issueSubType", .alpha(2)), ("authenticity", char),
-            ("shortSaleThresholdIndicator", char), ("ipoFlag", char), ("luldReferencePriceTier", char), ("etpFlag", char),
-            ("etpLeverageFactor", u32), ("inverseIndicator", char),
-        ]),
-        layout("H", "Stock Trading Action", 25, [("stock", alpha8), ("tradingState", char), ("reserved", char), ("reasonCode", alpha4)]),
+        layout(
+            "R", "Stock Directory", 39,
+            [
+                ("stock", alpha8), ("marketCategory", char), ("financialStatusIndicator", char), ("roundLotSize", u32),
+                ("roundLotsOnly", char), ("issueClassification", char), ("issueSubType", .alpha(2)), ("authenticity", char),
+                ("shortSaleThresholdIndicator", char), ("ipoFlag", char), ("luldReferencePriceTier", char), ("etpFlag", char),
+                ("etpLeverageFactor", u32), ("inverseIndicator", char),
+            ]),
+        layout(
+            "H", "Stock Trading Action", 25,
+            [("stock", alpha8), ("tradingState", char), ("reserved", char), ("reasonCode", alpha4)]),
         layout("Y", "Reg SHO Short Sale Price Test Restricted Indicator", 20, [("stock", alpha8), ("regShoAction", char)]),
-        layout("L", "Market Participant Position", 26, [
-            ("mpid", alpha4), ("stock", alpha8), ("primaryMarketMaker", char), ("marketMakerMode", char),
-            ("marketParticipantState", char),
-        ]),
+        layout(
+            "L", "Market Participant Position", 26,
+            [
+                ("mpid", alpha4), ("stock", alpha8), ("primaryMarketMaker", char), ("marketMakerMode", char),
+                ("marketParticipantState", char),
+            ]),
         layout("V", "MWCB Decline Level", 35, [("level1", .price8), ("level2", .price8), ("level3", .price8)]),
         layout("W", "MWCB Status", 12, [("breachedLevel", char)]),
-        layout("K", "IPO Quoting Period Update", 28, [
-            ("stock", alpha8), ("ipoQuotationReleaseTime", u32), ("ipoQuotationReleaseQualifier", char), ("ipoPrice", .price4),
-        ]),
-        layout("J", "LULD Auction Collar", 35, [
-            ("stock", alpha8), ("auctionCollarReferencePrice", .price4), ("upperAuctionCollarPrice", .price4),
-            ("lowerAuctionCollarPrice", .price4), ("auctionCollarExtension", u32),
-        ]),
+        layout(
+            "K", "IPO Quoting Period Update", 28,
+            [
+                ("stock", alpha8), ("ipoQuotationReleaseTime", u32), ("ipoQuotationReleaseQualifier", char),
+                ("ipoPrice", .price4),
+            ]),
+        layout(
+            "J", "LULD Auction Collar", 35,
+            [
+                ("stock", alpha8), ("auctionCollarReferencePrice", .price4), ("upperAuctionCollarPrice", .price4),
+                ("lowerAuctionCollarPrice", .price4), ("auctionCollarExtension", u32),
+            ]),
         layout("h", "Operational Halt", 21, [("stock", alpha8), ("marketCode", char), ("operationalHaltAction", char)]),
-        layout("A", "Add Order", 36, [
-            ("orderReferenceNumber", u64), ("buySellIndicator", char), ("shares", u32), ("stock", alpha8), ("price", .price4),
-        ]),
-        layout("F", "Add Order with MPID Attribution", 40, [
-            ("orderReferenceNumber", u64), ("buySellIndicator", char), ("shares", u32), ("stock", alpha8), ("price", .price4),
-            ("attribution", alpha4),
-        ]),
+        layout(
+            "A", "Add Order", 36,
+            [
+                ("orderReferenceNumber", u64), ("buySellIndicator", char), ("shares", u32), ("stock", alpha8), ("price", .price4),
+            ]),
+        layout(
+            "F", "Add Order with MPID Attribution", 40,
+            [
+                ("orderReferenceNumber", u64), ("buySellIndicator", char), ("shares", u32), ("stock", alpha8), ("price", .price4),
+                ("attribution", alpha4),
+            ]),
         layout("E", "Order Executed", 31, [("orderReferenceNumber", u64), ("executedShares", u32), ("matchNumber", u64)]),
-        layout("C", "Order Executed With Price", 36, [
-            ("orderReferenceNumber", u64), ("executedShares", u32), ("matchNumber", u64), ("printable", char),
-            ("executionPrice", .price4),
-        ]),
+        layout(
+            "C", "Order Executed With Price", 36,
+            [
+                ("orderReferenceNumber", u64), ("executedShares", u32), ("matchNumber", u64), ("printable", char),
+                ("executionPrice", .price4),
+            ]),
         layout("X", "Order Cancel", 23, [("orderReferenceNumber", u64), ("canceledShares", u32)]),
         layout("D", "Order Delete", 19, [("orderReferenceNumber", u64)]),
-        layout("U", "Order Replace", 35, [
-            ("originalOrderReferenceNumber", u64), ("newOrderReferenceNumber", u64), ("shares", u32), ("price", .price4),
-        ]),
-        layout("P", "Trade (Non-Cross)", 44, [
-            ("orderReferenceNumber", u64), ("buySellIndicator", char), ("shares", u32), ("stock", alpha8), ("price", .price4),
-            ("matchNumber", u64),
-        ]),
-        layout("Q", "Cross Trade", 40, [
-            ("crossShares", u64), ("stock", alpha8), ("crossPrice", .price4), ("matchNumber", u64), ("crossType", char),
-        ]),
+        layout(
+            "U", "Order Replace", 35,
+            [
+                ("originalOrderReferenceNumber", u64), ("newOrderReferenceNumber", u64), ("shares", u32), ("price", .price4),
+            ]),
+        layout(
+            "P", "Trade (Non-Cross)", 44,
+            [
+                ("orderReferenceNumber", u64), ("buySellIndicator", char), ("shares", u32), ("stock", alpha8), ("price", .price4),
+                ("matchNumber", u64),
+            ]),
+        layout(
+            "Q", "Cross Trade", 40,
+            [
+                ("crossShares", u64), ("stock", alpha8), ("crossPrice", .price4), ("matchNumber", u64), ("crossType", char),
+            ]),
         layout("B", "Broken Trade", 19, [("matchNumber", u64)]),
-        layout("I", "Net Order Imbalance Indicator", 50, [
-            ("pairedShares", u64), ("imbalanceShares", u64), ("imbalanceDirection", char), ("stock", alpha8),
-            ("farPrice", .price4), ("nearPrice", .price4), ("currentReferencePrice", .price4), ("crossType", char),
-            ("priceVariationIndicator", char),
-        ]),
+        layout(
+            "I", "Net Order Imbalance Indicator", 50,
+            [
+                ("pairedShares", u64), ("imbalanceShares", u64), ("imbalanceDirection", char), ("stock", alpha8),
+                ("farPrice", .price4), ("nearPrice", .price4), ("currentReferencePrice", .price4), ("crossType", char),
+                ("priceVariationIndicator", char),
+            ]),
         layout("N", "Retail Price Improvement Indicator", 20, [("stock", alpha8), ("interestFlag", char)]),
-        layout("O", "Direct Listing with Capital Raise Price Discovery", 48, [
-            ("stock", alpha8), ("openEligibilityStatus", char), ("minimumAllowablePrice", .price4),
-            ("maximumAllowablePrice", .price4), ("nearExecutionPrice", .price4), ("nearExecutionTime", u64),
-            ("lowerPriceRangeCollar", .price4), ("upperPriceRangeCollar", .price4),
-        ]),
+        layout(
+            "O", "Direct Listing with Capital Raise Price Discovery", 48,
+            [
+                ("stock", alpha8), ("openEligibilityStatus", char), ("minimumAllowablePrice", .price4),
+                ("maximumAllowablePrice", .price4), ("nearExecutionPrice", .price4), ("nearExecutionTime", u64),
+                ("lowerPriceRangeCollar", .price4), ("upperPriceRangeCollar", .price4),
+            ]),
     ]
 
     /// Layout by message letter, indexed by the type byte.

@@ -20,8 +20,10 @@ public struct MissingRanges {
         /// only a re-request.
         public var dropped = false
 
-        public init(first: UInt64, last: UInt64, seenAt: UInt64, requestedAt: UInt64 = 0, attempts: Int = 0,
-                    lost: Bool = false, dropped: Bool = false) {
+        public init(
+            first: UInt64, last: UInt64, seenAt: UInt64, requestedAt: UInt64 = 0, attempts: Int = 0,
+            lost: Bool = false, dropped: Bool = false
+        ) {
             self.first = first
             self.last = last
             self.seenAt = seenAt
@@ -54,7 +56,8 @@ public struct MissingRanges {
         compactIfDrained()
         messages += last - first + 1
         if !isEmpty, ranges[ranges.count - 1].last + 1 == first, ranges[ranges.count - 1].requestedAt == 0,
-           !ranges[ranges.count - 1].lost, ranges[ranges.count - 1].dropped == dropped {
+            !ranges[ranges.count - 1].lost, ranges[ranges.count - 1].dropped == dropped
+        {
             // Adjacent and not yet asked for: one range, one request.
             ranges[ranges.count - 1].last = last
             return

@@ -27,7 +27,8 @@ public struct Normalizer: MessageConsumer {
     public static func bytes(forExpectedOrders expectedOrders: Int) -> Int {
         OrderTable.bytes(forExpectedOrders: expectedOrders)
             + max(expectedOrders, 64) * MemoryLayout<BookLevels.Level>.stride
-            + OrderBooks.locates * (2 * MemoryLayout<BookLevels.Side>.stride + MemoryLayout<Symbol>.stride + MemoryLayout<Quote>.stride)
+            + OrderBooks.locates
+            * (2 * MemoryLayout<BookLevels.Side>.stride + MemoryLayout<Symbol>.stride + MemoryLayout<Quote>.stride)
     }
 
     public init(expectedOrders: Int, counters: FeedCounters) {
@@ -55,8 +56,9 @@ public struct Normalizer: MessageConsumer {
         case UInt8(ascii: "A"), UInt8(ascii: "F"):
             guard check(length, type == UInt8(ascii: "A") ? 36 : 40) else { return }
             typealias O = ITCHOffsets.AddOrder
-            let change = books.add(ref: p.bigEndianU64(at: O.orderRef), locate: locate, side: p.byte(at: O.side),
-                                   price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
+            let change = books.add(
+                ref: p.bigEndianU64(at: O.orderRef), locate: locate, side: p.byte(at: O.side),
+                price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
             // A reference already live, or an order of no shares: the feed is inconsistent.
             if !change.added { counters.unknownOrders.add() }
             if change.touchedTop { publishQuoteIfChanged(locate: locate, origin: origin, sink: &sink) }
@@ -97,7 +99,9 @@ public struct Normalizer: MessageConsumer {
         case UInt8(ascii: "X"):
             guard check(length, 23) else { return }
             typealias O = ITCHOffsets.OrderCancel
-            guard let (order, touchedTop) = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: p.bigEndianU32(at: O.shares)) else {
+            guard
+                let (order, touchedTop) = books.reduce(ref: p.bigEndianU64(at: O.orderRef), shares: p.bigEndianU32(at: O.shares))
+            else {
                 counters.unknownOrders.add()
                 return
             }
@@ -119,8 +123,9 @@ public struct Normalizer: MessageConsumer {
                 return
             }
             // The new order inherits side and stock; the book's top may move twice but one quote tells the result.
-            let added = books.add(ref: p.bigEndianU64(at: O.newRef), locate: old.locate, side: old.side,
-                                  price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
+            let added = books.add(
+                ref: p.bigEndianU64(at: O.newRef), locate: old.locate, side: old.side,
+                price: p.bigEndianU32(at: O.price), shares: p.bigEndianU32(at: O.shares))
             if removedTop || added.touchedTop { publishQuoteIfChanged(locate: old.locate, origin: origin, sink: &sink) }
 
         case UInt8(ascii: "P"):
@@ -154,7 +159,9 @@ public struct Normalizer: MessageConsumer {
 
         case UInt8(ascii: "S"):
             guard check(length, 12) else { return }
-            emitStatus(origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.SystemEvent.eventCode), sink: &sink)
+            emitStatus(
+                origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.SystemEvent.eventCode), sink: &sink
+            )
 
         case UInt8(ascii: "H"):
             guard check(length, 25) else { return }
@@ -169,15 +176,20 @@ public struct Normalizer: MessageConsumer {
 
         case UInt8(ascii: "h"):
             guard check(length, 21) else { return }
-            emitStatus(origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.OperationalHalt.action), sink: &sink)
+            emitStatus(
+                origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.OperationalHalt.action),
+                sink: &sink)
 
         case UInt8(ascii: "W"):
             guard check(length, 12) else { return }
-            emitStatus(origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.MWCBStatus.breachedLevel), sink: &sink)
+            emitStatus(
+                origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.MWCBStatus.breachedLevel),
+                sink: &sink)
 
         case UInt8(ascii: "K"):
             guard check(length, 28) else { return }
-            emitStatus(origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.IPOQuoting.qualifier), sink: &sink)
+            emitStatus(
+                origin.tick(.status, locate: locate), type: type, code: p.byte(at: ITCHOffsets.IPOQuoting.qualifier), sink: &sink)
 
         case UInt8(ascii: "J"):
             guard check(length, 35) else { return }

@@ -47,8 +47,10 @@ public struct OrderBooks {
     public func bbo(_ locate: UInt16) -> (bidPrice: UInt32, bidSize: UInt64, askPrice: UInt32, askSize: UInt64) {
         let b = levels.best(side: BookLevels.side(locate, isBid: true))
         let a = levels.best(side: BookLevels.side(locate, isBid: false))
-        return (b.map { BookLevels.price($0.key, isBid: true) } ?? 0, b?.shares ?? 0,
-                a.map { BookLevels.price($0.key, isBid: false) } ?? 0, a?.shares ?? 0)
+        return (
+            b.map { BookLevels.price($0.key, isBid: true) } ?? 0, b?.shares ?? 0,
+            a.map { BookLevels.price($0.key, isBid: false) } ?? 0, a?.shares ?? 0
+        )
     }
 
     /// Adds a new order.
@@ -58,12 +60,14 @@ public struct OrderBooks {
     public mutating func add(
         ref: UInt64, locate: UInt16, side: UInt8, price: UInt32, shares: UInt32
     ) -> (added: Bool, touchedTop: Bool) {
-        guard shares > 0, let slot = _orders.place(.init(ref: ref, price: price, shares: shares, locate: locate, side: side)) else {
+        guard shares > 0, let slot = _orders.place(.init(ref: ref, price: price, shares: shares, locate: locate, side: side))
+        else {
             return (false, false)
         }
         let isBid = side == UInt8(ascii: "B")
-        let (level, top) = levels.add(side: BookLevels.side(locate, isBid: isBid), key: BookLevels.key(price, isBid: isBid),
-                                      shares: UInt64(shares))
+        let (level, top) = levels.add(
+            side: BookLevels.side(locate, isBid: isBid), key: BookLevels.key(price, isBid: isBid),
+            shares: UInt64(shares))
         slot.pointee.level = level
         return (true, top)
     }
@@ -95,7 +99,8 @@ public struct OrderBooks {
 
     @inlinable @inline(__always)
     mutating func removeFromLevels(_ order: OrderTable.Entry, shares: UInt32, orderGone: Bool) -> Bool {
-        levels.remove(side: BookLevels.side(order.locate, isBid: order.side == UInt8(ascii: "B")), level: order.level,
-                      shares: UInt64(shares), orderGone: orderGone)
+        levels.remove(
+            side: BookLevels.side(order.locate, isBid: order.side == UInt8(ascii: "B")), level: order.level,
+            shares: UInt64(shares), orderGone: orderGone)
     }
 }

@@ -30,9 +30,11 @@ extension SequencedFeed {
                 i += 1
                 continue
             }
-            let waited = policy.lineWaitNanos == 0 || r.dropped || Self.elapsed(clock, since: r.seenAt) >= policy.maxLineLagNanos
-                || !lines.mayStillDeliver(r.last, stall: policy.lineWaitNanos, firstWait: policy.maxLineLagNanos,
-                                          judgeStalls: caughtUp)
+            let waited =
+                policy.lineWaitNanos == 0 || r.dropped || Self.elapsed(clock, since: r.seenAt) >= policy.maxLineLagNanos
+                || !lines.mayStillDeliver(
+                    r.last, stall: policy.lineWaitNanos, firstWait: policy.maxLineLagNanos,
+                    judgeStalls: caughtUp)
             // Ranges further on are newer and lines reach them later: none of them is due either.
             guard waited else { break }
             guard policy.hasServer else {
@@ -143,8 +145,9 @@ extension SequencedFeed {
             if let lowest = pending.lowest, lowest <= _expected {
                 let entry = pending.removeLowest()!
                 if entry.first &+ UInt64(entry.count) > _expected {
-                    handle(pending.bytes(entry), count: entry.count, first: entry.first, receiveTime: entry.receiveTime,
-                           line: entry.line, sink: &sink)
+                    handle(
+                        pending.bytes(entry), count: entry.count, first: entry.first, receiveTime: entry.receiveTime,
+                        line: entry.line, sink: &sink)
                 } else {
                     counters.duplicatePackets.add()
                     counters.duplicateMessages.add(UInt64(entry.count))

@@ -18,8 +18,9 @@ extension SequencedFeed {
             counters.staleSessionPackets.add()
             return
         }
-        consider(packet: p, length: length, first: first, count: count, key: key, receiveTime: receiveTime, line: line,
-                 sink: &sink)
+        consider(
+            packet: p, length: length, first: first, count: count, key: key, receiveTime: receiveTime, line: line,
+            sink: &sink)
     }
 
     /// Adds a packet to the candidate run it continues (or a new one), and believes the run once it is confirmed.
@@ -37,13 +38,15 @@ extension SequencedFeed {
             index = started
             if let evicted { discard(evicted) }
             if let current = session {
-                events.push(key == current
-                    ? .implausibleSequence(sequence: first, frontier: frontier)
-                    : .foreignSession(session: key, sequence: first, current: current))
+                events.push(
+                    key == current
+                        ? .implausibleSequence(sequence: first, frontier: frontier)
+                        : .foreignSession(session: key, sequence: first, current: current))
             }
         }
-        let dropped = candidates.add(to: index, bytes: p, length: length, first: first, count: count, time: receiveTime,
-                                     line: line)
+        let dropped = candidates.add(
+            to: index, bytes: p, length: length, first: first, count: count, time: receiveTime,
+            line: line)
         if dropped > 0 { countDiscarded(key, packets: dropped) }
         if isConfirmed(candidates.list[index]) { adopt(index, sink: &sink) }
     }
@@ -71,8 +74,9 @@ extension SequencedFeed {
         lines.begin(at: c.firstSeen, expected: policy.lines)
         // Its packets, lowest first, as believed ones: the gap before them opens like any other.
         while let entry = held.removeLowest() {
-            believe(packet: held.bytes(entry), length: entry.length, first: entry.first, count: entry.count, isEnd: false,
-                    receiveTime: entry.receiveTime, line: entry.line, sink: &sink)
+            believe(
+                packet: held.bytes(entry), length: entry.length, first: entry.first, count: entry.count, isEnd: false,
+                receiveTime: entry.receiveTime, line: entry.line, sink: &sink)
         }
         if c.frontier > frontier {
             // Heartbeats of the run announced more than its packets carried.

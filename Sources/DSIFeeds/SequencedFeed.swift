@@ -116,17 +116,22 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
             return
         }
         guard session == key else {
-            otherSession(packet: p, length: length, first: first, count: count, key: key, receiveTime: receiveTime,
-                         line: line, sink: &sink)
+            otherSession(
+                packet: p, length: length, first: first, count: count, key: key, receiveTime: receiveTime,
+                line: line, sink: &sink)
             return
         }
-        if first > frontier && first - frontier > policy.allowance(elapsed: receiveTime > lastBelieved ? receiveTime - lastBelieved : 0) {
-            consider(packet: p, length: length, first: first, count: count, key: key, receiveTime: receiveTime,
-                     line: line, sink: &sink)
+        if first > frontier
+            && first - frontier > policy.allowance(elapsed: receiveTime > lastBelieved ? receiveTime - lastBelieved : 0)
+        {
+            consider(
+                packet: p, length: length, first: first, count: count, key: key, receiveTime: receiveTime,
+                line: line, sink: &sink)
             return
         }
-        believe(packet: p, length: length, first: first, count: count, isEnd: packet.isEndOfSession,
-                receiveTime: receiveTime, line: line, sink: &sink)
+        believe(
+            packet: p, length: length, first: first, count: count, isEnd: packet.isEndOfSession,
+            receiveTime: receiveTime, line: line, sink: &sink)
     }
 
     /// Handles a packet of the session that is within reach of the frontier: arbitration, gaps, then the consumer.
@@ -168,8 +173,9 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
                 return
             }
             if first > _expected {
-                hold(packet: p, length: length, first: first, count: count, receiveTime: receiveTime, line: line,
-                     frontierBefore: before, sink: &sink)
+                hold(
+                    packet: p, length: length, first: first, count: count, receiveTime: receiveTime, line: line,
+                    frontierBefore: before, sink: &sink)
             } else {
                 // Held packets lie beyond a missing range, so with none missing nothing is held.
                 let wasMissing = !missing.isEmpty
@@ -194,8 +200,9 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         for index in 0..<count {
             let messageLength = Int(p.bigEndianU16(at: offset))  // in bounds: checkBlocks checked every block
             if index >= skip {
-                consumer.handle(p + offset + 2, length: messageLength, seq: first &+ UInt64(index),
-                                receiveTime: receiveTime, sink: &sink)
+                consumer.handle(
+                    p + offset + 2, length: messageLength, seq: first &+ UInt64(index),
+                    receiveTime: receiveTime, sink: &sink)
             }
             offset += 2 + messageLength
         }

@@ -68,16 +68,20 @@ public struct SessionCandidates {
             evicted = remove(at: oldest)
         }
         let store = freeStores.removeLast()
-        list.append(Candidate(session: session, low: first, frontier: first, streak: 0, packets: 0, firstSeen: time,
-                              lastSeen: time, lastCounted: 0, store: store))
+        list.append(
+            Candidate(
+                session: session, low: first, frontier: first, streak: 0, packets: 0, firstSeen: time,
+                lastSeen: time, lastCounted: 0, store: store))
         return (list.count - 1, evicted)
     }
 
     /// Adds a packet to candidate `index`: holds its bytes (when it carries messages) and counts it toward the streak
     /// when it carries the run further.
     /// - Returns: packets let go to make room (0 or 1).
-    mutating func add(to index: Int, bytes: UnsafeRawPointer, length: Int, first: UInt64, count: Int, time: UInt64,
-                      line: Int) -> Int {
+    mutating func add(
+        to index: Int, bytes: UnsafeRawPointer, length: Int, first: UInt64, count: Int, time: UInt64,
+        line: Int
+    ) -> Int {
         var c = list[index]
         let end = first + UInt64(count)
         c.packets += 1

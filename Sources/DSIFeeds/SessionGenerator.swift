@@ -110,9 +110,11 @@ public struct SessionGenerator {
                 symbols.append(symbol)
                 mids.append(UInt32(10 + random.next() % 490) * 10_000)
                 tick(1_000)
-                emit("R", locate: UInt16(i + 1), [
-                    .text(symbol), "Q", "N", 100, "N", "C", "Z ", "P", "N", "N", "1", "N", 0, "N",
-                ])
+                emit(
+                    "R", locate: UInt16(i + 1),
+                    [
+                        .text(symbol), "Q", "N", 100, "N", "C", "Z ", "P", "N", "N", "1", "N", 0, "N",
+                    ])
             }
             for i in 0..<k {
                 tick(1_000)
@@ -171,7 +173,9 @@ public struct SessionGenerator {
                 let shares = UInt32(100 * (1 + pick(10)))
                 let ref = nextRef
                 nextRef += 1
-                var values: [ITCHEncoder.Value] = [.int(ref), .int(UInt64(side)), .int(UInt64(shares)), stock, .int(UInt64(price))]
+                var values: [ITCHEncoder.Value] = [
+                    .int(ref), .int(UInt64(side)), .int(UInt64(shares)), stock, .int(UInt64(price)),
+                ]
                 if type == "F" { values.append(.text(mpids[pick(mpids.count)])) }
                 emit(type, locate: locate, values)
                 addLive(ref, locate: locate, side: side, price: price, shares: shares)
@@ -210,7 +214,8 @@ public struct SessionGenerator {
                     emit("E", locate: o.locate, [.int(ref), .int(UInt64(executed)), .int(match)])
                 } else {
                     let printable: ITCHEncoder.Value = pick(10) == 0 ? "N" : "Y"
-                    emit("C", locate: o.locate, [.int(ref), .int(UInt64(executed)), .int(match), printable, .int(UInt64(o.price))])
+                    emit(
+                        "C", locate: o.locate, [.int(ref), .int(UInt64(executed)), .int(match), printable, .int(UInt64(o.price))])
                 }
                 if executed == o.shares { removeLive(ref) } else { orders[ref]!.shares -= executed }
             case "P":
@@ -218,20 +223,32 @@ public struct SessionGenerator {
                 let match = nextMatch
                 nextMatch += 1
                 // Non-displayed orders: the reference is not one of the book's (NASDAQ sends 0 here today).
-                emit("P", locate: locate, [0, .int(UInt64(side)), .int(UInt64(100 * (1 + pick(5)))), stock,
-                                            .int(UInt64(mids[s])), .int(match)])
+                emit(
+                    "P", locate: locate,
+                    [
+                        0, .int(UInt64(side)), .int(UInt64(100 * (1 + pick(5)))), stock,
+                        .int(UInt64(mids[s])), .int(match),
+                    ])
             case "Q":
                 let match = nextMatch
                 nextMatch += 1
-                emit("Q", locate: locate, [.int(UInt64(1000 * (1 + pick(50)))), stock, .int(UInt64(mids[s])), .int(match),
-                                            .text(["O", "C", "H"][pick(3)])])
+                emit(
+                    "Q", locate: locate,
+                    [
+                        .int(UInt64(1000 * (1 + pick(50)))), stock, .int(UInt64(mids[s])), .int(match),
+                        .text(["O", "C", "H"][pick(3)]),
+                    ])
             case "B":
                 emit("B", locate: locate, [.int(1 + random.next() % (nextMatch - 1))])
             case "I":
-                emit("I", locate: locate, [.int(UInt64(100 * pick(100))), .int(UInt64(100 * pick(50))),
-                                            .text(["B", "S", "N", "O"][pick(4)]), stock, .int(UInt64(mids[s] + 100)),
-                                            .int(UInt64(mids[s] - 100)), .int(UInt64(mids[s])), .text(["O", "C", "H"][pick(3)]),
-                                            .text(["L", "1", "2", "A", " "][pick(5)])])
+                emit(
+                    "I", locate: locate,
+                    [
+                        .int(UInt64(100 * pick(100))), .int(UInt64(100 * pick(50))),
+                        .text(["B", "S", "N", "O"][pick(4)]), stock, .int(UInt64(mids[s] + 100)),
+                        .int(UInt64(mids[s] - 100)), .int(UInt64(mids[s])), .text(["O", "C", "H"][pick(3)]),
+                        .text(["L", "1", "2", "A", " "][pick(5)]),
+                    ])
             case "L":
                 emit("L", locate: locate, [.text(mpids[pick(mpids.count)]), stock, "Y", "N", "A"])
             case "Y":
@@ -241,8 +258,12 @@ public struct SessionGenerator {
             case "K":
                 emit("K", locate: locate, [stock, .int(UInt64(34_200 + pick(3_600))), "A", .int(UInt64(mids[s]))])
             case "J":
-                emit("J", locate: locate, [stock, .int(UInt64(mids[s])), .int(UInt64(mids[s] + mids[s] / 10)),
-                                            .int(UInt64(mids[s] - mids[s] / 10)), .int(UInt64(pick(3)))])
+                emit(
+                    "J", locate: locate,
+                    [
+                        stock, .int(UInt64(mids[s])), .int(UInt64(mids[s] + mids[s] / 10)),
+                        .int(UInt64(mids[s] - mids[s] / 10)), .int(UInt64(pick(3))),
+                    ])
             case "h":
                 emit("h", locate: locate, [stock, "Q", .text(["H", "T"][pick(2)])])
             case "V":
@@ -252,9 +273,13 @@ public struct SessionGenerator {
             case "H":
                 emit("H", locate: locate, [stock, "T", " ", "    "])
             case "O":
-                emit("O", locate: locate, [stock, "Y", .int(UInt64(mids[s] - 1000)), .int(UInt64(mids[s] + 1000)),
-                                            .int(UInt64(mids[s])), .int(clock + 1_000_000_000), .int(UInt64(mids[s] - 2000)),
-                                            .int(UInt64(mids[s] + 2000))])
+                emit(
+                    "O", locate: locate,
+                    [
+                        stock, "Y", .int(UInt64(mids[s] - 1000)), .int(UInt64(mids[s] + 1000)),
+                        .int(UInt64(mids[s])), .int(clock + 1_000_000_000), .int(UInt64(mids[s] - 2000)),
+                        .int(UInt64(mids[s] + 2000)),
+                    ])
             default:
                 break
             }
@@ -297,16 +322,20 @@ public struct SessionGenerator {
                     i += 1
                 }
                 let time = options.midnight + messages[i - 1].time
-                packets.append(Packet(time: time, payload: builder.packet(first: seq, messages: batch),
-                                      firstSequence: seq, messageCount: batch.count))
+                packets.append(
+                    Packet(
+                        time: time, payload: builder.packet(first: seq, messages: batch),
+                        firstSequence: seq, messageCount: batch.count))
                 seq += UInt64(batch.count)
             }
             // A server sends end of session for a while in place of heartbeats, so that a line that lost the last
             // packets still learns where the session ended.
             let last = packets.last?.time ?? options.midnight
             for i in UInt64(1)...UInt64(options.endOfSessionRepeats) {
-                packets.append(Packet(time: last + i * 1_000_000, payload: builder.endOfSession(next: seq),
-                                      firstSequence: seq, messageCount: 0))
+                packets.append(
+                    Packet(
+                        time: last + i * 1_000_000, payload: builder.endOfSession(next: seq),
+                        firstSequence: seq, messageCount: 0))
             }
             return packets
         }

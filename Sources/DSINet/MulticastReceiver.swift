@@ -75,8 +75,9 @@ public final class MulticastReceiver {
             let membership = ip_mreq(
                 imr_multiaddr: in_addr(s_addr: options.group.address.value.bigEndian),
                 imr_interface: in_addr(s_addr: options.interface.value.bigEndian))
-            try Socket.setOption(fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, membership,
-                                 "IP_ADD_MEMBERSHIP \(options.group.address) on \(options.interface)")
+            try Socket.setOption(
+                fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, membership,
+                "IP_ADD_MEMBERSHIP \(options.group.address) on \(options.interface)")
         } catch {
             close(fd)
             throw error
@@ -92,7 +93,9 @@ public final class MulticastReceiver {
         if found != 0 { return "no interface has \(interface) (\(SystemError("getifaddrs", errno: -found)))" }
         let device = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let result = CDSIShims_enable_hardware_timestamps(fd, name)
-        if result != 0 { return "\(device) gives no hardware timestamps (\(SystemError("SIOCSHWTSTAMP on \(device)", errno: -result)))" }
+        if result != 0 {
+            return "\(device) gives no hardware timestamps (\(SystemError("SIOCSHWTSTAMP on \(device)", errno: -result)))"
+        }
         return nil
     }
 
@@ -100,8 +103,9 @@ public final class MulticastReceiver {
     /// - Returns: datagrams committed to the ring.
     @discardableResult
     public func receive(into ring: SPSCRing) throws -> Int {
-        let n = try batch.receive(fd: fd, into: ring, line: line, what: "recvmmsg(\(options.group))",
-                                  kernelDrops: kernelDrops, oversized: oversized, hardwareStamped: hardwareStamped)
+        let n = try batch.receive(
+            fd: fd, into: ring, line: line, what: "recvmmsg(\(options.group))",
+            kernelDrops: kernelDrops, oversized: oversized, hardwareStamped: hardwareStamped)
         datagrams.add(UInt64(n))
         return n
     }

@@ -16,8 +16,9 @@ public final class MulticastSender {
         self.ttl = ttl
         fd = try Socket.open(SOCK_DGRAM)
         do {
-            try Socket.setOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, in_addr(s_addr: interface.value.bigEndian),
-                                 "IP_MULTICAST_IF \(interface)")
+            try Socket.setOption(
+                fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, in_addr(s_addr: interface.value.bigEndian),
+                "IP_MULTICAST_IF \(interface)")
             try Socket.setOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, ttl, "IP_MULTICAST_TTL")
             try Socket.setOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, UInt8(1), "IP_MULTICAST_LOOP")
             try Socket.setOption(fd, SOL_SOCKET, SO_SNDBUF, Int32(4 << 20), "SO_SNDBUF")

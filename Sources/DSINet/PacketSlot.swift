@@ -7,7 +7,9 @@ import DSICore
 public enum PacketSlot {
     public static let payloadOffset = 64
 
-    @inlinable public static func receiveTime(_ slot: UnsafeRawPointer) -> UInt64 { slot.load(fromByteOffset: 0, as: UInt64.self) }
+    @inlinable public static func receiveTime(_ slot: UnsafeRawPointer) -> UInt64 {
+        slot.load(fromByteOffset: 0, as: UInt64.self)
+    }
     @inlinable public static func length(_ slot: UnsafeRawPointer) -> Int { Int(slot.load(fromByteOffset: 8, as: UInt32.self)) }
     @inlinable public static func line(_ slot: UnsafeRawPointer) -> Int { Int(slot.load(fromByteOffset: 12, as: UInt8.self)) }
     @inlinable public static func payload(_ slot: UnsafeRawPointer) -> UnsafeRawPointer { slot + payloadOffset }

@@ -31,13 +31,17 @@ public enum PublishProtocol {
     public static func helloFrame(nextStreamSeq: UInt64) -> [UInt8] {
         var out: [UInt8] = [0, 13, FrameType.hello.rawValue]
         out += [UInt8(version >> 8), UInt8(version & 0xFF), UInt8(Tick.wireSize >> 8), UInt8(Tick.wireSize & 0xFF)]
-        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: nextStreamSeq >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            out.append(UInt8(truncatingIfNeeded: nextStreamSeq >> UInt64(shift)))
+        }
         return out
     }
 
     public static func endFrame(lastStreamSeq: UInt64) -> [UInt8] {
         var out: [UInt8] = [0, 9, FrameType.end.rawValue]
-        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: lastStreamSeq >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            out.append(UInt8(truncatingIfNeeded: lastStreamSeq >> UInt64(shift)))
+        }
         return out
     }
 

@@ -16,8 +16,10 @@ final class ReceiveBatch {
 
     /// Receives what is waiting on `fd` (up to one batch, as many as the ring has free slots) straight into the
     /// slots, stamps each slot's header, commits them. Returns how many were committed.
-    func receive(fd: Int32, into ring: SPSCRing, line: Int, what: @autoclosure () -> String,
-                 kernelDrops: Counter, oversized: Counter, hardwareStamped: Counter? = nil) throws -> Int {
+    func receive(
+        fd: Int32, into ring: SPSCRing, line: Int, what: @autoclosure () -> String,
+        kernelDrops: Counter, oversized: Counter, hardwareStamped: Counter? = nil
+    ) throws -> Int {
         let free = ring.freeSlots(limit: Int(CDSIShims_MAX_BATCH))
         if free == 0 { return 0 }  // back-pressure: the kernel buffer holds the rest until the pipeline catches up
         let room = ring.slotSize - PacketSlot.payloadOffset
@@ -43,7 +45,8 @@ final class ReceiveBatch {
             if committed != i {
                 (slot + PacketSlot.payloadOffset).copyMemory(from: buffers[i]!, byteCount: lengths[i])
             }
-            PacketSlot.setHeader(slot, receiveTime: times[i] != 0 ? times[i] : Clock.realtimeNanos(), length: lengths[i], line: line)
+            PacketSlot.setHeader(
+                slot, receiveTime: times[i] != 0 ? times[i] : Clock.realtimeNanos(), length: lengths[i], line: line)
             committed += 1
         }
         ring.commit(committed)

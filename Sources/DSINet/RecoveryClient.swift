@@ -39,7 +39,8 @@ public final class RecoveryClient {
     /// listening) is counted and the processor's timeout asks again: it is never thrown into the pipeline.
     public func request(session: SessionKey, first: UInt64, count: UInt16) {
         MoldUDP64Builder.writeRequest(session: session, first: first, count: count, to: request)
-        let sent = try? Socket.send(fd, UnsafeRawBufferPointer(start: request, count: MoldUDP64Request.size), "re-request to \(server)")
+        let sent = try? Socket.send(
+            fd, UnsafeRawBufferPointer(start: request, count: MoldUDP64Request.size), "re-request to \(server)")
         if sent == MoldUDP64Request.size { requestsSent.add() } else { sendFailures.add() }
     }
 
@@ -47,8 +48,9 @@ public final class RecoveryClient {
     @discardableResult
     public func receive(into ring: SPSCRing) throws -> Int {
         do {
-            let n = try batch.receive(fd: fd, into: ring, line: LineIndex.recovery, what: "recvmmsg(recovery \(server))",
-                                      kernelDrops: kernelDrops, oversized: oversized)
+            let n = try batch.receive(
+                fd: fd, into: ring, line: LineIndex.recovery, what: "recvmmsg(recovery \(server))",
+                kernelDrops: kernelDrops, oversized: oversized)
             replies.add(UInt64(n))
             return n
         } catch let error as SystemError where error.errno == ECONNREFUSED {

@@ -66,7 +66,9 @@ public final class RecoveryServer: @unchecked Sendable {
         while !shouldStop() {
             // A timeout or an error (an ICMP report of an earlier reply) only sends us back to the stop condition.
             guard let (n, from) = (try? Socket.receive(fd, into: buffer)) ?? nil else { continue }
-            guard let request = MoldUDP64Request(UnsafeRawBufferPointer(rebasing: buffer[0..<n])), request.session == store.session else {
+            guard let request = MoldUDP64Request(UnsafeRawBufferPointer(rebasing: buffer[0..<n])),
+                request.session == store.session
+            else {
                 refused.add()
                 continue
             }

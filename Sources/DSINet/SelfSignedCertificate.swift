@@ -19,7 +19,8 @@ public enum SelfSignedCertificate {
         try OpenSSL.check("setting the public key", X509_set_pubkey(x509, key))
         let name = try OpenSSL.made("reading the subject name", X509_get_subject_name(x509))
         try OpenSSL.check("naming the subject", X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, commonName, -1, -1, 0))
-        try OpenSSL.check("naming the organisation", X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, "DSI self-signed", -1, -1, 0))
+        try OpenSSL.check(
+            "naming the organisation", X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, "DSI self-signed", -1, -1, 0))
         try OpenSSL.check("setting the issuer", X509_set_issuer_name(x509, name))
         for (nid, value) in [(NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"), (NID_basic_constraints, "critical,CA:TRUE")] {
             let ext = try OpenSSL.made("making the extension \(value)", X509V3_EXT_conf_nid(nil, nil, nid, value))
@@ -30,12 +31,16 @@ public enum SelfSignedCertificate {
 
         let oldMask = umask(0o077)
         defer { umask(oldMask) }
-        guard let keyFile = fopen(keyPath, "w") else { throw TLSError("writing \(keyPath)", reason: String(cString: strerror(errno))) }
+        guard let keyFile = fopen(keyPath, "w") else {
+            throw TLSError("writing \(keyPath)", reason: String(cString: strerror(errno)))
+        }
         let keyOK = PEM_write_PrivateKey(keyFile, key, nil, nil, 0, nil, nil) == 1
         fclose(keyFile)
         guard keyOK else { throw TLSError.openssl("writing \(keyPath)") }
         umask(0o022)
-        guard let certFile = fopen(certPath, "w") else { throw TLSError("writing \(certPath)", reason: String(cString: strerror(errno))) }
+        guard let certFile = fopen(certPath, "w") else {
+            throw TLSError("writing \(certPath)", reason: String(cString: strerror(errno)))
+        }
         let certOK = PEM_write_X509(certFile, x509) == 1
         fclose(certFile)
         guard certOK else { throw TLSError.openssl("writing \(certPath)") }

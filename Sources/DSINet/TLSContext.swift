@@ -50,7 +50,9 @@ public final class TLSContext: @unchecked Sendable {
             SSL_CTX_set_verify(context.ctx, SSL_VERIFY_NONE, nil)
         } else {
             if let caFile {
-                guard access(caFile, R_OK) == 0 else { throw TLSError("CA file \(caFile)", reason: String(cString: strerror(errno))) }
+                guard access(caFile, R_OK) == 0 else {
+                    throw TLSError("CA file \(caFile)", reason: String(cString: strerror(errno)))
+                }
                 guard SSL_CTX_load_verify_locations(context.ctx, caFile, nil) == 1 else {
                     throw TLSError.openssl("loading CA file \(caFile)")
                 }

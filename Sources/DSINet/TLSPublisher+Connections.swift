@@ -40,7 +40,9 @@ extension TLSPublisher {
         handshaking += 1
         sessionsAccepted.add()
         // Ticks go out as soon as they are written, never held back for a fuller segment.
-        if let failure = Libuv.failure("uv_tcp_nodelay", uv_tcp_nodelay(tcp, 1)) ?? Libuv.failure("uv_read_start", uv_read_start(stream, onAlloc, onRead)) {
+        if let failure = Libuv.failure("uv_tcp_nodelay", uv_tcp_nodelay(tcp, 1))
+            ?? Libuv.failure("uv_read_start", uv_read_start(stream, onAlloc, onRead))
+        {
             connectionLog.note(.closed, .warning, "closing \(peer): \(failure)")
             close(session, reason: nil)
         }
@@ -54,7 +56,8 @@ extension TLSPublisher {
             return "\(sessions.count) connections are open, the most allowed (publisher.maxConnections)"
         }
         if connectionsByAddress[address, default: 0] >= limits.maxPerAddress {
-            return "\(limits.maxPerAddress) connections from this address are open, the most allowed (publisher.maxConnectionsPerAddress)"
+            return
+                "\(limits.maxPerAddress) connections from this address are open, the most allowed (publisher.maxConnectionsPerAddress)"
         }
         if handshaking >= limits.maxHandshakes {
             return "\(handshaking) TLS handshakes are in progress, the most allowed (publisher.maxHandshakes)"
@@ -89,7 +92,8 @@ extension TLSPublisher {
                 session.state = .established
                 handshaking -= 1
                 updateSubscriberGauge()
-                connectionLog.note(.connected, .info, "subscriber \(session.peer) connected (\(String(cString: SSL_get_version(session.ssl))))")
+                connectionLog.note(
+                    .connected, .info, "subscriber \(session.peer) connected (\(String(cString: SSL_get_version(session.ssl))))")
                 send(PublishProtocol.helloFrame(nextStreamSeq: lastStreamSeq + 1), to: session)
             } else {
                 let error = SSL_get_error(session.ssl, r)

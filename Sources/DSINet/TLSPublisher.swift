@@ -85,7 +85,7 @@ public final class TLSPublisher {
         try Libuv.check("uv_tcp_init", uv_tcp_init(loop, server))
         server.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         do {
-            try withSocketAddress(options.listen) { address, _ in
+            _ = try withSocketAddress(options.listen) { address, _ in
                 try Libuv.check("binding \(options.listen)", uv_tcp_bind(server, address, 0))
             }
             try Libuv.check("listening on \(options.listen)", uv_listen(serverStream, 128, onConnection))
@@ -98,7 +98,7 @@ public final class TLSPublisher {
         }
         var name = sockaddr_in()
         var length = Int32(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &name) {
+        _ = try withUnsafeMutablePointer(to: &name) {
             try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 try Libuv.check("uv_tcp_getsockname", uv_tcp_getsockname(server, $0, &length))
             }
@@ -179,8 +179,9 @@ public final class TLSPublisher {
         for session in Array(sessions.values)
         where session.state == .handshaking && now &- session.acceptedAt > options.limits.handshakeTimeoutNanos {
             handshakeTimeouts.add()
-            connectionLog.note(.handshakeTimeout, .warning,
-                               "closing \(session.peer): no TLS handshake within \(options.limits.handshakeTimeoutNanos / 1_000_000) ms")
+            connectionLog.note(
+                .handshakeTimeout, .warning,
+                "closing \(session.peer): no TLS handshake within \(options.limits.handshakeTimeoutNanos / 1_000_000) ms")
             close(session, reason: nil)
         }
     }
@@ -229,7 +230,9 @@ public final class TLSPublisher {
     func queue(_ session: TLSSession, bytes: UnsafeMutableRawPointer, count: Int) {
         if session.queuedBytes + count > options.maxQueuedBytes {
             slowConsumerDisconnects.add()
-            connectionLog.note(.slowConsumer, .warning, "slow consumer \(session.peer): \(session.queuedBytes + count) bytes behind, disconnecting")
+            connectionLog.note(
+                .slowConsumer, .warning,
+                "slow consumer \(session.peer): \(session.queuedBytes + count) bytes behind, disconnecting")
             close(session, reason: "slow consumer: more than \(options.maxQueuedBytes) bytes behind")
             return
         }

@@ -61,11 +61,14 @@ public final class TLSSubscriber: @unchecked Sendable {
         // From here every stored property is set: a throw frees the session and closes the socket in deinit.
         try OpenSSL.check("attaching the socket to TLS", SSL_set_fd(ssl, fd))
         let isAddress = IPv4Address(options.host) != nil
-        if !isAddress { try OpenSSL.check("setting the server name \(options.host)", Int32(CDSIShims_SSL_set_sni(ssl, options.host))) }
+        if !isAddress {
+            try OpenSSL.check("setting the server name \(options.host)", Int32(CDSIShims_SSL_set_sni(ssl, options.host)))
+        }
         if !options.insecure {
             // Check that the certificate names the host we dialled, not just that some CA signed it.
             if isAddress {
-                try OpenSSL.check("expecting the address \(options.host)", X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.host))
+                try OpenSSL.check(
+                    "expecting the address \(options.host)", X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.host))
             } else {
                 try OpenSSL.check("expecting the host name \(options.host)", SSL_set1_host(ssl, options.host))
             }
@@ -76,7 +79,8 @@ public final class TLSSubscriber: @unchecked Sendable {
             let error = SSL_get_error(ssl, r)
             if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { continue }
             let verify = SSL_get_verify_result(ssl)
-            let detail = verify != X509_V_OK
+            let detail =
+                verify != X509_V_OK
                 ? "certificate verification failed: \(String(cString: X509_verify_cert_error_string(verify)))"
                 : TLSError.openssl("").reason
             // Every stored property is set, so deinit frees the session and closes the socket.
@@ -143,8 +147,9 @@ public final class TLSSubscriber: @unchecked Sendable {
                         throw TLSError("reading the tick stream", reason: "unsupported protocol version \(version)")
                     }
                     guard Int(tickSize) == Tick.wireSize else {
-                        throw TLSError("reading the tick stream",
-                                       reason: "the publisher sends ticks of \(tickSize) bytes; this subscriber reads \(Tick.wireSize)")
+                        throw TLSError(
+                            "reading the tick stream",
+                            reason: "the publisher sends ticks of \(tickSize) bytes; this subscriber reads \(Tick.wireSize)")
                     }
                 case .end(let last):
                     compact(offset)

@@ -21,9 +21,13 @@ public enum FrameParser {
     }
 
     static let linuxSLL2: Int32 = 276
+    /// Raw IP as a file's header names it (libpcap's `DLT_RAW` differs by platform).
+    static let linkTypeRaw: Int32 = 101
+    /// Raw IPv4.
+    static let linkTypeIPv4: Int32 = 228
 
     public static func supports(linkType: Int32) -> Bool {
-        [DLT_EN10MB, DLT_LINUX_SLL, linuxSLL2, DLT_RAW, 101 /* LINKTYPE_RAW */, 228 /* LINKTYPE_IPV4 */].contains(linkType)
+        [DLT_EN10MB, DLT_LINUX_SLL, linuxSLL2, DLT_RAW, linkTypeRaw, linkTypeIPv4].contains(linkType)
     }
 
     public static func udp(in frame: UnsafeRawBufferPointer, linkType: Int32, wireLength: Int) -> Result {
@@ -70,9 +74,10 @@ public enum FrameParser {
         let udp = ip + ihl
         let udpLength = Int(udp.bigEndianU16(at: 4))
         guard udpLength >= 8, udpLength <= totalLength - ihl else { return .malformed }
-        return .datagram(UDP(
-            source: IPv4Address(ip.bigEndianU32(at: 12)), destination: IPv4Address(ip.bigEndianU32(at: 16)),
-            sourcePort: udp.bigEndianU16(at: 0), destinationPort: udp.bigEndianU16(at: 2),
-            payload: UnsafeRawBufferPointer(start: udp + 8, count: udpLength - 8)))
+        return .datagram(
+            UDP(
+                source: IPv4Address(ip.bigEndianU32(at: 12)), destination: IPv4Address(ip.bigEndianU32(at: 16)),
+                sourcePort: udp.bigEndianU16(at: 0), destinationPort: udp.bigEndianU16(at: 2),
+                payload: UnsafeRawBufferPointer(start: udp + 8, count: udpLength - 8)))
     }
 }

@@ -111,8 +111,10 @@ public final class PcapReader {
             switch FrameParser.udp(in: frame, linkType: linkType, wireLength: Int(h.len)) {
             case .datagram(let udp):
                 let time = captureTime(seconds: h.ts.tv_sec, fraction: h.ts.tv_usec)
-                try body(Datagram(time: time, source: udp.source, destination: udp.destination,
-                                  sourcePort: udp.sourcePort, destinationPort: udp.destinationPort, payload: udp.payload))
+                try body(
+                    Datagram(
+                        time: time, source: udp.source, destination: udp.destination,
+                        sourcePort: udp.sourcePort, destinationPort: udp.destinationPort, payload: udp.payload))
             case .notIPv4UDP: skipped.notIPv4UDP += 1
             case .truncated: skipped.truncated += 1
             case .fragment: skipped.fragments += 1

@@ -1,6 +1,7 @@
 /// A unit of work a worker polls. Agents on one worker are called one after the other in its duty cycle, as plain
 /// (specialised) calls: stages on the same thread are fused, never connected by a ring.
-public protocol Agent {
+/// The metatype crosses to the worker's thread with the agent (its generic code runs there): `SendableMetatype`.
+public protocol Agent: SendableMetatype {
     /// Does whatever work is ready without blocking; returns how much (0 = nothing was ready).
     mutating func doWork() throws -> Int
     /// Called on the worker's thread after the last duty cycle: drain, flush, close.

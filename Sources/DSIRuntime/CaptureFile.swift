@@ -60,8 +60,10 @@ public enum CaptureFile {
     }
 
     @discardableResult
-    public static func write(_ session: SessionGenerator.Session, to path: String, group: IPv4Endpoint = defaultGroup,
-                             lines: Int = 1, drop: Double = 0, seed: UInt64 = 1, keepOneCopy: Bool = false) throws -> Report {
+    public static func write(
+        _ session: SessionGenerator.Session, to path: String, group: IPv4Endpoint = defaultGroup,
+        lines: Int = 1, drop: Double = 0, seed: UInt64 = 1, keepOneCopy: Bool = false
+    ) throws -> Report {
         var layout = Layout()
         layout.group = group
         layout.lines = lines
@@ -128,15 +130,19 @@ public enum CaptureFile {
                 report.frames += 1
             }
             for foreign in strayAt[i] ?? [] {
-                let stray = foreign
+                let stray =
+                    foreign
                     ? MoldUDP64Builder(session: straySession).packet(first: 1 + random.next() % 1000, messages: strayMessages)
-                    : MoldUDP64Builder(session: session.name).packet(first: wildSequence + random.next() % 1_000_000,
-                                                                     messages: strayMessages)
+                    : MoldUDP64Builder(session: session.name).packet(
+                        first: wildSequence + random.next() % 1_000_000,
+                        messages: strayMessages)
                 frames.append((packet.time, frame(stray, line: Int(random.next() % UInt64(layout.lines)), index: i)))
                 report.frames += 1
                 report.strays += 1
             }
-            if written == 0 && packet.messageCount > 0 { report.droppedEverywhere.append((packet.firstSequence, packet.messageCount)) }
+            if written == 0 && packet.messageCount > 0 {
+                report.droppedEverywhere.append((packet.firstSequence, packet.messageCount))
+            }
         }
         for late in held {
             frames.append((packets.last?.time ?? 0, late.frame))

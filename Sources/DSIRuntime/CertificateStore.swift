@@ -15,12 +15,15 @@ enum CertificateStore {
             return (certificate, key)
         }
         do {
-            try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try files.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw TLSError("creating \(directory)", reason: "\(error.localizedDescription)")
         }
         try SelfSignedCertificate.generate(certificate: certificate, key: key)
-        logger.notice("no certificate configured: made a self-signed one at \(certificate) (key \(key)); subscribers can trust it with --ca \(certificate)")
+        logger.notice(
+            "no certificate configured: made a self-signed one at \(certificate) (key \(key)); subscribers can trust it with --ca \(certificate)"
+        )
         return (certificate, key)
     }
 }

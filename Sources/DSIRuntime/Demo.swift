@@ -67,16 +67,23 @@ public struct Demo {
         // 2. The handler on two loopback lines and an ephemeral TLS port.
         let port = try FreePort.udp()
         let handlerConfig = HandlerConfig(
-            feeds: [FeedConfig(name: "demo", interface: "127.0.0.1", lines: [
-                LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
-            ])],
+            feeds: [
+                FeedConfig(
+                    name: "demo", interface: "127.0.0.1",
+                    lines: [
+                        LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
+                    ])
+            ],
             publisher: {
                 var p = PublisherConfig(listen: "127.0.0.1:0")
                 p.stateDirectory = directory
                 return p
             }(),
-            workers: [WorkerConfig(name: "pipeline", cpu: 0, idle: options.idle),
-                      WorkerConfig(name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: options.idle)])
+            workers: [
+                WorkerConfig(name: "pipeline", cpu: 0, idle: options.idle),
+                WorkerConfig(
+                    name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: options.idle),
+            ])
         let config = try handlerConfig.validated(file: "(demo)")
         let handler = try FeedHandler(config: config, logger: logger)
         handler.start()
@@ -110,7 +117,9 @@ public struct Demo {
         var replayer = Replayer(destinations: config.lines.map(\.group), pacing: .original(speed: options.speed))
         replayer.spinThresholdNanos = 0  // one process on a small machine: the replayer must not take a core
         let report = try replayer.replay(path: pcap)
-        logger.info("replayed \(report.datagrams) datagrams to \(config.lines.count) lines in \(String(format: "%.3f", report.seconds)) s")
+        logger.info(
+            "replayed \(report.datagrams) datagrams to \(config.lines.count) lines in \(String(format: "%.3f", report.seconds)) s"
+        )
 
         // 5. Wait for the end of session to be handled, then drain and stop.
         try waitUntil("the end of session", timeoutNanos: 30_000_000_000) {

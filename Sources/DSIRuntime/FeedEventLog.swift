@@ -35,7 +35,8 @@ struct FeedEventLog {
     mutating func housekeeping(_ processor: FeedProcessor, now: UInt64) {
         for kind in limits.indices {
             if let held = limits[kind].summary(now: now) {
-                logger.warning("feed \(feed): \(held) more events of the kind last logged were not logged; the counters have them all")
+                logger.warning(
+                    "feed \(feed): \(held) more events of the kind last logged were not logged; the counters have them all")
             }
         }
         guard processor.missingMessages > 0 else {
@@ -46,7 +47,8 @@ struct FeedEventLog {
         guard now >= nextProgress else { return }
         nextProgress = now + Self.progressInterval
         let c = processor.counters
-        logger.notice("""
+        logger.notice(
+            """
             feed \(feed): recovering: \(processor.missingMessages) messages missing in \(processor.missingRanges) ranges \
             from sequence \(processor.expected); \(processor.heldPackets) packets held; \(c.recoveredMessages.load) \
             recovered and \(c.lostMessages.load) lost so far; \(c.recoveryRequests.load) requests sent

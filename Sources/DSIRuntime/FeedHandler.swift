@@ -56,7 +56,8 @@ public final class FeedHandler: @unchecked Sendable {
             let publisher = try TLSPublisher(options, logger: logger)
             // Each ring's memory goes on the NUMA node of the worker that reads it.
             let reader = layout.worker ?? config.pipelineWorker
-            let ring = SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride, node: NUMA.node(ofCPU: reader.cpu))
+            let ring = SPSCRing(
+                capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride, node: NUMA.node(ofCPU: reader.cpu))
             branches.append(Branch(layout: layout, publisher: publisher, ring: ring))
         }
         self.branches = branches
@@ -70,10 +71,12 @@ public final class FeedHandler: @unchecked Sendable {
             do {
                 receiver = try MulticastReceiver(options, line: index)
             } catch let error as ReceiveBufferTooSmall {
-                throw ConfigError(file: config.file, key: "feeds[0].receiveBuffer", problem: """
-                    \(error); raise net.core.rmem_max (sysctl -w net.core.rmem_max=\(error.asked)), run with \
-                    CAP_NET_ADMIN, or ask for less
-                    """)
+                throw ConfigError(
+                    file: config.file, key: "feeds[0].receiveBuffer",
+                    problem: """
+                        \(error); raise net.core.rmem_max (sysctl -w net.core.rmem_max=\(error.asked)), run with \
+                        CAP_NET_ADMIN, or ask for less
+                        """)
             }
             if let reason = receiver.hardwareUnavailable {
                 logger.notice("line \(line.name): \(reason); its datagrams carry the kernel's receive time")
@@ -82,11 +85,14 @@ public final class FeedHandler: @unchecked Sendable {
         }
         recovery = try config.recoveryServer.map { try RecoveryClient(server: $0) }
         ingest = SPSCRing(capacity: 4096, slotSize: 2048, node: NUMA.node(ofCPU: config.pipelineWorker.cpu))
-        sink = FanOutSink(branches: branches.map {
-            FilteringSink(inner: TickRingSink(ring: $0.ring, policy: $0.layout.backPressure, consumerGone: $0.consumerGone),
-                          filter: $0.layout.pipelineFilter)
-        })
-        pipelineWorker = Worker(name: config.pipelineWorker.name, cpu: config.pipelineWorker.cpu, idle: config.pipelineWorker.idle ?? .backoff)
+        sink = FanOutSink(
+            branches: branches.map {
+                FilteringSink(
+                    inner: TickRingSink(ring: $0.ring, policy: $0.layout.backPressure, consumerGone: $0.consumerGone),
+                    filter: $0.layout.pipelineFilter)
+            })
+        pipelineWorker = Worker(
+            name: config.pipelineWorker.name, cpu: config.pipelineWorker.cpu, idle: config.pipelineWorker.idle ?? .backoff)
         var others: [(worker: Worker, branches: [Int])] = []
         for (b, branch) in branches.enumerated() {
             guard let w = branch.layout.worker else { continue }
@@ -106,13 +112,15 @@ public final class FeedHandler: @unchecked Sendable {
 
     public func start() {
         let processor = FeedProcessor(expectedOrders: config.maxOrders, counters: counters, policy: config.recovery)
-        let pipeline = PipelineAgent(receivers: receivers, recovery: recovery, ingest: ingest, processor: processor, sink: sink,
-                                     eventLog: FeedEventLog(feed: config.feedName, logger: logger))
+        let pipeline = PipelineAgent(
+            receivers: receivers, recovery: recovery, ingest: ingest, processor: processor, sink: sink,
+            eventLog: FeedEventLog(feed: config.feedName, logger: logger))
         let agent = SessionWatch(inner: pipeline, ended: sessionEnded)
         func publishing(_ b: Int) -> PublisherAgent {
             let branch = branches[b]
-            return PublisherAgent(publisher: branch.publisher, ring: branch.ring,
-                                  gate: CountingGate(filter: branch.layout.publisherFilter, filtered: branch.publisherFiltered))
+            return PublisherAgent(
+                publisher: branch.publisher, ring: branch.ring,
+                gate: CountingGate(filter: branch.layout.publisherFilter, filtered: branch.publisherFiltered))
         }
         for (worker, indices) in publisherWorkers {
             let gone = indices.map { branches[$0].consumerGone }
@@ -134,7 +142,8 @@ public final class FeedHandler: @unchecked Sendable {
             }
         }
         let listening = branches.map { "\($0.layout.publish)=\(config.listen(of: $0.layout).address):\($0.publisher.port)" }
-        logger.info("""
+        logger.info(
+            """
             feed \(config.feedName): lines \(config.lines.map { "\($0.name)=\($0.group)" }.joined(separator: " ")) \
             on \(config.interface); publishing TLS 1.3 on \(listening.joined(separator: " ")); \
             graph \(config.graph.description); \(workerLine)
@@ -142,9 +151,13 @@ public final class FeedHandler: @unchecked Sendable {
     }
 
     var workerLine: String {
-        func describe(_ w: WorkerConfig) -> String { "worker \(w.name) on CPU \(w.cpu.map(String.init) ?? "any") (\((w.idle ?? .backoff).rawValue))" }
+        func describe(_ w: WorkerConfig) -> String {
+            "worker \(w.name) on CPU \(w.cpu.map(String.init) ?? "any") (\((w.idle ?? .backoff).rawValue))"
+        }
         var seen = Set<String>()
-        let workers = ([config.pipelineWorker] + config.graph.branches.compactMap(\.worker)).filter { seen.insert($0.name).inserted }
+        let workers = ([config.pipelineWorker] + config.graph.branches.compactMap(\.worker)).filter {
+            seen.insert($0.name).inserted
+        }
         return workers.map(describe).joined(separator: ", ")
     }
 

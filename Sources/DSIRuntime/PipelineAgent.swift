@@ -20,8 +20,10 @@ public struct PipelineAgent: Agent {
     /// Recovery timers need no finer grain than this (ns); polling every duty cycle would only cost.
     static let pollInterval: UInt64 = 100_000
 
-    init(receivers: [MulticastReceiver], recovery: RecoveryClient?, ingest: SPSCRing, processor: FeedProcessor,
-         sink: FanOutSink, eventLog: FeedEventLog) {
+    init(
+        receivers: [MulticastReceiver], recovery: RecoveryClient?, ingest: SPSCRing, processor: FeedProcessor,
+        sink: FanOutSink, eventLog: FeedEventLog
+    ) {
         self.receivers = receivers
         self.recovery = recovery
         self.ingest = ingest
@@ -39,8 +41,9 @@ public struct PipelineAgent: Agent {
         let now = ready > 0 || waiting ? Clock.realtimeNanos() : 0  // one clock read per batch
         for i in 0..<ready {
             let slot = ingest.consumerSlot(i)
-            processor.process(packet: PacketSlot.payload(slot), length: PacketSlot.length(slot),
-                              receiveTime: PacketSlot.receiveTime(slot), line: PacketSlot.line(slot), now: now, sink: &sink)
+            processor.process(
+                packet: PacketSlot.payload(slot), length: PacketSlot.length(slot),
+                receiveTime: PacketSlot.receiveTime(slot), line: PacketSlot.line(slot), now: now, sink: &sink)
         }
         if ready > 0 { ingest.release(ready) }
         // Recovery runs whether or not the pipeline keeps up: while it runs behind, its deadlines follow the stream's

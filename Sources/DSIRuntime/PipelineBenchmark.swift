@@ -31,14 +31,16 @@ public enum PipelineBenchmark {
         var messages: UInt64 = 0
         for _ in 0..<max(1, runs) {
             var processor = FeedProcessor(expectedOrders: 1 << 20, policy: .immediate)
-            var sink = FilteringSink(inner: ReleasingRingSink(ring: SPSCRing(capacity: 1 << 12, slotSize: MemoryLayout<Tick>.stride)),
-                                     filter: filter)
+            var sink = FilteringSink(
+                inner: ReleasingRingSink(ring: SPSCRing(capacity: 1 << 12, slotSize: MemoryLayout<Tick>.stride)),
+                filter: filter)
             let elapsed = bytes.withUnsafeBytes { buffer in
                 packets.withUnsafeBufferPointer { list in
                     let base = buffer.baseAddress!
                     let start = Clock.monotonicNanos()
                     for packet in list {
-                        processor.process(packet: base + packet.offset, length: packet.length, receiveTime: packet.time, sink: &sink)
+                        processor.process(
+                            packet: base + packet.offset, length: packet.length, receiveTime: packet.time, sink: &sink)
                     }
                     return Clock.monotonicNanos() - start
                 }
@@ -47,9 +49,10 @@ public enum PipelineBenchmark {
             messages = processor.counters.messages.load
         }
         let median = times.sorted()[times.count / 2]
-        return Result(messages: messages, msgsPerSec: Double(messages) / (Double(median) / 1e9),
-                      nsPerMsg: Double(median) / Double(max(messages, 1)),
-                      bestNsPerMsg: Double(times.min()!) / Double(max(messages, 1)), cpu: cpu, runs: times.count)
+        return Result(
+            messages: messages, msgsPerSec: Double(messages) / (Double(median) / 1e9),
+            nsPerMsg: Double(median) / Double(max(messages, 1)),
+            bestNsPerMsg: Double(times.min()!) / Double(max(messages, 1)), cpu: cpu, runs: times.count)
     }
 }
 

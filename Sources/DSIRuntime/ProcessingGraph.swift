@@ -124,7 +124,9 @@ public struct ProcessingGraph: Sendable {
         let feedWorker = placed[feed.name]!
         // A node that feeds several branches is before their rings: it runs on the feed's worker.
         if let shared = nodes.first(where: { (consumers[$0.name]?.count ?? 0) > 1 && placed[$0.name] != feedWorker }) {
-            throw fail(key(shared.name), "feeds \(consumers[shared.name]!.count) branches, so it runs on the feed's worker (workers[\(feedWorker)])")
+            throw fail(
+                key(shared.name),
+                "feeds \(consumers[shared.name]!.count) branches, so it runs on the feed's worker (workers[\(feedWorker)])")
         }
 
         func filter(_ names: ArraySlice<String>) throws -> TickFilter {
@@ -139,8 +141,9 @@ public struct ProcessingGraph: Sendable {
             return TickFilter(conditions)
         }
         if let filtered = nodes.first(where: { $0.kind == "filter" && $0.priority != nil }) {
-            throw fail("\(key(filtered.name)).priority",
-                       "a filter runs inside its worker's stage: give the priority to the feed or publish node")
+            throw fail(
+                "\(key(filtered.name)).priority",
+                "a filter runs inside its worker's stage: give the priority to the feed or publish node")
         }
         if let node = nodes.first(where: { ($0.priority ?? 0) < 0 }) {
             throw fail("\(key(node.name)).priority", "must be 0 or more (is \(node.priority!))")
@@ -154,11 +157,15 @@ public struct ProcessingGraph: Sendable {
             // Along the path: the feed's worker first, then the publisher's, each a contiguous run.
             let switchAt = chain.firstIndex { placed[$0] != feedWorker } ?? chain.count
             if let wrong = chain[switchAt...].first(where: { placed[$0] != publishWorker }) {
-                throw fail(key(wrong), "is on workers[\(placed[wrong]!)], but the nodes between the feed and the publisher must stay on the feed's worker and then the publisher's, in order")
+                throw fail(
+                    key(wrong),
+                    "is on workers[\(placed[wrong]!)], but the nodes between the feed and the publisher must stay on the feed's worker and then the publisher's, in order"
+                )
             }
             if publishWorker != feedWorker && publish.priority != nil {
-                throw fail("\(key(publish.name)).priority",
-                           "priority orders stages that share a worker: '\(feed.name)' and '\(publish.name)' are on different workers")
+                throw fail(
+                    "\(key(publish.name)).priority",
+                    "priority orders stages that share a worker: '\(feed.name)' and '\(publish.name)' are on different workers")
             }
             var listen: IPv4Endpoint? = nil
             if let text = publish.options?.listen {
@@ -167,26 +174,31 @@ public struct ProcessingGraph: Sendable {
                 }
                 listen = endpoint  // clashes with the others are checked with publisher.listen (HandlerConfig)
             } else if let other = usesDefaultListen {
-                throw fail("\(key(publish.name)).options.listen",
-                           "needed: '\(other)' already listens on publisher.listen (one publisher per address)")
+                throw fail(
+                    "\(key(publish.name)).options.listen",
+                    "needed: '\(other)' already listens on publisher.listen (one publisher per address)")
             } else {
                 usesDefaultListen = publish.name
             }
-            branches.append(Branch(
-                chain: chain, pipelineFilter: try filter(chain[..<switchAt]), publisherFilter: try filter(chain[switchAt...]),
-                backPressureGiven: publish.options?.backPressure, backPressure: publish.options?.backPressure ?? .block,
-                worker: publishWorker == feedWorker ? nil : workers[publishWorker], listen: listen))
+            branches.append(
+                Branch(
+                    chain: chain, pipelineFilter: try filter(chain[..<switchAt]), publisherFilter: try filter(chain[switchAt...]),
+                    backPressureGiven: publish.options?.backPressure, backPressure: publish.options?.backPressure ?? .block,
+                    worker: publishWorker == feedWorker ? nil : workers[publishWorker], listen: listen))
         }
 
         // Priorities between the feed and the publishers that share its worker.
         let local = branches.filter { $0.worker == nil }.map { nodes[index[$0.publish]!] }
         if feed.priority != nil && local.isEmpty {
-            throw fail("\(key(feed.name)).priority",
-                       "priority orders stages that share a worker: no publish node shares '\(feed.name)''s worker")
+            throw fail(
+                "\(key(feed.name)).priority",
+                "priority orders stages that share a worker: no publish node shares '\(feed.name)''s worker")
         }
         let localPriorities = Set(local.map { $0.priority ?? 0 })
         if localPriorities.count > 1 {
-            throw fail("\(key(local[0].name)).priority", "the publish nodes on the feed's worker run as one stage: give them the same priority")
+            throw fail(
+                "\(key(local[0].name)).priority",
+                "the publish nodes on the feed's worker run as one stage: give them the same priority")
         }
         var graph = ProcessingGraph(branches: branches, pipelineWorker: workers[feedWorker])
         let feedPriority = feed.priority ?? 0, publishPriority = localPriorities.first ?? feedPriority
@@ -199,11 +211,12 @@ public struct ProcessingGraph: Sendable {
 
     /// `feed → filter … → publish` per branch, for the log.
     public var description: String {
-        let order = switch favoured {
-        case .first?: ", feed favoured"
-        case .second?: ", publisher favoured"
-        case nil: ""
-        }
+        let order =
+            switch favoured {
+            case .first?: ", feed favoured"
+            case .second?: ", publisher favoured"
+            case nil: ""
+            }
         return branches.map { $0.chain.joined(separator: " → ") + ($0.worker == nil ? " (on the feed's worker\(order))" : "") }
             .joined(separator: "; ")
     }

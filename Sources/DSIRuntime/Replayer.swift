@@ -46,7 +46,9 @@ public struct Replayer {
 
     /// - Parameter destinations: where each datagram goes (A and B lines: two); empty means the capture's own
     ///   destination.
-    public init(destinations: [IPv4Endpoint], pacing: ReplayPacer.Mode, interface: IPv4Address = IPv4Address(0x7F00_0001), ttl: UInt8 = 0) {
+    public init(
+        destinations: [IPv4Endpoint], pacing: ReplayPacer.Mode, interface: IPv4Address = IPv4Address(0x7F00_0001), ttl: UInt8 = 0
+    ) {
         self.destinations = destinations
         self.pacing = pacing
         self.interface = interface
@@ -66,12 +68,14 @@ public struct Replayer {
         try reader.forEachDatagram { datagram in
             if shouldStop() { return }
             if let fromSequence, let base = datagram.payload.baseAddress,
-               let packet = MoldUDP64Packet(base, length: datagram.payload.count), packet.sequence < fromSequence {
+                let packet = MoldUDP64Packet(base, length: datagram.payload.count), packet.sequence < fromSequence
+            {
                 report.skippedBeforeStart += 1
                 return
             }
             lateness.record(pacer.wait(captureTime: datagram.time))
-            let targets = destinations.isEmpty
+            let targets =
+                destinations.isEmpty
                 ? [IPv4Endpoint(address: datagram.destination, port: portOverride ?? datagram.destinationPort)] : destinations
             var sentAny = false
             for target in targets {
@@ -105,13 +109,15 @@ extension RecoveryServer.Store {
         let reader = try PcapReader(path: path)
         try reader.forEachDatagram { datagram in
             guard let base = datagram.payload.baseAddress,
-                  let packet = MoldUDP64Packet(base, length: datagram.payload.count), packet.blocksAreWellFormed else { return }
+                let packet = MoldUDP64Packet(base, length: datagram.payload.count), packet.blocksAreWellFormed
+            else { return }
             let session = packet.sessionKey
             // A sequence near 2^64 (a damaged capture) would wrap: such a packet is no session's.
             guard packet.sequence < UInt64.max - UInt64(packet.messageCount) else { return }
             packet.forEachMessage { index, message, length in
-                store.add(session: session, seq: packet.sequence + UInt64(index),
-                          message: Array(UnsafeRawBufferPointer(start: message, count: length)))
+                store.add(
+                    session: session, seq: packet.sequence + UInt64(index),
+                    message: Array(UnsafeRawBufferPointer(start: message, count: length)))
             }
         }
         return store

@@ -20,7 +20,8 @@ public enum RingBenchmark {
     public static func run(messages: Int, roundTrips: Int, producerCPU: Int = 0, consumerCPU: Int = 1) -> Result {
         let throughput = stream(messages: messages, producerCPU: producerCPU, consumerCPU: consumerCPU)
         let (p50, p99) = pingPong(roundTrips: roundTrips, producerCPU: producerCPU, consumerCPU: consumerCPU)
-        return Result(msgsPerSec: throughput, latencyP50Ns: p50, latencyP99Ns: p99, producerCPU: producerCPU, consumerCPU: consumerCPU)
+        return Result(
+            msgsPerSec: throughput, latencyP50Ns: p50, latencyP99Ns: p99, producerCPU: producerCPU, consumerCPU: consumerCPU)
     }
 
     /// Messages per second, producer to consumer.

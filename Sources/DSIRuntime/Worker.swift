@@ -43,7 +43,9 @@ public final class Worker: @unchecked Sendable {
             _ = CDSIShims_set_timer_slack(1_000)  // backoff's short sleeps must not stretch by the default 50 µs
             if let cpu {
                 let status = CDSIShims_pin_current_thread(Int32(cpu))
-                if status != 0 { logger.warning("worker \(name): cannot pin to CPU \(cpu): \(String(cString: strerror(-status)))") }
+                if status != 0 {
+                    logger.warning("worker \(name): cannot pin to CPU \(cpu): \(String(cString: strerror(-status)))")
+                }
             }
             observedCPU = Int(CDSIShims_current_cpu())
             var strategy = IdleStrategy(idle)

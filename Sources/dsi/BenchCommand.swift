@@ -19,9 +19,12 @@ struct RingBench: ParsableCommand {
     func run() throws {
         let r = RingBenchmark.run(messages: messages, roundTrips: roundTrips)
         if json {
-            print(#"{"msgsPerSec": \#(Int(r.msgsPerSec)), "latencyP50Ns": \#(r.latencyP50Ns), "latencyP99Ns": \#(r.latencyP99Ns)}"#)
+            print(
+                #"{"msgsPerSec": \#(Int(r.msgsPerSec)), "latencyP50Ns": \#(r.latencyP50Ns), "latencyP99Ns": \#(r.latencyP99Ns)}"#)
         } else {
-            print("ring: \(String(format: "%.1f", r.msgsPerSec / 1e6)) M msgs/s; one-way latency p50 \(r.latencyP50Ns) ns, p99 \(r.latencyP99Ns) ns (CPUs \(r.producerCPU) → \(r.consumerCPU))")
+            print(
+                "ring: \(String(format: "%.1f", r.msgsPerSec / 1e6)) M msgs/s; one-way latency p50 \(r.latencyP50Ns) ns, p99 \(r.latencyP99Ns) ns (CPUs \(r.producerCPU) → \(r.consumerCPU))"
+            )
         }
     }
 }
@@ -39,9 +42,13 @@ struct PipelineBench: ParsableCommand {
         let filter = try failing { try config.map { try HandlerConfig.load(path: $0).filter } ?? .init() }
         let r = try failing { try PipelineBenchmark.run(capture: file, runs: runs, filter: filter) }
         if json {
-            print(#"{"messages": \#(r.messages), "msgsPerSec": \#(Int(r.msgsPerSec)), "nsPerMsg": \#(String(format: "%.2f", r.nsPerMsg)), "bestNsPerMsg": \#(String(format: "%.2f", r.bestNsPerMsg))}"#)
+            print(
+                #"{"messages": \#(r.messages), "msgsPerSec": \#(Int(r.msgsPerSec)), "nsPerMsg": \#(String(format: "%.2f", r.nsPerMsg)), "bestNsPerMsg": \#(String(format: "%.2f", r.bestNsPerMsg))}"#
+            )
         } else {
-            print("pipeline: \(r.messages) messages, \(String(format: "%.1f", r.msgsPerSec / 1e6)) M msgs/s, \(String(format: "%.1f", r.nsPerMsg)) ns/msg (median of \(r.runs), best \(String(format: "%.1f", r.bestNsPerMsg)), CPU \(r.cpu))")
+            print(
+                "pipeline: \(r.messages) messages, \(String(format: "%.1f", r.msgsPerSec / 1e6)) M msgs/s, \(String(format: "%.1f", r.nsPerMsg)) ns/msg (median of \(r.runs), best \(String(format: "%.1f", r.bestNsPerMsg)), CPU \(r.cpu))"
+            )
         }
     }
 }

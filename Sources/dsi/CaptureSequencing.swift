@@ -15,7 +15,9 @@ struct CaptureSequencing {
 
     /// Feeds every datagram of `file` to `feed`, then finishes it (what is still missing is reported lost).
     /// - Returns: the reader, for its summary.
-    mutating func run<C: MessageConsumer, S: TickSink>(file: String, feed: inout SequencedFeed<C>, sink: inout S) throws -> PcapReader {
+    mutating func run<C: MessageConsumer, S: TickSink>(file: String, feed: inout SequencedFeed<C>, sink: inout S) throws
+        -> PcapReader
+    {
         let reader = try PcapReader(path: file)
         var lastTime: UInt64 = 0
         try reader.forEachDatagram { datagram in

@@ -23,7 +23,8 @@ struct Decode: ParsableCommand {
         var sink = GapPrinter()
         var sequencing = CaptureSequencing(command: "dsi decode")
         let reader = try failing { try sequencing.run(file: file, feed: &feed, sink: &sink) }
-        FileHandleStderr.write("""
+        FileHandleStderr.write(
+            """
             dsi decode: \(reader.summary); \(counters.malformedPackets.load) not MoldUDP64, \
             \(counters.duplicateMessages.load) duplicate messages, \(feed.consumer.undecodable) unknown or short messages\
             \(Self.strays(counters))\n
@@ -32,9 +33,11 @@ struct Decode: ParsableCommand {
 
     /// The stray packets a capture held, for the summary line (empty when there were none).
     static func strays(_ c: FeedCounters) -> String {
-        let parts = [("of other sessions", c.foreignSessionPackets.load), ("implausibly far ahead", c.implausiblePackets.load),
-                     ("beyond the session's end", c.beyondEndPackets.load), ("of a session already left", c.staleSessionPackets.load)]
-            .filter { $0.1 > 0 }.map { "\($0.1) packets \($0.0)" }
+        let parts = [
+            ("of other sessions", c.foreignSessionPackets.load), ("implausibly far ahead", c.implausiblePackets.load),
+            ("beyond the session's end", c.beyondEndPackets.load), ("of a session already left", c.staleSessionPackets.load),
+        ]
+        .filter { $0.1 > 0 }.map { "\($0.1) packets \($0.0)" }
         return parts.isEmpty ? "" : "; dropped " + parts.joined(separator: ", ")
     }
 }

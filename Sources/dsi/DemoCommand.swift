@@ -4,7 +4,9 @@ import Foundation
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Everything on loopback in one process: generate, replay to lines A and B, handle, publish over TLS 1.3, subscribe, summarise.")
+        abstract:
+            "Everything on loopback in one process: generate, replay to lines A and B, handle, publish over TLS 1.3, subscribe, summarise."
+    )
 
     @Option(help: "ITCH messages in the synthetic session.") var messages = 50_000
     @Option(help: "Generator seed.") var seed: UInt64 = 1
@@ -27,7 +29,8 @@ struct Demo: ParsableCommand {
         options.speed = speed
         options.idle = IdleStrategyKind(rawValue: idle)!
         let summary = try failing { try DSIRuntime.Demo(options: options, logger: logger).run() }
-        print("""
+        print(
+            """
             DSI demo: \(summary.messagesSent) ITCH messages replayed to lines A and B on loopback multicast
               handler:    \(summary.messagesReceived) messages received, \(summary.duplicatesDropped) duplicates dropped by A/B arbitration, \(summary.gaps) gaps (\(summary.lostMessages) lost), \(summary.kernelDrops) kernel drops
               publisher:  \(summary.ticksPublished) ticks published over \(summary.tls)

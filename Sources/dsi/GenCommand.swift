@@ -1,8 +1,8 @@
-import Glibc
 import ArgumentParser
 import DSICore
 import DSIFeeds
 import DSIRuntime
+import Glibc
 
 struct Gen: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,8 +16,10 @@ struct Gen: ParsableCommand {
     @Option(help: "MoldUDP64 session name (10 characters at most).") var session = "DSI0000001"
     @Option(help: "Lines (A, B, ...) to write each packet on; line i goes to the group's last octet + i.") var lines = 1
     @Option(help: "Probability of dropping each copy of a packet on each line (0 to 1).") var drop = 0.0
-    @Flag(help: "With --drop: never drop a packet from every line (only arbitration is needed to repair).") var keepOneCopy = false
-    @Option(help: "How many milliseconds later each further line's copy leaves (a B line running behind A).") var lineSkewMs = 0.001
+    @Flag(help: "With --drop: never drop a packet from every line (only arbitration is needed to repair).") var keepOneCopy =
+        false
+    @Option(help: "How many milliseconds later each further line's copy leaves (a B line running behind A).") var lineSkewMs =
+        0.001
     @Option(help: "Fault injection: packets of another MoldUDP64 session at random points.") var straySessions = 0
     @Option(help: "Fault injection: packets with a sequence number implausibly far ahead (from 10^12).") var wildSequences = 0
     @Option(help: "Fault injection: probability that a copy is written twice.") var duplicate = 0.0
@@ -59,13 +61,20 @@ struct Gen: ParsableCommand {
         layout.faults.reorder = reorder
         let report = try failing { try CaptureFile.write(generated, to: out, layout: layout) }
         let types = generated.typeCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        FileHandleStderr.write("dsi gen: \(generated.messageCount) messages in \(generated.packets.count) packets to \(out) (\(types))\n")
+        FileHandleStderr.write(
+            "dsi gen: \(generated.messageCount) messages in \(generated.packets.count) packets to \(out) (\(types))\n")
         if lines > 1 || drop > 0 {
-            let lost = report.droppedEverywhere.map { $0.count == 1 ? "\($0.first)" : "\($0.first)-\($0.first + UInt64($0.count) - 1)" }
-            FileHandleStderr.write("dsi gen: \(lines) lines, \(report.frames) frames, \(report.dropped) copies dropped; on no line: \(lost.isEmpty ? "none" : lost.joined(separator: " "))\n")
+            let lost = report.droppedEverywhere.map {
+                $0.count == 1 ? "\($0.first)" : "\($0.first)-\($0.first + UInt64($0.count) - 1)"
+            }
+            FileHandleStderr.write(
+                "dsi gen: \(lines) lines, \(report.frames) frames, \(report.dropped) copies dropped; on no line: \(lost.isEmpty ? "none" : lost.joined(separator: " "))\n"
+            )
         }
         if layout.faults.any {
-            FileHandleStderr.write("dsi gen: faults: \(report.strays) stray packets, \(report.duplicated) copies written twice, \(report.reordered) written late\n")
+            FileHandleStderr.write(
+                "dsi gen: faults: \(report.strays) stray packets, \(report.duplicated) copies written twice, \(report.reordered) written late\n"
+            )
         }
     }
 }

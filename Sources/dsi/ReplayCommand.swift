@@ -1,17 +1,20 @@
-import Glibc
 import ArgumentParser
 import DSICore
-import DSIPcap
 import DSINet
+import DSIPcap
 import DSIRuntime
 import Foundation
+import Glibc
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Send a capture's UDP payloads to multicast on loopback (TTL 0), paced by its timestamps unless told otherwise.")
+        abstract: "Send a capture's UDP payloads to multicast on loopback (TTL 0), paced by its timestamps unless told otherwise."
+    )
 
     @Argument(help: "The pcap or pcapng file.") var file: String
-    @Option(name: .customLong("to"), help: "Destination group:port; repeat for several lines. Default: each packet's own destination.")
+    @Option(
+        name: .customLong("to"), help: "Destination group:port; repeat for several lines. Default: each packet's own destination."
+    )
     var destinations: [String] = []
     @Option(help: "Replay speed as a multiple of the capture's pacing.") var speed: Double?
     @Option(help: "Fixed rate in packets per second.") var pps: Double?
@@ -20,7 +23,8 @@ struct Replay: ParsableCommand {
     @Option(help: "Multicast TTL (0 keeps packets on this host).") var ttl: UInt8 = 0
     @Option(help: "Drop each datagram to each destination with this probability (tests arbitration and recovery).") var drop = 0.0
     @Option(help: "Seed for --drop.") var dropSeed: UInt64 = 1
-    @Option(help: "Serve MoldUDP64 re-requests for the capture's messages on this UDP port (127.0.0.1).") var recoveryPort: UInt16?
+    @Option(help: "Serve MoldUDP64 re-requests for the capture's messages on this UDP port (127.0.0.1).") var recoveryPort:
+        UInt16?
     @Option(help: "With --recovery-port: keep serving this many seconds after the last packet.") var linger = 2.0
     @Option(help: "With --recovery-port: requests per second the server answers; more are refused, as a real server would.")
     var recoveryRate = 20_000.0
@@ -41,13 +45,16 @@ struct Replay: ParsableCommand {
         if let fromSequence, fromSequence == 0 { throw ValidationError("--from-sequence starts at 1") }
         for d in destinations where IPv4Endpoint(d) == nil { throw ValidationError("--to takes group:port, got '\(d)'") }
         guard drop >= 0 && drop < 1 else { throw ValidationError("--drop must be at least 0 and below 1") }
-        guard IPv4Address(interface) != nil else { throw ValidationError("--interface takes an IPv4 address, got '\(interface)'") }
+        guard IPv4Address(interface) != nil else {
+            throw ValidationError("--interface takes an IPv4 address, got '\(interface)'")
+        }
     }
 
     func run() throws {
         let mode: ReplayPacer.Mode = topspeed ? .topSpeed : pps.map { .packetsPerSecond($0) } ?? .original(speed: speed ?? 1)
-        var replayer = Replayer(destinations: destinations.compactMap(IPv4Endpoint.init), pacing: mode,
-                                interface: IPv4Address(interface)!, ttl: ttl)
+        var replayer = Replayer(
+            destinations: destinations.compactMap(IPv4Endpoint.init), pacing: mode,
+            interface: IPv4Address(interface)!, ttl: ttl)
         replayer.dropProbability = drop
         replayer.dropSeed = dropSeed
         replayer.fromSequence = fromSequence
@@ -57,31 +64,38 @@ struct Replay: ParsableCommand {
         let stop = StopFlag()
         if let recoveryPort {
             let store = try failing { try RecoveryServer.Store.load(capture: file) }
-            let s = try failing { try RecoveryServer(listen: IPv4Endpoint(address: IPv4Address(0x7F00_0001), port: recoveryPort), store: store) }
+            let s = try failing {
+                try RecoveryServer(listen: IPv4Endpoint(address: IPv4Address(0x7F00_0001), port: recoveryPort), store: store)
+            }
             s.maxRequestsPerSecond = recoveryRate
             server = s
             FileHandleStderr.write("dsi replay: serving re-requests for \(store.count) messages on 127.0.0.1:\(s.port)\n")
             // A thread of its own: serve() blocks in recvfrom, which a Dispatch pool thread must not.
-            Thread { s.serve { stop.isSet }; served.signal() }.start()
+            Thread {
+                s.serve { stop.isSet }; served.signal()
+            }.start()
         }
         let report = try failing { try replayer.replay(path: file) }
         if let server {
             Thread.sleep(forTimeInterval: linger)
             stop.set()
             served.wait()
-            FileHandleStderr.write("""
+            FileHandleStderr.write(
+                """
                 dsi replay: answered \(server.requests.load) re-requests with \(server.messagesSent.load) messages; \
                 refused \(server.rateLimited.load) over the rate limit and \(server.refused.load) malformed or of another session\n
                 """)
         }
         if report.clampedGaps > 0 {
-            FileHandleStderr.write("""
+            FileHandleStderr.write(
+                """
                 dsi replay: warning: \(report.clampedGaps) gaps in the capture longer than \(maxGap) s were shortened to it \
                 (the longest: \(String(format: "%.3f", Double(report.longestClampedGap) / 1e9)) s); --keep-gaps keeps them\n
                 """)
         }
         FileHandleStderr.write("dsi replay: \(report.captureSummary)\n")
-        FileHandleStderr.write("""
+        FileHandleStderr.write(
+            """
             dsi replay: \(report.datagrams) datagrams (\(report.messages) MoldUDP64 messages) in \
             \(String(format: "%.3f", report.seconds)) s; \(report.skipped) frames skipped; \
             \(report.dropped) copies dropped (\(report.droppedEverywhere) on every line); \

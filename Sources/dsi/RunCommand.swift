@@ -13,7 +13,9 @@ struct Run: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        guard statsInterval >= 0 && statsInterval <= 86_400 else { throw ValidationError("--stats-interval must be 0 to 86400 seconds") }
+        guard statsInterval >= 0 && statsInterval <= 86_400 else {
+            throw ValidationError("--stats-interval must be 0 to 86400 seconds")
+        }
     }
 
     func run() throws {
@@ -46,9 +48,9 @@ struct Run: ParsableCommand {
     static func counterLine(_ handler: FeedHandler) -> String {
         let feed = handler.counters.snapshot.filter { $0.1 > 0 || ["messages", "gaps"].contains($0.0) }
             .map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-        return "\(feed) kernelDrops=\(handler.kernelDrops) ticksPublished=\(handler.ticksPublished) " +
-            "ticksDropped=\(handler.ticksDropped) ticksFiltered=\(handler.ticksFiltered) subscribers=\(handler.subscribers) " +
-            "slowConsumers=\(handler.slowConsumerDisconnects) connectionsRefused=\(handler.connectionsRefused)" +
-            (handler.config.timestamps == .hardware ? " hardwareStamped=\(handler.hardwareStamped)" : "")
+        return "\(feed) kernelDrops=\(handler.kernelDrops) ticksPublished=\(handler.ticksPublished) "
+            + "ticksDropped=\(handler.ticksDropped) ticksFiltered=\(handler.ticksFiltered) subscribers=\(handler.subscribers) "
+            + "slowConsumers=\(handler.slowConsumerDisconnects) connectionsRefused=\(handler.connectionsRefused)"
+            + (handler.config.timestamps == .hardware ? " hardwareStamped=\(handler.hardwareStamped)" : "")
     }
 }

@@ -1,9 +1,9 @@
-import Glibc
 import ArgumentParser
 import CDSIShims
 import DSICore
 import DSINet
 import DSIRuntime
+import Glibc
 
 struct Subscribe: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Connect to a publisher over TLS 1.3 and print or count ticks.")

@@ -1,9 +1,9 @@
-import Glibc
 import ArgumentParser
 import DSICore
 import DSIFeeds
 import DSIPcap
 import DSIRuntime
+import Glibc
 
 struct Ticks: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,7 +7,8 @@ import Testing
     func sampleTrade() -> Tick {
         var t = Tick(kind: .trade)
         t.seq = 42; t.streamSeq = 7; t.stockLocate = 3; t.stock = Symbol("AAPL"); t.timestamp = 34_200_000_000_001
-        t.price = 1_502_500; t.shares = 100; t.matchNumber = 9; t.receiveTime = 1_700_000_000_000_000_000; t.side = UInt8(ascii: "B")
+        t.price = 1_502_500; t.shares = 100; t.matchNumber = 9; t.receiveTime = 1_700_000_000_000_000_000;
+        t.side = UInt8(ascii: "B")
         return t
     }
 

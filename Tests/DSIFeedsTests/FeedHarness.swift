@@ -22,9 +22,11 @@ struct FeedHarness {
 
     /// A packet of `count` messages from `first` in `session`.
     static func packet(_ first: UInt64, _ count: Int, session: MoldUDP64Builder = builder) -> [UInt8] {
-        session.packet(first: first, messages: (0..<count).map { i in
-            try! ITCHEncoder.message("S", locate: 0, timestamp: (first &+ UInt64(i)) & 0xFFFF_FFFF_FFFF, ["Q"])
-        })
+        session.packet(
+            first: first,
+            messages: (0..<count).map { i in
+                try! ITCHEncoder.message("S", locate: 0, timestamp: (first &+ UInt64(i)) & 0xFFFF_FFFF_FFFF, ["Q"])
+            })
     }
 
     /// A recovery policy with nanosecond-scale waits for a fake clock; `confirm` packets confirm a session or a jump

@@ -9,9 +9,11 @@ import Testing
 @Suite struct HostileNetworkTests {
     /// A message whose timestamp is `stamp`: genuine ones carry their sequence number, strays something else.
     static func packet(_ first: UInt64, _ count: Int, session: MoldUDP64Builder, stamp: (UInt64) -> UInt64) -> [UInt8] {
-        session.packet(first: first, messages: (0..<count).map { i in
-            try! ITCHEncoder.message("S", locate: 0, timestamp: stamp(first &+ UInt64(i)) & 0xFFFF_FFFF_FFFF, ["Q"])
-        })
+        session.packet(
+            first: first,
+            messages: (0..<count).map { i in
+                try! ITCHEncoder.message("S", locate: 0, timestamp: stamp(first &+ UInt64(i)) & 0xFFFF_FFFF_FFFF, ["Q"])
+            })
     }
 
     @Test(arguments: [true, false])

@@ -1,6 +1,7 @@
 import DSICore
-@testable import DSIFeeds
 import Testing
+
+@testable import DSIFeeds
 
 @Suite struct ITCHSchemaTests {
     @Test func allTwentyThreeTypesWithSpecLengths() {
@@ -46,16 +47,22 @@ import Testing
 
     /// The worked example in the spec notes (itch50.md), byte for byte: an independent check of the encoder.
     @Test func encoderMatchesSpecWorkedExample() throws {
-        let bytes = try ITCHEncoder.message("A", locate: 1, tracking: 0, timestamp: 34_200_000_000_001,
-                                            [123_456_789, "B", 100, "AAPL", 1_502_500])
+        let bytes = try ITCHEncoder.message(
+            "A", locate: 1, tracking: 0, timestamp: 34_200_000_000_001,
+            [123_456_789, "B", 100, "AAPL", 1_502_500])
         let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        #expect(hex == "41" + "0001" + "0000" + "1f1aced9f001" + "00000000075bcd15" + "42" + "00000064" + "4141504c20202020" + "0016ed24")
+        #expect(
+            hex == "41" + "0001" + "0000" + "1f1aced9f001" + "00000000075bcd15" + "42" + "00000064" + "4141504c20202020"
+                + "0016ed24")
     }
 
     @Test func jsonFormNamesFieldsAfterTheSpec() throws {
         let bytes = try ITCHEncoder.message("X", locate: 7, tracking: 2, timestamp: 5, [99, 300])
         let line = bytes.withUnsafeBytes { ITCHJSON.line(session: "S1", seq: 10, message: $0.baseAddress!, length: $0.count) }
-        #expect(line == #"{"session":"S1","seq":10,"type":"X","stockLocate":7,"trackingNumber":2,"timestamp":5,"orderReferenceNumber":99,"canceledShares":300}"#)
+        #expect(
+            line
+                == #"{"session":"S1","seq":10,"type":"X","stockLocate":7,"trackingNumber":2,"timestamp":5,"orderReferenceNumber":99,"canceledShares":300}"#
+        )
         let short = bytes.withUnsafeBytes { ITCHJSON.line(session: "S1", seq: 10, message: $0.baseAddress!, length: 20) }
         #expect(short == nil, "a message shorter than its layout is not decoded")
     }

@@ -28,8 +28,11 @@ import Testing
         #expect(run.joins == [500_771], "subscribers get a status tick saying where the stream starts")
         run.poll(10_000_000)
         #expect(run.requests.sent.isEmpty && run.gaps.isEmpty && !run.processor.hasOpenGap)
-        #expect(run.drainEvents().first == .joined(session: SessionKey("GAPS")!, start: 500_771, firstSeen: 500_771,
-                                                    policy: .first))
+        #expect(
+            run.drainEvents().first
+                == .joined(
+                    session: SessionKey("GAPS")!, start: 500_771, firstSeen: 500_771,
+                    policy: .first))
     }
 
     @Test func recoverAsksForTheMorningInPacedPiecesAndLosesNothing() {

@@ -5,7 +5,10 @@ import Testing
 @Suite struct MoldUDP64Tests {
     @Test func parsesBuiltPackets() throws {
         let builder = MoldUDP64Builder(session: "000010059B")
-        let messages = [try ITCHEncoder.message("D", locate: 1, timestamp: 1, [5]), try ITCHEncoder.message("S", locate: 0, timestamp: 2, ["Q"])]
+        let messages = [
+            try ITCHEncoder.message("D", locate: 1, timestamp: 1, [5]),
+            try ITCHEncoder.message("S", locate: 0, timestamp: 2, ["Q"]),
+        ]
         let bytes = builder.packet(first: 1001, messages: messages)
         #expect(bytes.count == 20 + 2 + 19 + 2 + 12)
         try bytes.withUnsafeBytes { raw in
@@ -34,7 +37,8 @@ import Testing
     }
 
     @Test func malformedPacketsAreDetected() throws {
-        var bytes = MoldUDP64Builder(session: "X").packet(first: 1, messages: [try ITCHEncoder.message("D", locate: 1, timestamp: 1, [5])])
+        var bytes = MoldUDP64Builder(session: "X").packet(
+            first: 1, messages: [try ITCHEncoder.message("D", locate: 1, timestamp: 1, [5])])
         bytes.removeLast()  // the block now runs past the end
         bytes.withUnsafeBytes { raw in
             #expect(MoldUDP64Packet(raw.baseAddress!, length: raw.count)?.blocksAreWellFormed == false)
@@ -46,7 +50,9 @@ import Testing
         let key = try #require(SessionKey("000010059B"))
         let built = MoldUDP64Builder(session: "000010059B").request(first: 123_456, count: 64)
         var written = [UInt8](repeating: 0, count: MoldUDP64Request.size)
-        written.withUnsafeMutableBytes { MoldUDP64Builder.writeRequest(session: key, first: 123_456, count: 64, to: $0.baseAddress!) }
+        written.withUnsafeMutableBytes {
+            MoldUDP64Builder.writeRequest(session: key, first: 123_456, count: 64, to: $0.baseAddress!)
+        }
         #expect(built == written, "the builder and the client's in-place writer agree")
         #expect(written.withUnsafeBytes { MoldUDP64Request($0) } == MoldUDP64Request(session: key, first: 123_456, count: 64))
         // Anything but exactly 20 bytes asking for at least one message from sequence 1 on is not a request.

@@ -26,11 +26,14 @@ import Testing
 
     @Test func quotesTradesAndStatus() {
         var feed = Feed()
-        feed.send([m("S", 0, ["Q"]), directory(), m("A", 1, [1, "B", 100, "ZXA", 10_000]), m("A", 1, [2, "S", 200, "ZXA", 10_100])])
+        feed.send([
+            m("S", 0, ["Q"]), directory(), m("A", 1, [1, "B", 100, "ZXA", 10_000]), m("A", 1, [2, "S", 200, "ZXA", 10_100]),
+        ])
         var kinds = feed.sink.ticks.map(\.kind)
         #expect(kinds == [.status, .quote, .quote])
         let q = feed.sink.ticks[2]
-        #expect(q.stock.description == "ZXA" && q.bidPrice == 10_000 && q.bidSize == 100 && q.askPrice == 10_100 && q.askSize == 200)
+        #expect(
+            q.stock.description == "ZXA" && q.bidPrice == 10_000 && q.bidSize == 100 && q.askPrice == 10_100 && q.askSize == 200)
         #expect(q.seq == 4 && q.streamSeq == 3)
 
         // Partial execution: a trade at the order's price and a smaller bid.
@@ -38,8 +41,9 @@ import Testing
         let trade = feed.sink.ticks[3]
         #expect(trade.kind == .trade && trade.price == 10_000 && trade.shares == 40 && trade.matchNumber == 555 && trade.seq == 5)
         #expect(feed.sink.ticks[4].kind == .quote && feed.sink.ticks[4].bidSize == 60)
-        #expect(feed.sink.ticks[4].price == 0 && feed.sink.ticks[4].shares == 0 && feed.sink.ticks[4].matchNumber == 0,
-                "a quote carries no trade fields")
+        #expect(
+            feed.sink.ticks[4].price == 0 && feed.sink.ticks[4].shares == 0 && feed.sink.ticks[4].matchNumber == 0,
+            "a quote carries no trade fields")
 
         // A non-printable execution changes the book but prints no trade.
         feed.send([m("C", 1, [2, 50, 556, "N", 10_100])])
@@ -107,7 +111,9 @@ import Testing
         var feed = Feed()
         var bytes = MoldUDP64Builder(session: "X").packet(first: 1, messages: [m("S", 0, ["O"])])
         bytes.removeLast()
-        bytes.withUnsafeBytes { feed.processor.process(packet: $0.baseAddress!, length: $0.count, receiveTime: 0, sink: &feed.sink) }
+        bytes.withUnsafeBytes {
+            feed.processor.process(packet: $0.baseAddress!, length: $0.count, receiveTime: 0, sink: &feed.sink)
+        }
         [UInt8](repeating: 0, count: 5).withUnsafeBytes {
             feed.processor.process(packet: $0.baseAddress!, length: $0.count, receiveTime: 0, sink: &feed.sink)
         }

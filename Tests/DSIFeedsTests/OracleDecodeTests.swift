@@ -10,7 +10,8 @@ import Testing
     func compare(capture: String, port: Int) throws {
         let ours = try Commands.run(Commands.dsi, ["decode", capture, "--format", "jsonl"])
         #expect(ours.status == 0, "\(ours.stderr)")
-        let theirs = try Commands.run(Commands.python, [Commands.root + "/tools/oracles/itchfeed_decode.py", capture, String(port)])
+        let theirs = try Commands.run(
+            Commands.python, [Commands.root + "/tools/oracles/itchfeed_decode.py", capture, String(port)])
         #expect(theirs.status == 0, "oracle failed (run tools/setup.sh --test): \(theirs.stderr)")
         let a = ours.stdout.split(separator: "\n")
         let b = theirs.stdout.split(separator: "\n")
@@ -74,6 +75,8 @@ import Testing
     }
 
     @Test func realNasdaqCaptureMatchesItchfeed() throws {
-        try compare(capture: Commands.root + "/../shared/data/pcaps/Nasdaq_Nasdaq.Equities.TotalView.Itch.v5.0_Multiple.Packets.pcap", port: 26477)
+        try compare(
+            capture: Commands.root + "/../shared/data/pcaps/Nasdaq_Nasdaq.Equities.TotalView.Itch.v5.0_Multiple.Packets.pcap",
+            port: 26477)
     }
 }

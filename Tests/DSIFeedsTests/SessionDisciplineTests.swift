@@ -68,8 +68,11 @@ import Testing
         #expect(run.processor.counters.sessionChanges.load == 1)
         #expect(run.gaps == [3...5], "the old day's hole is reported, not dropped")
         #expect(run.seqs == [1, 2, 6, 7, 1, 2, 3], "held packets are handled before the new session starts")
-        #expect(run.drainEvents().contains(.sessionChanged(old: SessionKey("GAPS")!, new: SessionKey("GAPS2")!,
-                                                            sequence: 1, reason: .ended)))
+        #expect(
+            run.drainEvents().contains(
+                .sessionChanged(
+                    old: SessionKey("GAPS")!, new: SessionKey("GAPS2")!,
+                    sequence: 1, reason: .ended)))
         // A late copy from the old session (the slower line) must not reset the new one.
         run.feed(day1.endOfSession(next: 1000), at: 50)
         run.feed(packet(2, 1), at: 50)
@@ -88,8 +91,11 @@ import Testing
         run.feed(packet(4, 1, day2), at: 105)
         #expect(run.processor.counters.sessionChanges.load == 1)
         #expect(run.seqs == [1, 2, 3, 4, 5, 1, 2, 3, 4])
-        #expect(run.drainEvents().contains(.sessionChanged(old: SessionKey("GAPS")!, new: SessionKey("GAPS2")!,
-                                                            sequence: 1, reason: .persisted)))
+        #expect(
+            run.drainEvents().contains(
+                .sessionChanged(
+                    old: SessionKey("GAPS")!, new: SessionKey("GAPS2")!,
+                    sequence: 1, reason: .persisted)))
     }
 
     @Test func aPinnedSessionIsTheOnlyOneBelieved() {

@@ -18,7 +18,9 @@ import Testing
         var processor = FeedProcessor(expectedOrders: 1 << 16)
         var sink = CollectingSink()
         for packet in session.packets {
-            packet.payload.withUnsafeBytes { processor.process(packet: $0.baseAddress!, length: $0.count, receiveTime: packet.time, sink: &sink) }
+            packet.payload.withUnsafeBytes {
+                processor.process(packet: $0.baseAddress!, length: $0.count, receiveTime: packet.time, sink: &sink)
+            }
         }
         let c = processor.counters
         #expect(c.messages.load == 50_000)
@@ -26,7 +28,8 @@ import Testing
         #expect(c.gaps.load == 0 && c.malformedPackets.load == 0 && c.shortMessages.load == 0)
         #expect(processor.sessionEnded)
         // Books never cross: bids stay below asks for every quote.
-        #expect(sink.ticks.filter { $0.kind == .quote && $0.bidPrice != 0 && $0.askPrice != 0 && $0.bidPrice >= $0.askPrice }.isEmpty)
+        #expect(
+            sink.ticks.filter { $0.kind == .quote && $0.bidPrice != 0 && $0.askPrice != 0 && $0.bidPrice >= $0.askPrice }.isEmpty)
         // Packets stay under the MTU and are in time order.
         #expect(session.packets.allSatisfy { $0.payload.count <= 1400 })
         #expect(zip(session.packets, session.packets.dropFirst()).allSatisfy { $0.time <= $1.time })

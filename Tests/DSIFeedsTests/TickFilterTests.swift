@@ -3,7 +3,8 @@ import DSIFeeds
 import Testing
 
 @Suite struct TickFilterTests {
-    func tick(_ kind: Tick.Kind, _ stock: String, locate: UInt16 = 1, price: UInt32 = 0, bid: UInt32 = 0, ask: UInt32 = 0) -> Tick {
+    func tick(_ kind: Tick.Kind, _ stock: String, locate: UInt16 = 1, price: UInt32 = 0, bid: UInt32 = 0, ask: UInt32 = 0) -> Tick
+    {
         var t = Tick(kind: kind)
         t.stock = Symbol(stock); t.stockLocate = locate; t.price = price; t.bidPrice = bid; t.askPrice = ask
         return t

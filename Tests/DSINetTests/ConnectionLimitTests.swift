@@ -24,10 +24,7 @@ import Testing
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-                 function: String, line: UInt) {
-            lines.append("\(level) \(message)")
-        }
+        func log(event: LogEvent) { lines.append("\(event.level) \(event.message)") }
     }
 
     /// An idle TCP connection to `port` from the loopback address `127.0.0.<host>`.
@@ -36,12 +33,18 @@ import Testing
         var local = sockaddr_in()
         local.sin_family = sa_family_t(AF_INET)
         local.sin_addr = in_addr(s_addr: (UInt32(0x7F00_0000) | UInt32(host)).bigEndian)
-        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         var remote = sockaddr_in()
         remote.sin_family = sa_family_t(AF_INET)
         remote.sin_port = port.bigEndian
         remote.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
-        let rc = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let rc = withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         #expect(rc == 0)
         return fd
     }
@@ -69,8 +72,11 @@ import Testing
         #expect(p.connectionsRefused.load == 500)
         #expect(p.openConnections.load <= 100, "descriptors held stay within the limit")
         let refusedLines = lines.all.filter { $0.contains("refused a connection") }
-        #expect(refusedLines.count >= 1 && refusedLines.count <= 15, "500 refusals, a handful of log lines: \(refusedLines.count)")
-        #expect(refusedLines.contains { $0.contains("publisher.maxConnections") || $0.contains("publisher.maxConnectionsPerAddress") })
+        #expect(
+            refusedLines.count >= 1 && refusedLines.count <= 15, "500 refusals, a handful of log lines: \(refusedLines.count)")
+        #expect(
+            refusedLines.contains { $0.contains("publisher.maxConnections") || $0.contains("publisher.maxConnectionsPerAddress") }
+        )
         for fd in clients { close(fd) }
         waitFor { p.openConnections.load == 0 }
         // The storm is over: a real subscriber gets through, and what was held back is summarised.

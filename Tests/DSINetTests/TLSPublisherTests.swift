@@ -16,11 +16,15 @@ final class PublisherHarness: @unchecked Sendable {
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
-    init(maxQueuedBytes: Int = 8 << 20, handshakeTimeoutNanos: UInt64 = 5_000_000_000, limits: ConnectionLimits = ConnectionLimits(),
-         logger: Logger = Logger(label: "test")) throws {
+    init(
+        maxQueuedBytes: Int = 8 << 20, handshakeTimeoutNanos: UInt64 = 5_000_000_000,
+        limits: ConnectionLimits = ConnectionLimits(),
+        logger: Logger = Logger(label: "test")
+    ) throws {
         dir = try TemporaryDirectory("dsi-tls")
         try SelfSignedCertificate.generate(certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
-        var options = TLSPublisher.Options(listen: IPv4Endpoint("127.0.0.1:0")!, certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
+        var options = TLSPublisher.Options(
+            listen: IPv4Endpoint("127.0.0.1:0")!, certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
         options.maxQueuedBytes = maxQueuedBytes
         options.limits = limits
         options.limits.handshakeTimeoutNanos = handshakeTimeoutNanos
@@ -120,24 +124,35 @@ final class PublisherHarness: @unchecked Sendable {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let listen = IPv4Endpoint("127.0.0.1:0")!
-        #expect { try TLSPublisher(.init(listen: listen, certificate: "/nonexistent/cert.pem", key: "/nonexistent/key.pem"), logger: Logger(label: "t")) }
-            throws: { "\($0)".contains("/nonexistent/cert.pem") }
-        FileManager.default.createFile(atPath: dir.file("bad.pem"), contents: Data("-----BEGIN CERTIFICATE-----\nnope\n".utf8))
-        #expect { try TLSPublisher(.init(listen: listen, certificate: dir.file("bad.pem"), key: dir.file("bad.pem")), logger: Logger(label: "t")) }
-            throws: { "\($0)".contains("bad.pem") }
+        #expect {
+            try TLSPublisher(
+                .init(listen: listen, certificate: "/nonexistent/cert.pem", key: "/nonexistent/key.pem"),
+                logger: Logger(label: "t"))
+        } throws: { "\($0)".contains("/nonexistent/cert.pem") }
+        _ = FileManager.default.createFile(
+            atPath: dir.file("bad.pem"), contents: Data("-----BEGIN CERTIFICATE-----\nnope\n".utf8))
+        #expect {
+            try TLSPublisher(
+                .init(listen: listen, certificate: dir.file("bad.pem"), key: dir.file("bad.pem")), logger: Logger(label: "t"))
+        } throws: { "\($0)".contains("bad.pem") }
         // A key that is not the certificate's.
         try SelfSignedCertificate.generate(certificate: dir.file("c1.pem"), key: dir.file("k1.pem"))
         try SelfSignedCertificate.generate(certificate: dir.file("c2.pem"), key: dir.file("k2.pem"))
-        #expect { try TLSPublisher(.init(listen: listen, certificate: dir.file("c1.pem"), key: dir.file("k2.pem")), logger: Logger(label: "t")) }
-            throws: { "\($0)".contains("does not match") }
+        #expect {
+            try TLSPublisher(
+                .init(listen: listen, certificate: dir.file("c1.pem"), key: dir.file("k2.pem")), logger: Logger(label: "t"))
+        } throws: { "\($0)".contains("does not match") }
     }
 
     @Test func portInUseIsReported() throws {
         let first = try PublisherHarness()
         defer { first.dir.remove() }
         let taken = IPv4Endpoint(address: IPv4Address("127.0.0.1")!, port: first.publisher.port)
-        #expect { try TLSPublisher(.init(listen: taken, certificate: first.dir.file("cert.pem"), key: first.dir.file("key.pem")), logger: Logger(label: "t")) }
-            throws: { "\($0)".contains("address already in use") }
+        #expect {
+            try TLSPublisher(
+                .init(listen: taken, certificate: first.dir.file("cert.pem"), key: first.dir.file("key.pem")),
+                logger: Logger(label: "t"))
+        } throws: { "\($0)".contains("address already in use") }
     }
 
     @Test func subscriberRefusesAnUntrustedCertificate() throws {
@@ -165,7 +180,9 @@ final class PublisherHarness: @unchecked Sendable {
         a.sin_family = sa_family_t(AF_INET)
         a.sin_port = port.bigEndian
         a.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
-        let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let rc = withUnsafePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         #expect(rc == 0)
         return fd
     }
@@ -177,7 +194,7 @@ final class PublisherHarness: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
-            if n == 0 { return true }          // orderly close
+            if n == 0 { return true }  // orderly close
             if n < 0 { return errno == ECONNRESET }
         }
     }

@@ -40,9 +40,13 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try CaptureFile.write(try SessionGenerator.generate(.init(messages: 3_000, seed: 12)), to: dir.file("m.pcap"))
-        let out = try Commands.run("tshark", ["-r", dir.file("m.pcap"), "-d", "udp.port==30001,moldudp64", "-T", "fields",
-                                              "-E", "separator=|", "-e", "moldudp64.session", "-e", "moldudp64.sequence",
-                                              "-e", "moldudp64.count", "-e", "moldudp64.msglen"])
+        let out = try Commands.run(
+            "tshark",
+            [
+                "-r", dir.file("m.pcap"), "-d", "udp.port==30001,moldudp64", "-T", "fields",
+                "-E", "separator=|", "-e", "moldudp64.session", "-e", "moldudp64.sequence",
+                "-e", "moldudp64.count", "-e", "moldudp64.msglen",
+            ])
         #expect(out.status == 0, "\(out.stderr)")
         let theirs = out.stdout.split(separator: "\n").map(String.init)
         var ours: [String] = []
@@ -51,8 +55,9 @@ import Testing
                 let packet = MoldUDP64Packet(raw.baseAddress!, length: raw.count)!
                 var lengths: [String] = []
                 packet.forEachMessage { _, _, length in lengths.append(String(length)) }
-                ours.append([packet.session, String(packet.sequence), String(packet.rawCount), lengths.joined(separator: ",")]
-                    .joined(separator: "|"))
+                ours.append(
+                    [packet.session, String(packet.sequence), String(packet.rawCount), lengths.joined(separator: ",")]
+                        .joined(separator: "|"))
             }
         }
         #expect(ours.count == theirs.count)
@@ -66,9 +71,14 @@ import Testing
         let session = try SessionGenerator.generate(.init(messages: 100, seed: 1))
         let group = IPv4Address("239.255.0.1")!, source = IPv4Address("127.0.0.1")!
         for packet in session.packets {
-            writer.write(frame: FrameBuilder.udpFrame(payload: packet.payload, source: source, sourcePort: 1, destination: group, destinationPort: 30001), time: packet.time)
+            writer.write(
+                frame: FrameBuilder.udpFrame(
+                    payload: packet.payload, source: source, sourcePort: 1, destination: group, destinationPort: 30001),
+                time: packet.time)
         }
-        writer.write(frame: FrameBuilder.udpFrame(payload: Array("DNS-ish".utf8), source: source, sourcePort: 53, destination: group, destinationPort: 53), time: 1)
+        writer.write(
+            frame: FrameBuilder.udpFrame(
+                payload: Array("DNS-ish".utf8), source: source, sourcePort: 53, destination: group, destinationPort: 53), time: 1)
         var arp = FrameBuilder.udpFrame(payload: [1], source: source, sourcePort: 1, destination: group, destinationPort: 1)
         arp[12] = 0x08; arp[13] = 0x06
         writer.write(frame: arp, time: 2)
@@ -92,10 +102,15 @@ import Testing
         let packets = session.packets
         // Line A lacks packet 3; line B sends packet 3 only after A's packet 4 and 5.
         for (i, p) in packets.enumerated() where i != 3 {
-            writer.write(frame: FrameBuilder.udpFrame(payload: p.payload, source: source, sourcePort: 1, destination: a, destinationPort: 30001), time: p.time)
+            writer.write(
+                frame: FrameBuilder.udpFrame(
+                    payload: p.payload, source: source, sourcePort: 1, destination: a, destinationPort: 30001), time: p.time)
             if i == 5 {
                 let late = packets[3]
-                writer.write(frame: FrameBuilder.udpFrame(payload: late.payload, source: source, sourcePort: 1, destination: b, destinationPort: 30001), time: p.time + 1)
+                writer.write(
+                    frame: FrameBuilder.udpFrame(
+                        payload: late.payload, source: source, sourcePort: 1, destination: b, destinationPort: 30001),
+                    time: p.time + 1)
             }
         }
         try writer.close()

@@ -7,7 +7,8 @@ import Foundation
 import Testing
 
 @Suite struct PcapTests {
-    static let realCapture = Commands.root + "/../shared/data/pcaps/Nasdaq_Nasdaq.Equities.TotalView.Itch.v5.0_Multiple.Packets.pcap"
+    static let realCapture =
+        Commands.root + "/../shared/data/pcaps/Nasdaq_Nasdaq.Equities.TotalView.Itch.v5.0_Multiple.Packets.pcap"
 
     @Test func writtenFileReadsBackWithNanosecondTimes() throws {
         let dir = try TemporaryDirectory()
@@ -34,11 +35,17 @@ import Testing
         defer { dir.remove() }
         let session = try SessionGenerator.generate(.init(messages: 300, seed: 8))
         try CaptureFile.write(session, to: dir.file("t.pcap"))
-        let out = try Commands.run("tshark", ["-r", dir.file("t.pcap"), "-o", "ip.check_checksum:TRUE", "-d", "udp.port==30001,moldudp64",
-                                              "-T", "fields", "-E", "separator=|", "-e", "frame.time_epoch", "-e", "ip.checksum.status",
-                                              "-e", "moldudp64.sequence", "-e", "moldudp64.count"])
+        let out = try Commands.run(
+            "tshark",
+            [
+                "-r", dir.file("t.pcap"), "-o", "ip.check_checksum:TRUE", "-d", "udp.port==30001,moldudp64",
+                "-T", "fields", "-E", "separator=|", "-e", "frame.time_epoch", "-e", "ip.checksum.status",
+                "-e", "moldudp64.sequence", "-e", "moldudp64.count",
+            ])
         #expect(out.status == 0, "\(out.stderr)")
-        let rows = out.stdout.split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+        let rows = out.stdout.split(separator: "\n").map {
+            $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        }
         #expect(rows.count == session.packets.count)
         for (row, packet) in zip(rows, session.packets) {
             let seconds = row[0].split(separator: ".")
@@ -64,7 +71,7 @@ import Testing
         }
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        FileManager.default.createFile(atPath: dir.file("junk.pcap"), contents: Data("this is not a capture at all".utf8))
+        _ = FileManager.default.createFile(atPath: dir.file("junk.pcap"), contents: Data("this is not a capture at all".utf8))
         #expect { try PcapReader(path: dir.file("junk.pcap")) } throws: { "\($0)".contains("junk.pcap") }
     }
 
@@ -85,8 +92,9 @@ import Testing
     }
 
     @Test func nonUDPAndDamagedFramesAreClassified() throws {
-        let good = FrameBuilder.udpFrame(payload: [1, 2, 3, 4], source: IPv4Address("10.0.0.1")!, sourcePort: 1,
-                                         destination: IPv4Address("239.1.1.1")!, destinationPort: 2)
+        let good = FrameBuilder.udpFrame(
+            payload: [1, 2, 3, 4], source: IPv4Address("10.0.0.1")!, sourcePort: 1,
+            destination: IPv4Address("239.1.1.1")!, destinationPort: 2)
         var arp = good
         arp[12] = 0x08; arp[13] = 0x06
         var tcp = good

@@ -62,26 +62,35 @@ import Testing
     }
 
     @Test func filtersBuildAChain() throws {
-        let c = try load(Self.good + "\nfilters:\n  - {symbols: [ZXA]}\n  - {kinds: [trade, quote]}\n  - {priceBand: {min: 1, max: 9}}\n")
+        let c = try load(
+            Self.good + "\nfilters:\n  - {symbols: [ZXA]}\n  - {kinds: [trade, quote]}\n  - {priceBand: {min: 1, max: 9}}\n")
         #expect(c.filter.conditions.count == 3)
     }
 
     @Test func missingFile() {
-        #expect { try HandlerConfig.load(path: "/nonexistent/dsi.yaml") } throws: { "\($0)" == "/nonexistent/dsi.yaml: no such file" }
+        #expect { try HandlerConfig.load(path: "/nonexistent/dsi.yaml") } throws: {
+            "\($0)" == "/nonexistent/dsi.yaml: no such file"
+        }
     }
 
     @Test func badInputsNameTheKey() {
         expectError("feeds: [unclosed", containing: ["YAML"])
-        expectError(Self.good.replacingOccurrences(of: "239.255.0.2:30001", with: "10.0.0.1:30001"),
-                    containing: ["feeds[0].lines[1].group", "not a multicast group"])
-        expectError(Self.good.replacingOccurrences(of: "listen: 127.0.0.1:9443", with: "listen: nowhere"),
-                    containing: ["publisher.listen"])
-        expectError(Self.good.replacingOccurrences(of: "interface: 127.0.0.1", with: "interface: [1, 2]"),
-                    containing: ["feeds[0].interface", "expected"])
-        expectError(Self.good.replacingOccurrences(of: "    protocol: moldudp64-itch50\n", with: "    protocol: fix\n"),
-                    containing: ["feeds[0].protocol", "'fix' is not allowed", "moldudp64-itch50"])
-        expectError(Self.good.replacingOccurrences(of: "  listen: 127.0.0.1:9443", with: "  listen: 127.0.0.1:9443\n  certificate: /x.pem"),
-                    containing: ["publisher.key", "both"])
+        expectError(
+            Self.good.replacingOccurrences(of: "239.255.0.2:30001", with: "10.0.0.1:30001"),
+            containing: ["feeds[0].lines[1].group", "not a multicast group"])
+        expectError(
+            Self.good.replacingOccurrences(of: "listen: 127.0.0.1:9443", with: "listen: nowhere"),
+            containing: ["publisher.listen"])
+        expectError(
+            Self.good.replacingOccurrences(of: "interface: 127.0.0.1", with: "interface: [1, 2]"),
+            containing: ["feeds[0].interface", "expected"])
+        expectError(
+            Self.good.replacingOccurrences(of: "    protocol: moldudp64-itch50\n", with: "    protocol: fix\n"),
+            containing: ["feeds[0].protocol", "'fix' is not allowed", "moldudp64-itch50"])
+        expectError(
+            Self.good.replacingOccurrences(
+                of: "  listen: 127.0.0.1:9443", with: "  listen: 127.0.0.1:9443\n  certificate: /x.pem"),
+            containing: ["publisher.key", "both"])
         expectError(Self.good.replacingOccurrences(of: "{name: B,", with: "{name: A,"), containing: ["duplicate line name"])
         expectError(Self.good + "\nworkers:\n  - {name: pipeline, cpu: 999}\n", containing: ["workers[0].cpu", "CPU 999"])
         expectError(Self.good + "\nworkers:\n  - {name: parser, cpu: 0}\n", containing: ["workers[0].name", "unknown worker"])
@@ -91,13 +100,16 @@ import Testing
         expectError(Self.good + "\nfilters:\n  - {kinds: [trade], symbols: [A]}\n", containing: ["filters[0]", "exactly one"])
         expectError(Self.good + "\nfilters:\n  - {priceBand: {min: 5, max: 1}}\n", containing: ["filters[0].priceBand"])
         expectError(Self.good + "\nfilters:\n  - {symbols: [TOOLONGSYMBOL]}\n", containing: ["filters[0].symbols"])
-        expectError(Self.good.replacingOccurrences(of: "    protocol: moldudp64-itch50\n", with: "    protocol: moldudp64-itch50\n    timestamps: atomic\n"),
-                    containing: ["feeds[0].timestamps"])
+        expectError(
+            Self.good.replacingOccurrences(
+                of: "    protocol: moldudp64-itch50\n", with: "    protocol: moldudp64-itch50\n    timestamps: atomic\n"),
+            containing: ["feeds[0].timestamps"])
     }
 
     @Test func timestampsChooseTheClock() throws {
         #expect(try load(Self.good).timestamps == .software)
-        let hardware = Self.good.replacingOccurrences(of: "    protocol: moldudp64-itch50\n", with: "    protocol: moldudp64-itch50\n    timestamps: hardware\n")
+        let hardware = Self.good.replacingOccurrences(
+            of: "    protocol: moldudp64-itch50\n", with: "    protocol: moldudp64-itch50\n    timestamps: hardware\n")
         #expect(try load(hardware).timestamps == .hardware)
     }
 }

@@ -52,7 +52,8 @@ import Testing
     }
 
     @Test func oneWorkerRunsEverything() throws {
-        let c = try load("""
+        let c = try load(
+            """
             graph:
               - {name: itch, kind: feed}
               - {name: out, kind: publish, input: itch}
@@ -97,7 +98,8 @@ import Testing
 
     @Test func fanOutGivesEachPublisherItsBranch() throws {
         let c = try load(Self.fanOut)
-        #expect(c.graph.branches.map(\.chain) == [["itch", "zxa", "trades", "tradesOut"], ["itch", "zxa", "quotes", "quotesOut"]])
+        #expect(
+            c.graph.branches.map(\.chain) == [["itch", "zxa", "trades", "tradesOut"], ["itch", "zxa", "quotes", "quotesOut"]])
         let trades = c.graph.branch("tradesOut")!, quotes = c.graph.branch("quotesOut")!
         #expect(trades.pipelineFilter.conditions.count == 2 && trades.publisherFilter.conditions.isEmpty)
         #expect(quotes.pipelineFilter.conditions.count == 1 && quotes.publisherFilter.conditions.count == 1)
@@ -108,47 +110,70 @@ import Testing
     }
 
     @Test func invalidGraphsAreRefusedWithTheNodeAndTheProblem() {
-        refuses(Self.fanOut.replacingOccurrences(of: "options: {listen: \"127.0.0.1:9444\", backPressure: drop}", with: ""),
-                saying: ["node 'quotesOut'", "options.listen", "publisher.listen"])
-        refuses(Self.fanOut.replacingOccurrences(of: "{name: tradesOut, kind: publish, input: trades}",
-                                                 with: "{name: tradesOut, kind: publish, input: trades, options: {listen: \"127.0.0.1:9444\"}}"),
-                saying: ["node 'quotesOut'", "127.0.0.1:9444", "also where 'tradesOut'"])
-        refuses(Self.fanOut.replacingOccurrences(of: "nodes: [itch, zxa, trades]", with: "nodes: [itch]")
-                    .replacingOccurrences(of: "nodes: [tradesOut, quotes, quotesOut]", with: "nodes: [zxa, trades, tradesOut, quotes, quotesOut]"),
-                saying: ["node 'zxa'", "feeds 2 branches", "feed's worker"])
-        refuses(Self.fanOut.replacingOccurrences(of: "{name: quotes, kind: filter, input: zxa,", with: "{name: quotes, kind: filter, input: tradesOut,"),
-                saying: ["node 'tradesOut'", "is an end", "'quotes'"])
-        refuses(Self.fanOut.replacingOccurrences(of: "  - {name: quotesOut, kind: publish, input: quotes, options: {listen: \"127.0.0.1:9444\", backPressure: drop}}\n", with: "")
-                    .replacingOccurrences(of: "nodes: [tradesOut, quotes, quotesOut]", with: "nodes: [tradesOut, quotes]"),
-                saying: ["node 'quotes'", "not on a path"])
-        refuses("""
+        refuses(
+            Self.fanOut.replacingOccurrences(of: "options: {listen: \"127.0.0.1:9444\", backPressure: drop}", with: ""),
+            saying: ["node 'quotesOut'", "options.listen", "publisher.listen"])
+        refuses(
+            Self.fanOut.replacingOccurrences(
+                of: "{name: tradesOut, kind: publish, input: trades}",
+                with: "{name: tradesOut, kind: publish, input: trades, options: {listen: \"127.0.0.1:9444\"}}"),
+            saying: ["node 'quotesOut'", "127.0.0.1:9444", "also where 'tradesOut'"])
+        refuses(
+            Self.fanOut.replacingOccurrences(of: "nodes: [itch, zxa, trades]", with: "nodes: [itch]")
+                .replacingOccurrences(
+                    of: "nodes: [tradesOut, quotes, quotesOut]", with: "nodes: [zxa, trades, tradesOut, quotes, quotesOut]"),
+            saying: ["node 'zxa'", "feeds 2 branches", "feed's worker"])
+        refuses(
+            Self.fanOut.replacingOccurrences(
+                of: "{name: quotes, kind: filter, input: zxa,", with: "{name: quotes, kind: filter, input: tradesOut,"),
+            saying: ["node 'tradesOut'", "is an end", "'quotes'"])
+        refuses(
+            Self.fanOut.replacingOccurrences(
+                of:
+                    "  - {name: quotesOut, kind: publish, input: quotes, options: {listen: \"127.0.0.1:9444\", backPressure: drop}}\n",
+                with: ""
+            )
+            .replacingOccurrences(of: "nodes: [tradesOut, quotes, quotesOut]", with: "nodes: [tradesOut, quotes]"),
+            saying: ["node 'quotes'", "not on a path"])
+        refuses(
+            """
             graph:
               - {name: itch, kind: feed}
             workers: [{name: w, cpu: 0, nodes: [itch]}]
 
             """, saying: ["at least one publish node"])
         // tradesOut takes publisher.listen (127.0.0.1:9443): the same port again, or on the wildcard, is a clash.
-        refuses(Self.fanOut.replacingOccurrences(of: "listen: \"127.0.0.1:9444\"", with: "listen: \"127.0.0.1:9443\""),
-                saying: ["node 'quotesOut'", "options.listen", "also where 'tradesOut'"])
-        refuses(Self.fanOut.replacingOccurrences(of: "listen: \"127.0.0.1:9444\"", with: "listen: \"0.0.0.0:9443\""),
-                saying: ["node 'quotesOut'", "options.listen", "also where 'tradesOut'"])
-        refuses(Self.fanOut.replacingOccurrences(of: "options: {kinds: [quote]}", with: "options: {kinds: [quote], listen: \"127.0.0.1:9555\"}"),
-                saying: ["node 'quotes'", ".options", "publish node's options"])
-        refuses(Self.fanOut.replacingOccurrences(of: "{name: w1,", with: "{name: w0,"),
-                saying: ["workers[1].name", "duplicate worker name 'w0'"])
-        refuses(Self.twoWorkers.replacingOccurrences(of: "{name: out, kind: publish, input: trades,",
-                                                     with: "{name: out, kind: publish, input: trades, priority: 3,"),
-                saying: ["node 'out'", ".priority", "different workers"])
-        refuses(Self.twoWorkers.replacingOccurrences(of: "{name: zxa, kind: filter,", with: "{name: zxa, kind: filter, priority: 1,"),
-                saying: ["node 'zxa'", ".priority", "feed or publish"])
-        refuses("""
+        refuses(
+            Self.fanOut.replacingOccurrences(of: "listen: \"127.0.0.1:9444\"", with: "listen: \"127.0.0.1:9443\""),
+            saying: ["node 'quotesOut'", "options.listen", "also where 'tradesOut'"])
+        refuses(
+            Self.fanOut.replacingOccurrences(of: "listen: \"127.0.0.1:9444\"", with: "listen: \"0.0.0.0:9443\""),
+            saying: ["node 'quotesOut'", "options.listen", "also where 'tradesOut'"])
+        refuses(
+            Self.fanOut.replacingOccurrences(
+                of: "options: {kinds: [quote]}", with: "options: {kinds: [quote], listen: \"127.0.0.1:9555\"}"),
+            saying: ["node 'quotes'", ".options", "publish node's options"])
+        refuses(
+            Self.fanOut.replacingOccurrences(of: "{name: w1,", with: "{name: w0,"),
+            saying: ["workers[1].name", "duplicate worker name 'w0'"])
+        refuses(
+            Self.twoWorkers.replacingOccurrences(
+                of: "{name: out, kind: publish, input: trades,",
+                with: "{name: out, kind: publish, input: trades, priority: 3,"),
+            saying: ["node 'out'", ".priority", "different workers"])
+        refuses(
+            Self.twoWorkers.replacingOccurrences(of: "{name: zxa, kind: filter,", with: "{name: zxa, kind: filter, priority: 1,"),
+            saying: ["node 'zxa'", ".priority", "feed or publish"])
+        refuses(
+            """
             graph:
               - {name: itch, kind: feed, priority: -1}
               - {name: out, kind: publish, input: itch}
             workers: [{name: w, cpu: 0, nodes: [itch, out]}]
 
             """, saying: ["node 'itch'", ".priority", "0 or more"])
-        refuses("""
+        refuses(
+            """
             graph:
               - {name: itch, kind: feed}
               - {name: a, kind: filter, input: b, options: {kinds: [trade]}}
@@ -157,14 +182,16 @@ import Testing
             workers: [{name: w, cpu: 0, nodes: [itch, a, b, out]}]
 
             """, saying: ["cycle", "a", "b"])
-        refuses("""
+        refuses(
+            """
             graph:
               - {name: itch, kind: feed}
               - {name: out, kind: publish, input: nowhere}
             workers: [{name: w, cpu: 0, nodes: [itch, out]}]
 
             """, saying: ["node 'out'", "unknown input 'nowhere'"])
-        refuses("""
+        refuses(
+            """
             graph:
               - {name: itch, kind: feed}
               - {name: x, kind: candles, input: itch}
@@ -172,31 +199,36 @@ import Testing
             workers: [{name: w, cpu: 0, nodes: [itch, x, out]}]
 
             """, saying: ["graph[1].kind", "'candles' is not allowed", "feed, filter, publish"])
-        refuses("""
+        refuses(
+            """
             graph:
               - {name: itch, kind: feed}
               - {name: itch, kind: publish, input: itch}
             workers: [{name: w, cpu: 0, nodes: [itch]}]
 
             """, saying: ["duplicate node name 'itch'"])
-        refuses("""
+        refuses(
+            """
             graph:
               - {name: itch, kind: feed}
               - {name: out, kind: publish, input: itch}
             workers: [{name: w, cpu: 0, nodes: [itch]}]
 
             """, saying: ["node 'out'", "on no worker"])
-        refuses("""
+        refuses(
+            """
             graph:
               - {name: itch, kind: feed}
               - {name: out, kind: publish, input: itch}
             workers: [{name: w, cpu: 4096, nodes: [itch, out]}]
 
             """, saying: ["workers[0].cpu", "4096 is out of range"])
-        refuses(Self.twoWorkers.replacingOccurrences(of: "nodes: [itch, zxa]", with: "nodes: [itch, trades]")
-                    .replacingOccurrences(of: "nodes: [trades, out]", with: "nodes: [zxa, out]"),
-                saying: ["node 'trades'", "in order"])
-        refuses(Self.twoWorkers.replacingOccurrences(of: "options: {symbols: [ZXA]}", with: "options: {}"),
-                saying: ["node 'zxa'", "exactly one"])
+        refuses(
+            Self.twoWorkers.replacingOccurrences(of: "nodes: [itch, zxa]", with: "nodes: [itch, trades]")
+                .replacingOccurrences(of: "nodes: [trades, out]", with: "nodes: [zxa, out]"),
+            saying: ["node 'trades'", "in order"])
+        refuses(
+            Self.twoWorkers.replacingOccurrences(of: "options: {symbols: [ZXA]}", with: "options: {}"),
+            saying: ["node 'zxa'", "exactly one"])
     }
 }

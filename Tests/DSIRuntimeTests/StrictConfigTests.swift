@@ -22,12 +22,16 @@ import Testing
     }
 
     func withFeedKey(_ line: String) -> String {
-        Self.good.replacingOccurrences(of: "    protocol: moldudp64-itch50\n", with: "    protocol: moldudp64-itch50\n    \(line)\n")
+        Self.good.replacingOccurrences(
+            of: "    protocol: moldudp64-itch50\n", with: "    protocol: moldudp64-itch50\n    \(line)\n")
     }
 
     @Test func theIssuesMistakesAreRefusedNamingTheKeyAndWhatIsAllowed() {
         let cases: [(String, [String])] = [
-            (withFeedKey("receiveBuffer: 3000000000"), ["c.yaml: feeds[0].receiveBuffer:", "out of range", "65 536 to 1 073 741 824"]),
+            (
+                withFeedKey("receiveBuffer: 3000000000"),
+                ["c.yaml: feeds[0].receiveBuffer:", "out of range", "65 536 to 1 073 741 824"]
+            ),
             (withFeedKey("busyPollMicros: 3000000000"), ["feeds[0].busyPollMicros:", "out of range", "0 to 10 000"]),
             (withFeedKey("maxOrders: 1073741824"), ["feeds[0].maxOrders:", "out of range", "1 to 268 435 456"]),
             (withFeedKey("maxOrder: 1000"), ["feeds[0].maxOrder:", "unknown key", "did you mean 'maxOrders'?"]),
@@ -35,13 +39,20 @@ import Testing
             (Self.good + "\ncolour: blue\n", ["colour:", "unknown key", "feeds, publisher, workers, filters, graph"]),
             (withFeedKey("receiveBuffer: 0"), ["feeds[0].receiveBuffer:", "0 bytes is out of range"]),
             (withFeedKey("receiveBuffer: -1"), ["feeds[0].receiveBuffer:", "-1 bytes is out of range"]),
-            (Self.good + "\nworkers:\n  - {name: pipeline, idle: sleepy}\n", ["workers[0].idle:", "'sleepy' is not allowed", "spin, yield, backoff"]),
+            (
+                Self.good + "\nworkers:\n  - {name: pipeline, idle: sleepy}\n",
+                ["workers[0].idle:", "'sleepy' is not allowed", "spin, yield, backoff"]
+            ),
             (withFeedKey("timestamps: atomic"), ["feeds[0].timestamps:", "software, hardware"]),
             (withFeedKey("join: latest"), ["feeds[0].join:", "first, recover, or a sequence number"]),
             (withFeedKey("lineWaitMs: lots"), ["feeds[0].lineWaitMs:", "'lots' is not a number"]),
             (withFeedKey("maxOrders: 1e6"), ["feeds[0].maxOrders:", "not a whole number"]),
-            (Self.good.replacingOccurrences(of: "    lines:\n      - {name: A, group: \"239.255.0.1:30001\"}\n      - {name: B, group: \"239.255.0.2:30001\"}",
-                                            with: "    lines: {A: 1}"), ["feeds[0].lines:", "expected a list"]),
+            (
+                Self.good.replacingOccurrences(
+                    of:
+                        "    lines:\n      - {name: A, group: \"239.255.0.1:30001\"}\n      - {name: B, group: \"239.255.0.2:30001\"}",
+                    with: "    lines: {A: 1}"), ["feeds[0].lines:", "expected a list"]
+            ),
             (withFeedKey("interface: 10.0.0.1"), ["a key is given twice", "'interface'"]),
             (Self.good + "\npublisher2: {}\n", ["did you mean 'publisher'?"]),
             ("- just\n- a list\n", ["expected a mapping of keys"]),
@@ -61,8 +72,9 @@ import Testing
     @Test func aConfigBuiltInCodeIsHeldToTheSameRanges() {
         var feed = FeedConfig(name: "f", interface: "127.0.0.1", lines: [LineConfig(name: "A", group: "239.1.1.1:3000")])
         feed.receiveBuffer = 3_000_000_000
-        #expect { try HandlerConfig(feeds: [feed], publisher: PublisherConfig(listen: "127.0.0.1:0")).validated(file: "(code)") }
-            throws: { "\($0)".contains("feeds[0].receiveBuffer") && "\($0)".contains("out of range") }
+        #expect {
+            try HandlerConfig(feeds: [feed], publisher: PublisherConfig(listen: "127.0.0.1:0")).validated(file: "(code)")
+        } throws: { "\($0)".contains("feeds[0].receiveBuffer") && "\($0)".contains("out of range") }
     }
 
     @Test func moreMemoryThanTheMachineHasIsRefused() throws {
@@ -79,12 +91,15 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         #expect { try HandlerConfig.load(path: dir.path) } throws: { "\($0)".contains("is a directory") }
-        #expect { try HandlerConfig.load(path: "/nonexistent/dsi.yaml") } throws: { "\($0)" == "/nonexistent/dsi.yaml: no such file" }
-        FileManager.default.createFile(atPath: dir.file("empty.yaml"), contents: Data())
+        #expect { try HandlerConfig.load(path: "/nonexistent/dsi.yaml") } throws: {
+            "\($0)" == "/nonexistent/dsi.yaml: no such file"
+        }
+        _ = FileManager.default.createFile(atPath: dir.file("empty.yaml"), contents: Data())
         #expect { try HandlerConfig.load(path: dir.file("empty.yaml")) } throws: { "\($0)".contains("the file is empty") }
-        FileManager.default.createFile(atPath: dir.file("bin.yaml"), contents: Data([0xFF, 0xFE, 0x00, 0x80]))
+        _ = FileManager.default.createFile(atPath: dir.file("bin.yaml"), contents: Data([0xFF, 0xFE, 0x00, 0x80]))
         #expect { try HandlerConfig.load(path: dir.file("bin.yaml")) } throws: { "\($0)".contains("not UTF-8 text") }
-        FileManager.default.createFile(atPath: dir.file("big.yaml"), contents: Data(repeating: 0x20, count: HandlerConfig.maxFileSize + 1))
+        _ = FileManager.default.createFile(
+            atPath: dir.file("big.yaml"), contents: Data(repeating: 0x20, count: HandlerConfig.maxFileSize + 1))
         #expect { try HandlerConfig.load(path: dir.file("big.yaml")) } throws: { "\($0)".contains("too large") }
     }
 
@@ -103,7 +118,8 @@ import Testing
         #expect(try keys(feed) == fields(FeedConfig.self))
         var publisher = PublisherConfig(listen: "l")
         publisher.certificate = "c"; publisher.key = "k"; publisher.stateDirectory = "d"; publisher.maxQueuedBytes = 1
-        publisher.backPressure = .drop; publisher.ringSlots = 1; publisher.maxConnections = 1; publisher.maxConnectionsPerAddress = 1
+        publisher.backPressure = .drop; publisher.ringSlots = 1; publisher.maxConnections = 1;
+        publisher.maxConnectionsPerAddress = 1
         publisher.maxHandshakes = 1; publisher.handshakeTimeoutMs = 1; publisher.logLinesPerSecond = 1
         #expect(try keys(publisher) == fields(PublisherConfig.self))
         var handler = HandlerConfig(feeds: [], publisher: publisher, workers: [])
@@ -112,16 +128,22 @@ import Testing
         #expect(try keys(LineConfig(name: "n", group: "g")) == fields(LineConfig.self))
         #expect(try keys(WorkerConfig(name: "w", cpu: 0, idle: .spin, nodes: [])) == fields(WorkerConfig.self))
         #expect(try keys(FilterConfig(symbols: [], kinds: [], priceBand: .init(min: 0, max: 1))) == fields(FilterConfig.self))
-        #expect(try keys(NodeConfig(name: "n", kind: "feed", input: "i", options: NodeOptions(), priority: 0)) == fields(NodeConfig.self))
-        #expect(try keys(NodeOptions(symbols: [], kinds: [], priceBand: .init(min: 0, max: 1), backPressure: .drop, listen: "l"))
+        #expect(
+            try keys(NodeConfig(name: "n", kind: "feed", input: "i", options: NodeOptions(), priority: 0))
+                == fields(NodeConfig.self))
+        #expect(
+            try keys(NodeOptions(symbols: [], kinds: [], priceBand: .init(min: 0, max: 1), backPressure: .drop, listen: "l"))
                 == fields(NodeOptions.self))
     }
 
     @Test func checkPrintsTheResolvedConfigAndStartsNothing() throws {
-        let result = try Commands.run(Commands.dsi, ["run", "--check", "--config", Commands.root + "/feeds/loopback.yaml"], timeout: 30)
+        let result = try Commands.run(
+            Commands.dsi, ["run", "--check", "--config", Commands.root + "/feeds/loopback.yaml"], timeout: 30)
         #expect(result.status == 0, "\(result.stderr)")
-        for line in ["lineWaitMs: 10", "join: first", "confirmPackets: 3", "maxConnections: 1024", "ringSlots: 65536",
-                     "# memory allocated at start:", "feeds[0].maxOrders:"] {
+        for line in [
+            "lineWaitMs: 10", "join: first", "confirmPackets: 3", "maxConnections: 1024", "ringSlots: 65536",
+            "# memory allocated at start:", "feeds[0].maxOrders:",
+        ] {
             #expect(result.stdout.contains(line), "\(line) in:\n\(result.stdout)")
         }
         // The resolved form is itself a valid configuration that resolves the same.

@@ -85,7 +85,8 @@ struct JournalAgent: Agent {
         let journal = JournalAgent.Journal()
         let busy = JournalAgent(name: "busy", journal: journal, busyCycles: 20)
         let other = JournalAgent(name: "other", journal: journal, busyCycles: 1000)
-        var pair = favoured == .first
+        var pair =
+            favoured == .first
             ? PrioritizedPair(busy, other, favoured: .first, starvationLimit: 8)
             : PrioritizedPair(other, busy, favoured: .second, starvationLimit: 8)
         for _ in 0..<30 { _ = try pair.doWork() }

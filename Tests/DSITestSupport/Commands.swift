@@ -29,8 +29,10 @@ public enum Commands {
 
     /// Runs `executable` with `arguments`, waits at most `timeout` seconds (then kills it), returns its output.
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String], timeout: Double = 120,
-                           environment: [String: String] = [:]) throws -> Result {
+    public static func run(
+        _ executable: String, _ arguments: [String], timeout: Double = 120,
+        environment: [String: String] = [:]
+    ) throws -> Result {
         let process = try start(executable, arguments, environment: environment)
         return try process.wait(timeout: timeout)
     }
@@ -76,12 +78,13 @@ public enum Commands {
 
         func startReading() {
             for (pipe, isOut) in [(out, true), (err, false)] {
-                readers.append(BackgroundThread { [self] in
-                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                    lock.lock()
-                    if isOut { stdoutData = data } else { stderrData = data }
-                    lock.unlock()
-                })
+                readers.append(
+                    BackgroundThread { [self] in
+                        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                        lock.lock()
+                        if isOut { stdoutData = data } else { stderrData = data }
+                        lock.unlock()
+                    })
             }
         }
 
@@ -97,15 +100,17 @@ public enum Commands {
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
                 process.waitUntilExit()
                 readers.forEach { $0.join() }
-                throw TimedOut(command: ([process.executableURL?.path ?? "?"] + (process.arguments ?? [])).joined(separator: " "),
-                               stderr: String(decoding: stderrData, as: UTF8.self))
+                throw TimedOut(
+                    command: ([process.executableURL?.path ?? "?"] + (process.arguments ?? [])).joined(separator: " "),
+                    stderr: String(decoding: stderrData, as: UTF8.self))
             }
             process.waitUntilExit()
             readers.forEach { $0.join() }
             lock.lock()
             defer { lock.unlock() }
-            return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                          stderr: String(decoding: stderrData, as: UTF8.self))
+            return Result(
+                status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                stderr: String(decoding: stderrData, as: UTF8.self))
         }
     }
 

@@ -1,6 +1,6 @@
 import DSICore
-import DSIRuntime
 import DSINet
+import DSIRuntime
 import DSITestSupport
 import Foundation
 import Testing
@@ -37,7 +37,12 @@ import Testing
             a.sin_family = sa_family_t(AF_INET)
             a.sin_port = port.bigEndian
             a.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
-            let ok = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+            let ok =
+                withUnsafePointer(to: &a) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                } == 0
             close(fd)
             if ok { return }
             if !running.process.isRunning { break }
@@ -50,23 +55,40 @@ import Testing
         let dir = try TemporaryDirectory("dsi-e2e")
         defer { dir.remove() }
         let tls = try FreePort.tcp(), mcast = try FreePort.udp()
-        let gen = try Commands.run(Commands.dsi, ["gen", "--out", dir.file("s.pcap"), "--messages", "30000", "--seed", "5",
-                                                  "--group", "239.255.0.1:\(mcast)"])
+        let gen = try Commands.run(
+            Commands.dsi,
+            [
+                "gen", "--out", dir.file("s.pcap"), "--messages", "30000", "--seed", "5",
+                "--group", "239.255.0.1:\(mcast)",
+            ])
         #expect(gen.status == 0, "\(gen.stderr)")
 
-        let run = try Commands.start(Commands.dsi, ["run", "--config", try config(in: dir, tlsPort: tls, mcastPort: mcast), "--stats-interval", "0"])
+        let run = try Commands.start(
+            Commands.dsi, ["run", "--config", try config(in: dir, tlsPort: tls, mcastPort: mcast), "--stats-interval", "0"])
         try waitForListening(tls, run)
 
         // The self-signed certificate is made at first start; a verifying subscriber trusts exactly it.
         let cert = dir.path + "/state/tls/publisher-cert.pem"
         #expect(FileManager.default.fileExists(atPath: cert))
-        let subscriber = try Commands.start(Commands.dsi, ["subscribe", "127.0.0.1:\(tls)", "--ca", cert, "--count", "1000", "--format", "jsonl",
-                                                           "--idle-timeout", "30"])
-        let insecure = try Commands.start(Commands.dsi, ["subscribe", "127.0.0.1:\(tls)", "--insecure", "--count", "1000", "--format", "none",
-                                                         "--idle-timeout", "30"])
+        let subscriber = try Commands.start(
+            Commands.dsi,
+            [
+                "subscribe", "127.0.0.1:\(tls)", "--ca", cert, "--count", "1000", "--format", "jsonl",
+                "--idle-timeout", "30",
+            ])
+        let insecure = try Commands.start(
+            Commands.dsi,
+            [
+                "subscribe", "127.0.0.1:\(tls)", "--insecure", "--count", "1000", "--format", "none",
+                "--idle-timeout", "30",
+            ])
         Thread.sleep(forTimeInterval: 0.5)  // both connected before the feed starts
-        let replay = try Commands.run(Commands.dsi, ["replay", dir.file("s.pcap"), "--to", "239.255.0.1:\(mcast)", "--to", "239.255.0.2:\(mcast)",
-                                                     "--speed", "1"])
+        let replay = try Commands.run(
+            Commands.dsi,
+            [
+                "replay", dir.file("s.pcap"), "--to", "239.255.0.1:\(mcast)", "--to", "239.255.0.2:\(mcast)",
+                "--speed", "1",
+            ])
         #expect(replay.status == 0, "\(replay.stderr)")
 
         let got = try subscriber.wait(timeout: 60)
@@ -75,7 +97,9 @@ import Testing
         #expect(ticks.count == 1000)
         #expect(ticks.map { $0["streamSeq"] as? Int } == (1...1000).map { $0 })
         for tick in ticks {
-            for key in ["kind", "seq", "streamSeq", "stockLocate", "stock", "timestamp"] { #expect(tick[key] != nil, "missing \(key)") }
+            for key in ["kind", "seq", "streamSeq", "stockLocate", "stock", "timestamp"] {
+                #expect(tick[key] != nil, "missing \(key)")
+            }
             switch tick["kind"] as? String {
             case "trade": for key in ["price", "shares", "matchNumber"] { #expect(tick[key] is Int) }
             case "quote": for key in ["bidPrice", "bidSize", "askPrice", "askSize"] { #expect(tick[key] is Int) }
@@ -125,7 +149,8 @@ import Testing
             except ssl.SSLError as e:
                 print("tls1.2 refused")
             """
-        let py = try Commands.run("python3", ["-c", python, String(tls), dir.path + "/state/tls/publisher-cert.pem"], timeout: 20)
+        let py = try Commands.run(
+            "python3", ["-c", python, String(tls), dir.path + "/state/tls/publisher-cert.pem"], timeout: 20)
         #expect(py.stdout.split(separator: "\n") == ["TLSv1.3", "tls1.2 refused"], "\(py.stdout)\(py.stderr)")
     }
 
@@ -140,7 +165,8 @@ import Testing
         #expect(published > 1000)
         #expect(summary["ticksDelivered"] as? Int == published)
         let latency = try #require(summary["latency"] as? [String: Any])
-        let p50 = try #require(latency["p50"] as? Int), p99 = try #require(latency["p99"] as? Int), max = try #require(latency["max"] as? Int)
+        let p50 = try #require(latency["p50"] as? Int), p99 = try #require(latency["p99"] as? Int),
+            max = try #require(latency["max"] as? Int)
         #expect(p50 > 0 && p50 <= p99 && p99 <= max)
     }
 
@@ -164,7 +190,8 @@ import Testing
         let tls = try FreePort.tcp(), mcast = try FreePort.udp()
         let badCert = try config(in: dir, tlsPort: tls, mcastPort: mcast).replacingOccurrences(of: "run.yaml", with: "run.yaml")
         var text = try String(contentsOfFile: badCert, encoding: .utf8)
-        text = text.replacingOccurrences(of: "  stateDirectory:", with: "  certificate: /nonexistent/cert.pem\n  key: /nonexistent/key.pem\n  stateDirectory:")
+        text = text.replacingOccurrences(
+            of: "  stateDirectory:", with: "  certificate: /nonexistent/cert.pem\n  key: /nonexistent/key.pem\n  stateDirectory:")
         try text.write(toFile: dir.file("cert.yaml"), atomically: true, encoding: .utf8)
         try fails(["run", "--config", dir.file("cert.yaml")], saying: ["/nonexistent/cert.pem"])
 

@@ -11,7 +11,9 @@ import Testing
 /// server, lines running milliseconds apart, and handlers that join late.
 @Suite(.serialized) struct FaultToleranceTests {
     /// A session written twice: clean on two lines, and with the faults of a bad network.
-    func captures(_ dir: TemporaryDirectory, messages: Int = 30_000) throws -> (clean: String, faulty: String, report: CaptureFile.Report) {
+    func captures(_ dir: TemporaryDirectory, messages: Int = 30_000) throws -> (
+        clean: String, faulty: String, report: CaptureFile.Report
+    ) {
         let session = try SessionGenerator.generate(.init(messages: messages, seed: 31))
         var layout = CaptureFile.Layout()
         layout.lines = 2
@@ -62,10 +64,12 @@ import Testing
         try CaptureFile.write(session, to: dir.file("s.pcap"))
         let recoveryPort = try FreePort.udp()
         let live = try LiveFeed(dir: dir) { $0.recovery = "127.0.0.1:\(recoveryPort)" }
-        let replay = try Commands.run(Commands.dsi, [
-            "replay", dir.file("s.pcap"), "--to", live.lines[0].description, "--to", live.lines[1].description,
-            "--drop", "0.3", "--drop-seed", "9", "--recovery-port", String(recoveryPort), "--linger", "3",
-        ])
+        let replay = try Commands.run(
+            Commands.dsi,
+            [
+                "replay", dir.file("s.pcap"), "--to", live.lines[0].description, "--to", live.lines[1].description,
+                "--drop", "0.3", "--drop-seed", "9", "--recovery-port", String(recoveryPort), "--linger", "3",
+            ])
         #expect(replay.status == 0, "\(replay.stderr)")
         let outcome = live.finish()
         let lost = outcome.counters["lostMessages"]!

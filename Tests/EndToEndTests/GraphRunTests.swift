@@ -20,8 +20,9 @@ import Testing
         let port = try FreePort.udp()
         var publisher = PublisherConfig(listen: "127.0.0.1:0")
         publisher.stateDirectory = dir.path
-        var config = HandlerConfig(feeds: [FeedConfig(name: "g", interface: "127.0.0.1", lines: [LineConfig(name: "A", group: "239.255.0.1:\(port)")])],
-                                   publisher: publisher, workers: workers)
+        var config = HandlerConfig(
+            feeds: [FeedConfig(name: "g", interface: "127.0.0.1", lines: [LineConfig(name: "A", group: "239.255.0.1:\(port)")])],
+            publisher: publisher, workers: workers)
         config.graph = graph
         let validated = try config.validated(file: "(test)")
 
@@ -30,7 +31,9 @@ import Testing
             var sink = FilteringSink(inner: CollectingSink(), filter: validated.filter(of: branch))
             var processor = FeedProcessor(expectedOrders: 1 << 16)
             for p in session.packets {
-                p.payload.withUnsafeBytes { processor.process(packet: $0.baseAddress!, length: $0.count, receiveTime: p.time, sink: &sink) }
+                p.payload.withUnsafeBytes {
+                    processor.process(packet: $0.baseAddress!, length: $0.count, receiveTime: p.time, sink: &sink)
+                }
             }
             return sink.inner.ticks
         }
@@ -75,38 +78,52 @@ import Testing
     }
 
     @Test func filtersOnBothWorkers() throws {
-        check(try run(
-            graph: [NodeConfig(name: "itch", kind: "feed"),
-                    NodeConfig(name: "notB", kind: "filter", input: "itch", options: NodeOptions(symbols: ["ZXA", "ZXC", "ZXD"])),
+        check(
+            try run(
+                graph: [
+                    NodeConfig(name: "itch", kind: "feed"),
+                    NodeConfig(
+                        name: "notB", kind: "filter", input: "itch", options: NodeOptions(symbols: ["ZXA", "ZXC", "ZXD"])),
                     NodeConfig(name: "trades", kind: "filter", input: "notB", options: NodeOptions(kinds: ["trade"])),
-                    NodeConfig(name: "out", kind: "publish", input: "trades")],
-            workers: [WorkerConfig(name: "w0", cpu: 0, idle: .backoff, nodes: ["itch", "notB"]),
-                      WorkerConfig(name: "w1", cpu: 1, idle: .backoff, nodes: ["trades", "out"])]))
+                    NodeConfig(name: "out", kind: "publish", input: "trades"),
+                ],
+                workers: [
+                    WorkerConfig(name: "w0", cpu: 0, idle: .backoff, nodes: ["itch", "notB"]),
+                    WorkerConfig(name: "w1", cpu: 1, idle: .backoff, nodes: ["trades", "out"]),
+                ]))
     }
 
     /// Both stages on one worker: polled every cycle (equal priority), or either one favoured: nothing is lost in any.
     @Test(arguments: [(feed: 0, publish: 0), (feed: 1, publish: 0), (feed: 0, publish: 1)])
     func oneWorkerForEverything(priorities: (feed: Int, publish: Int)) throws {
-        check(try run(
-            graph: [NodeConfig(name: "itch", kind: "feed", priority: priorities.feed),
-                    NodeConfig(name: "notB", kind: "filter", input: "itch", options: NodeOptions(symbols: ["ZXA", "ZXC", "ZXD"])),
+        check(
+            try run(
+                graph: [
+                    NodeConfig(name: "itch", kind: "feed", priority: priorities.feed),
+                    NodeConfig(
+                        name: "notB", kind: "filter", input: "itch", options: NodeOptions(symbols: ["ZXA", "ZXC", "ZXD"])),
                     NodeConfig(name: "trades", kind: "filter", input: "notB", options: NodeOptions(kinds: ["trade"])),
-                    NodeConfig(name: "out", kind: "publish", input: "trades", priority: priorities.publish)],
-            workers: [WorkerConfig(name: "solo", cpu: 0, idle: .backoff, nodes: ["itch", "notB", "trades", "out"])]))
+                    NodeConfig(name: "out", kind: "publish", input: "trades", priority: priorities.publish),
+                ],
+                workers: [WorkerConfig(name: "solo", cpu: 0, idle: .backoff, nodes: ["itch", "notB", "trades", "out"])]))
     }
 
     /// A fan-out: one feed, two branches with their own filters and publishers, one publisher on the feed's worker
     /// and one on a worker of its own. Each subscriber gets exactly its branch's ticks.
     @Test func twoBranchesTwoPublishers() throws {
         let results = try run(
-            graph: [NodeConfig(name: "itch", kind: "feed"),
-                    NodeConfig(name: "notB", kind: "filter", input: "itch", options: NodeOptions(symbols: ["ZXA", "ZXC", "ZXD"])),
-                    NodeConfig(name: "trades", kind: "filter", input: "notB", options: NodeOptions(kinds: ["trade"])),
-                    NodeConfig(name: "tradesOut", kind: "publish", input: "trades"),
-                    NodeConfig(name: "quotes", kind: "filter", input: "itch", options: NodeOptions(kinds: ["quote"])),
-                    NodeConfig(name: "quotesOut", kind: "publish", input: "quotes", options: NodeOptions(listen: "127.0.0.1:0"))],
-            workers: [WorkerConfig(name: "w0", cpu: 0, idle: .backoff, nodes: ["itch", "notB", "quotes", "quotesOut"]),
-                      WorkerConfig(name: "w1", cpu: 1, idle: .backoff, nodes: ["trades", "tradesOut"])])
+            graph: [
+                NodeConfig(name: "itch", kind: "feed"),
+                NodeConfig(name: "notB", kind: "filter", input: "itch", options: NodeOptions(symbols: ["ZXA", "ZXC", "ZXD"])),
+                NodeConfig(name: "trades", kind: "filter", input: "notB", options: NodeOptions(kinds: ["trade"])),
+                NodeConfig(name: "tradesOut", kind: "publish", input: "trades"),
+                NodeConfig(name: "quotes", kind: "filter", input: "itch", options: NodeOptions(kinds: ["quote"])),
+                NodeConfig(name: "quotesOut", kind: "publish", input: "quotes", options: NodeOptions(listen: "127.0.0.1:0")),
+            ],
+            workers: [
+                WorkerConfig(name: "w0", cpu: 0, idle: .backoff, nodes: ["itch", "notB", "quotes", "quotesOut"]),
+                WorkerConfig(name: "w1", cpu: 1, idle: .backoff, nodes: ["trades", "tradesOut"]),
+            ])
         #expect(results.count == 2)
         check(results[0])
         check(results[1])

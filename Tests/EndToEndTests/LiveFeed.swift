@@ -40,9 +40,11 @@ final class LiveFeed: @unchecked Sendable {
     /// Starts a handler whose feed `configure` may adjust (recovery server, join policy, waits).
     init(dir: TemporaryDirectory, configure: (inout FeedConfig) -> Void = { _ in }) throws {
         port = try FreePort.udp()
-        var feed = FeedConfig(name: "live", interface: "127.0.0.1", lines: [
-            LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
-        ])
+        var feed = FeedConfig(
+            name: "live", interface: "127.0.0.1",
+            lines: [
+                LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
+            ])
         feed.maxOrders = 200_000
         configure(&feed)
         var publisher = PublisherConfig(listen: "127.0.0.1:0")

@@ -1,8 +1,8 @@
 import DSICore
 import DSIFeeds
+import DSINet
 import DSIPcap
 import DSIRuntime
-import DSINet
 import DSITestSupport
 import Foundation
 import Testing
@@ -22,8 +22,10 @@ import Testing
         layout.faults.foreignPackets = 1
         layout.faults.wildPackets = 1
         try CaptureFile.write(session, to: dir.file("gen.pcap"), layout: layout)
-        var paths = [dir.file("gen.pcap"), Commands.root + "/Fuzz/corpus/capture/nasdaq-vlan.pcap",
-                     Commands.root + "/Fuzz/corpus/capture/generated.pcapng"]
+        var paths = [
+            dir.file("gen.pcap"), Commands.root + "/Fuzz/corpus/capture/nasdaq-vlan.pcap",
+            Commands.root + "/Fuzz/corpus/capture/generated.pcapng",
+        ]
         paths.removeAll { !FileManager.default.fileExists(atPath: $0) }
         return try paths.map { Array(try Data(contentsOf: URL(fileURLWithPath: $0))) }
     }
@@ -67,7 +69,10 @@ import Testing
             let mutant = Self.mutate(bases[i % bases.count], &random)
             let path = dir.file("m\(i).pcap")
             try Data(mutant).write(to: URL(fileURLWithPath: path))
-            for command in [["decode", path], ["ticks", path], ["replay", path, "--topspeed", "--to", "239.255.7.7:\(port)", "--recovery-port", "0", "--linger", "0.1"]] {
+            for command in [
+                ["decode", path], ["ticks", path],
+                ["replay", path, "--topspeed", "--to", "239.255.7.7:\(port)", "--recovery-port", "0", "--linger", "0.1"],
+            ] {
                 let result = try Commands.run(Commands.dsi, command, timeout: 30, environment: ["SWIFT_BACKTRACE": "enable=no"])
                 let name = "\(command[0]) of mutant \(i)"
                 #expect(result.status == 0 || result.status == 1, "\(name) died (\(result.status)): \(result.stderr.suffix(400))")

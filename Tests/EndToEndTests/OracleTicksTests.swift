@@ -23,7 +23,8 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try CaptureFile.write(try SessionGenerator.generate(.init(messages: 5_000, seed: 2)), to: dir.file("s.pcap"))
-        let config = try String(contentsOfFile: Commands.root + "/feeds/loopback.yaml", encoding: .utf8)
+        let config =
+            try String(contentsOfFile: Commands.root + "/feeds/loopback.yaml", encoding: .utf8)
             + "filters:\n  - {symbols: [ZXA]}\n  - {kinds: [trade]}\n"
         try config.write(toFile: dir.file("f.yaml"), atomically: true, encoding: .utf8)
         let all = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap")]).stdout)
@@ -51,8 +52,9 @@ import Testing
         #expect(got.count == expected.count && got.count > 10)
         #expect(got.map { $0["seq"] as? Int } == expected.map { $0["seq"] as? Int })
         let trades = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config]).stdout)
-        #expect(!trades.isEmpty && trades.allSatisfy { $0["kind"] as? String == "trade" || $0["kind"] as? String == "tradeBreak" },
-                "without --publish, the first branch")
+        #expect(
+            !trades.isEmpty && trades.allSatisfy { $0["kind"] as? String == "trade" || $0["kind"] as? String == "tradeBreak" },
+            "without --publish, the first branch")
         let unknown = try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config, "--publish", "nope"])
         #expect(unknown.status != 0 && unknown.stderr.contains("no publish node 'nope'") && unknown.stderr.contains("quotesOut"))
     }
@@ -66,14 +68,20 @@ import Testing
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
         let ours = try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"])
         #expect(ours.status == 0, "\(ours.stderr)")
-        let theirs = try Commands.run(Commands.python, [Commands.root + "/tools/oracles/itchbook_ticks.py", dir.file("s.pcap"), "30001"])
+        let theirs = try Commands.run(
+            Commands.python, [Commands.root + "/tools/oracles/itchbook_ticks.py", dir.file("s.pcap"), "30001"])
         #expect(theirs.status == 0, "itch-book oracle failed (run tools/setup.sh --test): \(theirs.stderr)")
         let a = try jsonLines(ours.stdout).compactMap(project)
         let b = try jsonLines(theirs.stdout).compactMap(project)
         #expect(a.count == b.count)
         #expect(a.count > 1000)
         let firstDifference = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }
-        #expect(firstDifference == nil, "first difference at \(firstDifference?.offset ?? -1): ours \(firstDifference?.element.0 ?? "") itch-book \(firstDifference?.element.1 ?? "")")
-        #expect(a.contains { $0.hasPrefix("tradeBreak|") } && a.contains { $0.hasPrefix("trade|") } && a.contains { $0.hasPrefix("quote|") })
+        #expect(
+            firstDifference == nil,
+            "first difference at \(firstDifference?.offset ?? -1): ours \(firstDifference?.element.0 ?? "") itch-book \(firstDifference?.element.1 ?? "")"
+        )
+        #expect(
+            a.contains { $0.hasPrefix("tradeBreak|") } && a.contains { $0.hasPrefix("trade|") }
+                && a.contains { $0.hasPrefix("quote|") })
     }
 }

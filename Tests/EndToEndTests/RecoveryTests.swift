@@ -19,12 +19,15 @@ import Testing
     /// re-requests from `serveFrom`, and collects the gap ticks a subscriber sees.
     func run(capture: String, destinations: Bool, drop: Double, serveFrom: String?, dir: TemporaryDirectory) throws -> Outcome {
         let port = try FreePort.udp()
-        var feed = FeedConfig(name: "rec", interface: "127.0.0.1", lines: [
-            LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
-        ])
+        var feed = FeedConfig(
+            name: "rec", interface: "127.0.0.1",
+            lines: [
+                LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
+            ])
         var server: RecoveryServer? = nil
         if let serveFrom {
-            let s = try RecoveryServer(listen: IPv4Endpoint("127.0.0.1:0")!, store: try RecoveryServer.Store.load(capture: serveFrom))
+            let s = try RecoveryServer(
+                listen: IPv4Endpoint("127.0.0.1:0")!, store: try RecoveryServer.Store.load(capture: serveFrom))
             server = s
             feed.recovery = "127.0.0.1:\(s.port)"
         }
@@ -65,8 +68,9 @@ import Testing
         reading.join()
         stop.value = true
         serving?.join()
-        return Outcome(counters: Dictionary(uniqueKeysWithValues: handler.counters.snapshot), gapTicks: collected.gaps,
-                       ticks: handler.publisher.ticksPublished.load)
+        return Outcome(
+            counters: Dictionary(uniqueKeysWithValues: handler.counters.snapshot), gapTicks: collected.gaps,
+            ticks: handler.publisher.ticksPublished.load)
     }
 
     final class Stop: @unchecked Sendable { var value = false }
@@ -91,7 +95,8 @@ import Testing
         defer { dir.remove() }
         let session = try SessionGenerator.generate(.init(messages: 20_000, seed: 10))
         try CaptureFile.write(session, to: dir.file("full.pcap"))
-        let outcome = try run(capture: dir.file("full.pcap"), destinations: true, drop: 0.2, serveFrom: dir.file("full.pcap"), dir: dir)
+        let outcome = try run(
+            capture: dir.file("full.pcap"), destinations: true, drop: 0.2, serveFrom: dir.file("full.pcap"), dir: dir)
         #expect(outcome.counters["messages"] == 20_000)
         #expect(outcome.counters["recoveredMessages"]! > 0, "some packets were dropped on both lines and re-requested")
         #expect(outcome.counters["recoveryRequests"]! > 0)
@@ -109,10 +114,15 @@ import Testing
         var expected: [(UInt64, UInt64)] = []
         for (first, count) in report.droppedEverywhere {
             let last = first + UInt64(count) - 1
-            if let previous = expected.last, previous.1 + 1 == first { expected[expected.count - 1].1 = last } else { expected.append((first, last)) }
+            if let previous = expected.last, previous.1 + 1 == first {
+                expected[expected.count - 1].1 = last
+            } else {
+                expected.append((first, last))
+            }
         }
         // The server has only what the capture has, so these ranges cannot be recovered.
-        let outcome = try run(capture: dir.file("holes.pcap"), destinations: false, drop: 0, serveFrom: dir.file("holes.pcap"), dir: dir)
+        let outcome = try run(
+            capture: dir.file("holes.pcap"), destinations: false, drop: 0, serveFrom: dir.file("holes.pcap"), dir: dir)
         #expect(outcome.gapTicks.map(\.0) == expected.map(\.0))
         #expect(outcome.gapTicks.map(\.1) == expected.map(\.1))
         let lost = expected.reduce(0) { $0 + $1.1 - $1.0 + 1 }

@@ -69,11 +69,13 @@ enum Socket {
     }
 
     static func bind(_ fd: Int32, _ endpoint: IPv4Endpoint) throws {
-        try withSocketAddress(endpoint) { address, length in try syscall("bind(\(endpoint))") { Glibc.bind(fd, address, length) } }
+        _ = try withSocketAddress(endpoint) { address, length in
+            try syscall("bind(\(endpoint))") { Glibc.bind(fd, address, length) }
+        }
     }
 
     static func connect(_ fd: Int32, _ endpoint: IPv4Endpoint) throws {
-        try withSocketAddress(endpoint) { address, length in
+        _ = try withSocketAddress(endpoint) { address, length in
             try syscall("connect(\(endpoint))") { Glibc.connect(fd, address, length) }
         }
     }
@@ -82,7 +84,7 @@ enum Socket {
     static func localEndpoint(_ fd: Int32) throws -> IPv4Endpoint {
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &address) { p in
+        _ = try withUnsafeMutablePointer(to: &address) { p in
             try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
                 try syscall("getsockname") { getsockname(fd, sa, &length) }
             }
@@ -116,8 +118,9 @@ enum Socket {
 
     /// Sets a receive timeout, so that a blocking receive returns (nil) to let its caller look at a stop condition.
     static func setReceiveTimeout(_ fd: Int32, nanos: UInt64) throws {
-        try setOption(fd, SOL_SOCKET, SO_RCVTIMEO,
-                      timeval(tv_sec: Int(nanos / 1_000_000_000), tv_usec: Int(nanos % 1_000_000_000 / 1_000)), "SO_RCVTIMEO")
+        try setOption(
+            fd, SOL_SOCKET, SO_RCVTIMEO,
+            timeval(tv_sec: Int(nanos / 1_000_000_000), tv_usec: Int(nanos % 1_000_000_000 / 1_000)), "SO_RCVTIMEO")
     }
 }
 

@@ -7,13 +7,16 @@ enum ConfigCheck {
     /// Checks `node` as a `section` at `path` (empty at the top).
     static func check(_ node: Node, as section: any ConfigSection.Type, path: String, file: String) throws {
         guard case .mapping(let mapping) = node else {
-            throw ConfigError(file: file, key: path.isEmpty ? nil : path,
-                              problem: "expected a mapping of keys (\(section.fields.map(\.key).joined(separator: ", "))), found \(describe(node))")
+            throw ConfigError(
+                file: file, key: path.isEmpty ? nil : path,
+                problem:
+                    "expected a mapping of keys (\(section.fields.map(\.key).joined(separator: ", "))), found \(describe(node))")
         }
         let keys = section.fields.map(\.key)
         for (keyNode, value) in mapping {
             guard case .scalar(let scalar) = keyNode else {
-                throw ConfigError(file: file, key: path.isEmpty ? nil : path, problem: "a key must be a word, found \(describe(keyNode))")
+                throw ConfigError(
+                    file: file, key: path.isEmpty ? nil : path, problem: "a key must be a word, found \(describe(keyNode))")
             }
             let key = scalar.string
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
@@ -36,7 +39,9 @@ enum ConfigCheck {
         case .section(let section):
             try check(node, as: section, path: path, file: file)
         case .list(let element):
-            guard case .sequence(let sequence) = node else { throw fail("expected a list (\(field.expectation)), found \(describe(node))") }
+            guard case .sequence(let sequence) = node else {
+                throw fail("expected a list (\(field.expectation)), found \(describe(node))")
+            }
             for (i, item) in sequence.enumerated() { try check(item, as: element, path: "\(path)[\(i)]", file: file) }
         case .text:
             guard case .scalar = node else { throw fail("expected text, found \(describe(node))") }
@@ -46,14 +51,18 @@ enum ConfigCheck {
                 throw fail("'\(s.string)' is not a whole number; expected \(field.expectation)")
             }
             guard range.contains(value) else {
-                throw fail("\(ConfigField.grouped(value))\(unit.isEmpty ? "" : " \(unit)") is out of range; expected \(field.expectation)")
+                throw fail(
+                    "\(ConfigField.grouped(value))\(unit.isEmpty ? "" : " \(unit)") is out of range; expected \(field.expectation)"
+                )
             }
         case .number(let range, _):
             guard case .scalar(let s) = node else { throw fail("expected \(field.expectation), found \(describe(node))") }
             guard let value = Double(s.string.replacingOccurrences(of: "_", with: "")), value.isFinite else {
                 throw fail("'\(s.string)' is not a number; expected \(field.expectation)")
             }
-            guard range.contains(value) else { throw fail("\(ConfigField.plain(value)) is out of range; expected \(field.expectation)") }
+            guard range.contains(value) else {
+                throw fail("\(ConfigField.plain(value)) is out of range; expected \(field.expectation)")
+            }
         case .choice(let words):
             guard case .scalar(let s) = node else { throw fail("expected \(field.expectation), found \(describe(node))") }
             guard words.contains(s.string) else {

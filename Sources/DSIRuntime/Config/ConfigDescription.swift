@@ -53,12 +53,14 @@ extension ValidatedConfig {
         ]
         var seen = Set<String>()
         for worker in [pipelineWorker] + graph.branches.compactMap(\.worker) where seen.insert(worker.name).inserted {
-            lines.append("#   \(worker.name): CPU \(worker.cpu.map(String.init) ?? "any"), idle \((worker.idle ?? .backoff).rawValue)")
+            lines.append(
+                "#   \(worker.name): CPU \(worker.cpu.map(String.init) ?? "any"), idle \((worker.idle ?? .backoff).rawValue)")
         }
         let memory = MachineLimits.memory(for: self)
         let total = memory.reduce(0) { $0 + $1.bytes }
-        lines.append("# memory allocated at start: \(MachineLimits.gib(total))"
-                     + (MachineLimits.availableMemory.map { " of \(MachineLimits.gib($0)) available" } ?? ""))
+        lines.append(
+            "# memory allocated at start: \(MachineLimits.gib(total))"
+                + (MachineLimits.availableMemory.map { " of \(MachineLimits.gib($0)) available" } ?? ""))
         lines += memory.map { "#   \($0.key): \(MachineLimits.gib($0.bytes))" }
         return lines.joined(separator: "\n")
     }

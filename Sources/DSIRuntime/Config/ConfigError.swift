@@ -10,4 +10,3 @@ public struct ConfigError: Error, CustomStringConvertible {
     }
     public var description: String { key.map { "\(file): \($0): \(problem)" } ?? "\(file): \(problem)" }
 }
-

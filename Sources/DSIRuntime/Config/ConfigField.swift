@@ -24,8 +24,10 @@ public indirect enum ConfigField: Sendable {
     var expectation: String {
         switch self {
         case .text: "text"
-        case .integer(let range, let unit): "a whole number from \(Self.grouped(range.lowerBound)) to \(Self.grouped(range.upperBound))\(unit.isEmpty ? "" : " (\(unit))")"
-        case .number(let range, let unit): "a number from \(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))\(unit.isEmpty ? "" : " (\(unit))")"
+        case .integer(let range, let unit):
+            "a whole number from \(Self.grouped(range.lowerBound)) to \(Self.grouped(range.upperBound))\(unit.isEmpty ? "" : " (\(unit))")"
+        case .number(let range, let unit):
+            "a number from \(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))\(unit.isEmpty ? "" : " (\(unit))")"
         case .choice(let words): "one of \(words.joined(separator: ", "))"
         case .section(let type): "a mapping with the keys \(type.fields.map(\.key).joined(separator: ", "))"
         case .list(let element): "a list, each \(element.expectation)"

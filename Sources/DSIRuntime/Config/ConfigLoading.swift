@@ -16,13 +16,17 @@ extension HandlerConfig {
         do {
             node = try Yams.compose(yaml: text)
         } catch YamlError.duplicatedKeysInMapping(let duplicates, _) {
-            throw ConfigError(file: file, key: nil, problem: "a key is given twice in one mapping: \(duplicates.map { "'\($0)'" }.joined(separator: ", "))")
+            throw ConfigError(
+                file: file, key: nil,
+                problem: "a key is given twice in one mapping: \(duplicates.map { "'\($0)'" }.joined(separator: ", "))")
         } catch {
             // libyaml's report spans lines (it quotes the text); the first says where and what.
             let first = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             throw ConfigError(file: file, key: nil, problem: "invalid YAML at \(first)")
         }
-        guard let node else { throw ConfigError(file: file, key: nil, problem: "the file holds no configuration (it is empty or only comments)") }
+        guard let node else {
+            throw ConfigError(file: file, key: nil, problem: "the file holds no configuration (it is empty or only comments)")
+        }
         try ConfigCheck.check(node, as: HandlerConfig.self, path: "", file: file)
         let config: HandlerConfig
         do {
@@ -50,16 +54,22 @@ extension HandlerConfig {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw fail("cannot read it: \(String(cString: strerror(errno)))") }
-        guard info.st_mode & S_IFMT != S_IFDIR else { throw fail("is a directory; give the YAML file in it (for example feeds/loopback.yaml)") }
+        guard info.st_mode & S_IFMT != S_IFDIR else {
+            throw fail("is a directory; give the YAML file in it (for example feeds/loopback.yaml)")
+        }
         guard info.st_mode & S_IFMT == S_IFREG else { throw fail("is not a regular file") }
         guard info.st_size > 0 else { throw fail("the file is empty") }
-        guard info.st_size <= maxFileSize else { throw fail("\(info.st_size) bytes is too large for a configuration (at most \(maxFileSize)): is it the right file?") }
+        guard info.st_size <= maxFileSize else {
+            throw fail("\(info.st_size) bytes is too large for a configuration (at most \(maxFileSize)): is it the right file?")
+        }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var filled = 0
         while filled < bytes.count {
             let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw fail("cannot read it: \(n < 0 ? String(cString: strerror(errno)) : "it shrank while being read")") }
+            guard n > 0 else {
+                throw fail("cannot read it: \(n < 0 ? String(cString: strerror(errno)) : "it shrank while being read")")
+            }
             filled += n
         }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("not UTF-8 text: is it the right file?") }
@@ -78,7 +88,11 @@ extension DecodingError {
         }
         var out = ""
         for key in path {
-            if let index = key.intValue { out += "[\(index)]" } else { out += out.isEmpty ? key.stringValue : "." + key.stringValue }
+            if let index = key.intValue {
+                out += "[\(index)]"
+            } else {
+                out += out.isEmpty ? key.stringValue : "." + key.stringValue
+            }
         }
         return out.isEmpty ? "(top level)" : out
     }

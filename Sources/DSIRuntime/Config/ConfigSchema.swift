@@ -188,8 +188,10 @@ public struct NodeOptions: Codable, Sendable {
     public var backPressure: BackPressure?
     public var listen: String?
 
-    public init(symbols: [String]? = nil, kinds: [String]? = nil, priceBand: FilterConfig.PriceBand? = nil,
-                backPressure: BackPressure? = nil, listen: String? = nil) {
+    public init(
+        symbols: [String]? = nil, kinds: [String]? = nil, priceBand: FilterConfig.PriceBand? = nil,
+        backPressure: BackPressure? = nil, listen: String? = nil
+    ) {
         self.symbols = symbols
         self.kinds = kinds
         self.priceBand = priceBand

@@ -8,7 +8,10 @@ extension HandlerConfig {
     public func validated(file: String) throws -> ValidatedConfig {
         func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: file, key: key, problem: problem) }
         guard feeds.count == 1 else {
-            throw fail("feeds", feeds.isEmpty ? "at least one feed is required" : "one feed per handler is supported for now (\(feeds.count) given)")
+            throw fail(
+                "feeds",
+                feeds.isEmpty
+                    ? "at least one feed is required" : "one feed per handler is supported for now (\(feeds.count) given)")
         }
         let feed = feeds[0]
         guard feed.protocol == "moldudp64-itch50" else {
@@ -22,35 +25,46 @@ extension HandlerConfig {
         var seen = Set<String>()
         for (i, line) in feed.lines.enumerated() {
             guard let group = IPv4Endpoint(line.group), group.address.isMulticast, group.port != 0 else {
-                throw fail("feeds[0].lines[\(i)].group", "'\(line.group)' is not a multicast group:port (224.0.0.0/4, port 1-65535)")
+                throw fail(
+                    "feeds[0].lines[\(i)].group", "'\(line.group)' is not a multicast group:port (224.0.0.0/4, port 1-65535)")
             }
-            guard seen.insert(line.name).inserted else { throw fail("feeds[0].lines[\(i)].name", "duplicate line name '\(line.name)'") }
+            guard seen.insert(line.name).inserted else {
+                throw fail("feeds[0].lines[\(i)].name", "duplicate line name '\(line.name)'")
+            }
             lines.append(.init(name: line.name, group: group))
         }
         guard let listen = IPv4Endpoint(publisher.listen) else {
             throw fail("publisher.listen", "'\(publisher.listen)' is not an address:port")
         }
         if (publisher.certificate == nil) != (publisher.key == nil) {
-            throw fail(publisher.certificate == nil ? "publisher.certificate" : "publisher.key",
-                       "give both certificate and key, or neither (for a self-signed one)")
+            throw fail(
+                publisher.certificate == nil ? "publisher.certificate" : "publisher.key",
+                "give both certificate and key, or neither (for a self-signed one)")
         }
         // Numbers set in code were not checked against the schema as YAML is: check them here, by the same table.
-        try Self.checkRanges(FeedConfig.self, at: "feeds[0]", file: file, values: [
-            ("maxOrders", feed.maxOrders.map(Double.init)), ("receiveBuffer", feed.receiveBuffer.map(Double.init)),
-            ("busyPollMicros", feed.busyPollMicros.map(Double.init)), ("lineWaitMs", feed.lineWaitMs),
-            ("maxLineLagMs", feed.maxLineLagMs), ("recoveryTimeoutMs", feed.recoveryTimeoutMs),
-            ("recoveryRetries", feed.recoveryRetries.map(Double.init)), ("requestMessages", feed.requestMessages.map(Double.init)),
-            ("maxRequestsInFlight", feed.maxRequestsInFlight.map(Double.init)), ("requestsPerSecond", feed.requestsPerSecond),
-            ("holdBytes", feed.holdBytes.map(Double.init)), ("confirmPackets", feed.confirmPackets.map(Double.init)),
-            ("sequenceSlack", feed.sequenceSlack.map(Double.init)), ("maxMessagesPerSecond", feed.maxMessagesPerSecond.map(Double.init)),
-        ])
-        try Self.checkRanges(PublisherConfig.self, at: "publisher", file: file, values: [
-            ("maxQueuedBytes", publisher.maxQueuedBytes.map(Double.init)), ("ringSlots", publisher.ringSlots.map(Double.init)),
-            ("maxConnections", publisher.maxConnections.map(Double.init)),
-            ("maxConnectionsPerAddress", publisher.maxConnectionsPerAddress.map(Double.init)),
-            ("maxHandshakes", publisher.maxHandshakes.map(Double.init)), ("handshakeTimeoutMs", publisher.handshakeTimeoutMs),
-            ("logLinesPerSecond", publisher.logLinesPerSecond.map(Double.init)),
-        ])
+        try Self.checkRanges(
+            FeedConfig.self, at: "feeds[0]", file: file,
+            values: [
+                ("maxOrders", feed.maxOrders.map(Double.init)), ("receiveBuffer", feed.receiveBuffer.map(Double.init)),
+                ("busyPollMicros", feed.busyPollMicros.map(Double.init)), ("lineWaitMs", feed.lineWaitMs),
+                ("maxLineLagMs", feed.maxLineLagMs), ("recoveryTimeoutMs", feed.recoveryTimeoutMs),
+                ("recoveryRetries", feed.recoveryRetries.map(Double.init)),
+                ("requestMessages", feed.requestMessages.map(Double.init)),
+                ("maxRequestsInFlight", feed.maxRequestsInFlight.map(Double.init)), ("requestsPerSecond", feed.requestsPerSecond),
+                ("holdBytes", feed.holdBytes.map(Double.init)), ("confirmPackets", feed.confirmPackets.map(Double.init)),
+                ("sequenceSlack", feed.sequenceSlack.map(Double.init)),
+                ("maxMessagesPerSecond", feed.maxMessagesPerSecond.map(Double.init)),
+            ])
+        try Self.checkRanges(
+            PublisherConfig.self, at: "publisher", file: file,
+            values: [
+                ("maxQueuedBytes", publisher.maxQueuedBytes.map(Double.init)),
+                ("ringSlots", publisher.ringSlots.map(Double.init)),
+                ("maxConnections", publisher.maxConnections.map(Double.init)),
+                ("maxConnectionsPerAddress", publisher.maxConnectionsPerAddress.map(Double.init)),
+                ("maxHandshakes", publisher.maxHandshakes.map(Double.init)), ("handshakeTimeoutMs", publisher.handshakeTimeoutMs),
+                ("logLinesPerSecond", publisher.logLinesPerSecond.map(Double.init)),
+            ])
         let maxOrders = feed.maxOrders ?? 1_000_000
         var recovery = RecoveryPolicy()
         recovery.lines = lines.count
@@ -81,7 +95,8 @@ extension HandlerConfig {
         }
         if let join = feed.join {
             guard let policy = JoinPolicy(join) else {
-                throw fail("feeds[0].join", "'\(join)' is not a join policy; expected first, recover, or a sequence number from 1")
+                throw fail(
+                    "feeds[0].join", "'\(join)' is not a join policy; expected first, recover, or a sequence number from 1")
             }
             recovery.join = policy
         }
@@ -108,8 +123,10 @@ extension HandlerConfig {
             if branch.worker == nil {
                 // One thread fills and drains the ring: waiting on a full ring would wait for itself.
                 guard given != .block else {
-                    throw fail(branch.backPressureGiven == nil ? "publisher.backPressure" : "\(nodeKey(branch.publish)).options.backPressure",
-                               "block needs the publisher on a worker of its own (the feed's worker runs '\(branch.publish)' here)")
+                    throw fail(
+                        branch.backPressureGiven == nil
+                            ? "publisher.backPressure" : "\(nodeKey(branch.publish)).options.backPressure",
+                        "block needs the publisher on a worker of its own (the feed's worker runs '\(branch.publish)' here)")
                 }
                 graph.branches[b].backPressure = .drop
             } else {
@@ -121,12 +138,16 @@ extension HandlerConfig {
         var bound: [(endpoint: IPv4Endpoint, publish: String)] = []
         for branch in graph.branches {
             let endpoint = branch.listen ?? listen
-            if endpoint.port != 0, let other = bound.first(where: {
-                $0.endpoint.port == endpoint.port
-                    && ($0.endpoint.address == endpoint.address || $0.endpoint.address.value == 0 || endpoint.address.value == 0)
-            }) {
-                throw fail(branch.listen == nil ? "publisher.listen" : "\(nodeKey(branch.publish)).options.listen",
-                           "\(endpoint) is also where '\(other.publish)' listens (\(other.endpoint))")
+            if endpoint.port != 0,
+                let other = bound.first(where: {
+                    $0.endpoint.port == endpoint.port
+                        && ($0.endpoint.address == endpoint.address || $0.endpoint.address.value == 0
+                            || endpoint.address.value == 0)
+                })
+            {
+                throw fail(
+                    branch.listen == nil ? "publisher.listen" : "\(nodeKey(branch.publish)).options.listen",
+                    "\(endpoint) is also where '\(other.publish)' listens (\(other.endpoint))")
             }
             bound.append((endpoint, branch.publish))
         }
@@ -151,8 +172,10 @@ extension HandlerConfig {
     }
 
     /// Checks values set in code against their section's fields (YAML was checked by `ConfigCheck` already).
-    static func checkRanges(_ section: any ConfigSection.Type, at path: String, file: String,
-                            values: [(key: String, value: Double?)]) throws {
+    static func checkRanges(
+        _ section: any ConfigSection.Type, at path: String, file: String,
+        values: [(key: String, value: Double?)]
+    ) throws {
         for (key, value) in values {
             guard let value, let field = section.fields.first(where: { $0.key == key })?.field else { continue }
             let inRange: Bool
@@ -162,8 +185,9 @@ extension HandlerConfig {
             default: inRange = true
             }
             guard inRange else {
-                throw ConfigError(file: file, key: "\(path).\(key)",
-                                  problem: "\(ConfigField.plain(value)) is out of range; expected \(field.expectation)")
+                throw ConfigError(
+                    file: file, key: "\(path).\(key)",
+                    problem: "\(ConfigField.plain(value)) is out of range; expected \(field.expectation)")
             }
         }
     }
@@ -171,7 +195,8 @@ extension HandlerConfig {
     /// Without `graph:`: feed → the `filters:` chain → publish, on workers named `pipeline` and `publisher`.
     func defaultGraph(fail: (String, String) -> ConfigError) throws -> ProcessingGraph {
         var pipeline = WorkerConfig(name: "pipeline", cpu: 0, idle: .backoff)
-        var publisherWorker = WorkerConfig(name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: .backoff)
+        var publisherWorker = WorkerConfig(
+            name: "publisher", cpu: ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0, idle: .backoff)
         for (i, worker) in (workers ?? []).enumerated() {
             guard worker.nodes == nil else { throw fail("workers[\(i)].nodes", "nodes are placed only when there is a graph") }
             switch worker.name {
@@ -196,7 +221,8 @@ extension HandlerConfig {
             let given = [entry.symbols != nil, entry.kinds != nil, entry.priceBand != nil].filter { $0 }.count
             guard given == 1 else { throw fail(key, "give exactly one of symbols, kinds, priceBand") }
             if let symbols = entry.symbols {
-                guard !symbols.isEmpty, symbols.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 8 && $0.allSatisfy(\.isASCII) }) else {
+                guard !symbols.isEmpty, symbols.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 8 && $0.allSatisfy(\.isASCII) })
+                else {
                     throw fail(key + ".symbols", "a non-empty list of symbols of 1 to 8 ASCII characters")
                 }
                 conditions.append(TickFilter.symbols(symbols))

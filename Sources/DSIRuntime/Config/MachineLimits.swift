@@ -23,8 +23,9 @@ public enum MachineLimits {
     /// Memory the kernel reports available now (`MemAvailable`), bytes; nil when it cannot be read.
     public static var availableMemory: Int? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
-              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
         return kib * 1024
     }
 
@@ -41,20 +42,26 @@ public enum MachineLimits {
         let total = needs.reduce(0) { $0 + $1.bytes }
         if let available, total > available / 10 * 9 {
             let biggest = needs[0]
-            throw ConfigError(file: config.file, key: biggest.key, problem: """
-                the handler would allocate \(gib(total)) up front (\(gib(biggest.bytes)) of it for this), but this machine \
-                has \(gib(available)) available; lower it
-                """)
+            throw ConfigError(
+                file: config.file, key: biggest.key,
+                problem: """
+                    the handler would allocate \(gib(total)) up front (\(gib(biggest.bytes)) of it for this), but this machine \
+                    has \(gib(available)) available; lower it
+                    """)
         }
         if let limit = receiveBufferMax, config.receiveBuffer > limit, geteuid() != 0 {
-            throw ConfigError(file: config.file, key: "feeds[0].receiveBuffer", problem: """
-                \(config.receiveBuffer) bytes is more than the kernel grants this user (net.core.rmem_max is \(limit)); \
-                raise it (sysctl -w net.core.rmem_max=\(config.receiveBuffer)), run with CAP_NET_ADMIN, or ask for less
-                """)
+            throw ConfigError(
+                file: config.file, key: "feeds[0].receiveBuffer",
+                problem: """
+                    \(config.receiveBuffer) bytes is more than the kernel grants this user (net.core.rmem_max is \(limit)); \
+                    raise it (sysctl -w net.core.rmem_max=\(config.receiveBuffer)), run with CAP_NET_ADMIN, or ask for less
+                    """)
         }
     }
 
     static func gib(_ bytes: Int) -> String {
-        bytes >= 1 << 30 ? String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) : String(format: "%.0f MiB", Double(bytes) / Double(1 << 20))
+        bytes >= 1 << 30
+            ? String(format: "%.1f GiB", Double(bytes) / Double(1 << 30))
+            : String(format: "%.0f MiB", Double(bytes) / Double(1 << 20))
     }
 }

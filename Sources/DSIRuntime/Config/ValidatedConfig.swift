@@ -41,4 +41,3 @@ public struct ValidatedConfig: Sendable {
     /// Where a branch's publisher listens.
     public func listen(of branch: ProcessingGraph.Branch) -> IPv4Endpoint { branch.listen ?? listen }
 }
-
