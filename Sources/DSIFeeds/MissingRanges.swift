@@ -65,14 +65,6 @@ public struct MissingRanges {
         ranges.append(Entry(first: first, last: last, seenAt: seenAt, dropped: dropped))
     }
 
-    /// Adds `first...last` where it belongs (a held packet given back: its messages are missing again).
-    public mutating func insert(first: UInt64, last: UInt64, seenAt: UInt64) {
-        let i = index(atOrAfter: first)
-        precondition(first <= last && (i == ranges.count || ranges[i].first > last), "an inserted range overlaps no other")
-        ranges.insert(Entry(first: first, last: last, seenAt: seenAt), at: i)
-        messages += last - first + 1
-    }
-
     /// Removes `first..<end` (data arrived for it). What remains of a range a reply touched is asked for again at
     /// once; what remains of one a line touched waits for the lines again from `now`.
     public mutating func remove(first: UInt64, end: UInt64, byRecovery: Bool, now: UInt64) {

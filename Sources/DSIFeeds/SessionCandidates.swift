@@ -48,9 +48,6 @@ public struct SessionCandidates {
 
     @inlinable public var isEmpty: Bool { list.isEmpty }
 
-    /// The candidate `index`'s held packets.
-    func store(of index: Int) -> PendingPackets { stores[list[index].store] }
-
     /// The candidate of `session` whose run a packet starting at `first`, received at `time`, continues.
     func matching(_ session: SessionKey, first: UInt64, time: UInt64, policy: RecoveryPolicy) -> Int? {
         list.firstIndex { c in
@@ -128,11 +125,6 @@ public struct SessionCandidates {
 
     /// Bytes of a held packet of a removed candidate.
     func heldPackets(of candidate: Candidate) -> PendingPackets { stores[candidate.store] }
-
-    /// Indices of candidates heard from last before `cutoff`.
-    func expired(before cutoff: UInt64) -> [Int] {
-        list.indices.filter { list[$0].lastSeen < cutoff }
-    }
 
     /// The candidate with the most packets (the start of a capture too short to confirm it).
     var best: Int? { list.indices.max { list[$0].packets < list[$1].packets } }

@@ -4,7 +4,8 @@ public struct PcapError: Error, CustomStringConvertible {
     public let reason: String
     public init(path: String, reason: String) {
         self.path = path
-        self.reason = reason
+        // libpcap's messages often start with the path already.
+        self.reason = reason.hasPrefix(path + ": ") ? String(reason.dropFirst(path.count + 2)) : reason
     }
     public var description: String { "\(path): \(reason)" }
 }
