@@ -11,7 +11,8 @@ import Testing
 /// record and file headers overwritten with extreme values, cut short, bytes inserted) through the real `dsi decode`,
 /// `dsi ticks` and `dsi replay`. None may crash or hang; each either succeeds or exits 1 with one `dsi: error:` line.
 @Suite(.serialized) struct MutatedCaptureTests {
-    static let mutants = 100
+    /// Damaged captures per run: 100 in the suite; `DSI_MUTANTS=2000 swift test --filter MutatedCapture` for a campaign.
+    static let mutants = ProcessInfo.processInfo.environment["DSI_MUTANTS"].flatMap { Int($0) } ?? 100
 
     /// Seed captures: generated on two lines with strays, the real NASDAQ capture (VLAN-tagged), and a pcapng copy.
     func seeds(_ dir: TemporaryDirectory) throws -> [[UInt8]] {
