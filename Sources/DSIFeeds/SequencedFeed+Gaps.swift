@@ -38,7 +38,11 @@ extension SequencedFeed {
             // Ranges further on are newer and lines reach them later: none of them is due either.
             guard waited else { break }
             guard policy.hasServer else {
-                missing[i].lost = true
+                // Nothing but a line can bring it now: before calling it lost, give a packet that was reordered on
+                // its way (it arrives after ones that followed it) the line wait too.
+                if policy.lineWaitNanos == 0 || r.dropped || Self.elapsed(clock, since: r.seenAt) >= policy.lineWaitNanos {
+                    missing[i].lost = true
+                }
                 i += 1
                 continue
             }

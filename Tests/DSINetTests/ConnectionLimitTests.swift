@@ -66,14 +66,18 @@ import Testing
         defer { harness.finish() }
         let p = harness.publisher
         var clients: [Int32] = []
+        let started = Date()
         for i in 0..<600 { clients.append(connect(p.port, from: UInt8(1 + i % 4))) }  // 150 from each of 4 addresses
         waitFor { p.sessionsAccepted.load + p.connectionsRefused.load >= 600 }
+        // At most `logLinesPerSecond` a second for as long as the flood lasted (the rest are counted).
+        let budget = 5 * (Int(Date().timeIntervalSince(started)) + 2)
         #expect(p.sessionsAccepted.load == 100, "4 addresses x 40 allowed, but 100 in all")
         #expect(p.connectionsRefused.load == 500)
         #expect(p.openConnections.load <= 100, "descriptors held stay within the limit")
         let refusedLines = lines.all.filter { $0.contains("refused a connection") }
         #expect(
-            refusedLines.count >= 1 && refusedLines.count <= 15, "500 refusals, a handful of log lines: \(refusedLines.count)")
+            refusedLines.count >= 1 && refusedLines.count <= budget && refusedLines.count < 100,
+            "500 refusals, \(refusedLines.count) log lines (never one a refusal)")
         #expect(
             refusedLines.contains { $0.contains("publisher.maxConnections") || $0.contains("publisher.maxConnectionsPerAddress") }
         )
@@ -84,7 +88,7 @@ import Testing
         #expect(good.tlsVersion == "TLSv1.3")
         waitFor { lines.all.contains { $0.contains("more refused connections") } }
         #expect(lines.all.contains { $0.contains("more refused connections") }, "the count of what was not logged")
-        #expect(lines.all.count < 40, "\(lines.all.count) lines for 600 connections")
+        #expect(lines.all.count <= budget + 20, "\(lines.all.count) lines for 600 connections")
     }
 
     @Test func oneAddressCannotTakeEveryConnection() throws {
