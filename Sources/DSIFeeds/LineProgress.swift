@@ -1,3 +1,5 @@
+import DSICore
+
 /// How far each line of a feed has got: the highest sequence number a packet of it started at, and when it last sent
 /// anything. A line that has sent something beyond a missing range does not have it (a line delivers in order), and
 /// one that has stalled will not bring it soon: once no line is both behind the range and still sending, waiting for
@@ -10,6 +12,8 @@ public final class LineProgress {
 
     @usableFromInline let highestFirst: UnsafeMutablePointer<UInt64>
     @usableFromInline let lastSeen: UnsafeMutablePointer<UInt64>
+    /// Receive time of the latest reply from the re-request server (0: none yet).
+    @usableFromInline @exclusivity(unchecked) var lastReply: UInt64 = 0
     /// One past the highest line index seen. Unchecked: only the pipeline thread touches it, and a dynamic
     /// exclusivity check per packet cost more than the rest of `note`.
     @usableFromInline @exclusivity(unchecked) var lines = 0
@@ -29,7 +33,11 @@ public final class LineProgress {
     /// Notes a packet of `line` starting at `first`, received at `time`.
     @inlinable @inline(__always)
     public func note(line: Int, first: UInt64, time: UInt64) {
-        guard line >= 0 && line < Self.maxLines else { return }  // recovery replies, or more lines than tracked
+        guard line >= 0 && line < Self.maxLines else {
+            // Not a line: a re-request server's reply (it shows the server answers), or more lines than tracked.
+            if line == LineIndex.recovery && time > lastReply { lastReply = time }
+            return
+        }
         if first > highestFirst[line] { highestFirst[line] = first }
         if time >= lastSeen[line] { lastSeen[line] = max(time, 1) }  // 0 means never heard from
         if line >= lines { lines = line + 1 }

@@ -95,6 +95,12 @@ public struct MissingRanges {
         }
     }
 
+    /// Whether any number in `first..<end` is missing.
+    public func overlaps(first: UInt64, end: UInt64) -> Bool {
+        let i = index(atOrAfter: first)
+        return i < ranges.count && ranges[i].first < end
+    }
+
     /// A reply for the range holding `sequence` arrived but could not be kept (the holding store was full): the
     /// request is not counted against the range, which is asked for again when there is room.
     public mutating func refused(at sequence: UInt64) {

@@ -19,6 +19,15 @@ extension SequencedFeed {
         if !candidates.isEmpty { expireCandidates(clock: clock, sink: &sink) }
         guard let key = session, !missing.isEmpty else { return }
         refillTokens(now: now)
+        // A server that has answered nothing for a whole round of retries is treated as absent (ranges the lines
+        // cannot bring are reported lost promptly), and probed once a timeout, so that it is used again when it
+        // answers.
+        if lines.lastReply >= unansweredSince { unansweredSince = 0 }
+        let serverAnswers =
+            policy.hasServer
+            && (unansweredSince == 0
+                || Self.elapsed(clock, since: unansweredSince) < policy.requestTimeoutNanos &* UInt64(policy.maxRetries + 1))
+        var probe = policy.hasServer && !serverAnswers && Self.elapsed(clock, since: lastProbe) >= policy.requestTimeoutNanos
         var inFlight = 0
         // A full store cannot keep a reply for a later range: only the first range is asked for, and its reply is
         // handled at once, which frees what is held behind it.
@@ -37,10 +46,27 @@ extension SequencedFeed {
                     judgeStalls: caughtUp)
             // Ranges further on are newer and lines reach them later: none of them is due either.
             guard waited else { break }
-            guard policy.hasServer else {
+            guard serverAnswers else {
+                if r.requestedAt != 0 && Self.elapsed(clock, since: r.requestedAt) < policy.requestTimeoutNanos {
+                    i += 1  // a probe awaiting its reply
+                    continue
+                }
+                if probe && r.requestedAt == 0 {
+                    probe = false
+                    lastProbe = max(clock, 1)
+                    let count = UInt16(min(r.count, UInt64(max(1, policy.requestMessages))))
+                    if r.count > UInt64(count) { missing.split(at: i, after: UInt64(count)) }
+                    requester.request(session: key, first: r.first, count: count)
+                    counters.recoveryRequests.add()
+                    missing[i].requestedAt = max(clock, 1)
+                    i += 1
+                    continue
+                }
                 // Nothing but a line can bring it now: before calling it lost, give a packet that was reordered on
                 // its way (it arrives after ones that followed it) the line wait too.
-                if policy.lineWaitNanos == 0 || r.dropped || Self.elapsed(clock, since: r.seenAt) >= policy.lineWaitNanos {
+                if policy.lineWaitNanos == 0 || r.dropped
+                    || Self.elapsed(clock, since: r.seenAt) >= min(policy.lineWaitNanos, policy.maxLineLagNanos)
+                {
                     missing[i].lost = true
                 }
                 i += 1
@@ -68,6 +94,7 @@ extension SequencedFeed {
             if r.count > piece { missing.split(at: i, after: piece) }
             requester.request(session: key, first: r.first, count: UInt16(min(r.count, piece)))
             counters.recoveryRequests.add()
+            if unansweredSince == 0 { unansweredSince = max(clock, 1) }
             missing[i].requestedAt = max(clock, 1)
             missing[i].attempts += 1
             inFlight += 1
@@ -80,8 +107,10 @@ extension SequencedFeed {
 
     /// Reports every missing range lost and handles what was held (the end of a capture, or stopping: nothing more
     /// can fill them). Packets held apart that nothing confirmed are let go and counted.
-    public mutating func finish<Sink: TickSink>(now: UInt64, sink: inout Sink) {
-        if session == nil, let best = candidates.best {
+    /// - Parameter adoptUnconfirmed: whether a feed that never confirmed its session takes its most persistent
+    ///   candidate now (a capture too short to confirm where it starts); a live feed stopping does not.
+    public mutating func finish<Sink: TickSink>(now: UInt64, adoptUnconfirmed: Bool = true, sink: inout Sink) {
+        if adoptUnconfirmed, session == nil, let best = candidates.best {
             // A capture too short to confirm where it starts: its most persistent session is all there is.
             adopt(best, sink: &sink)
         }
@@ -100,6 +129,12 @@ extension SequencedFeed {
         frontierBefore: UInt64, sink: inout Sink
     ) {
         let end = first &+ UInt64(count)
+        if end <= frontierBefore && !missing.overlaps(first: first, end: end) {
+            // Nothing in it is missing: a copy of a packet held already (the other line's) or of what was handled.
+            counters.duplicatePackets.add()
+            counters.duplicateMessages.add(UInt64(count))
+            return
+        }
         if length > PendingPackets.slotSize {
             // Larger than a slot (a jumbo datagram in a capture): its messages stay missing, for a re-request or a
             // loss report.
@@ -160,8 +195,14 @@ extension SequencedFeed {
             }
             if let range = missing.first, range.lost, range.first <= _expected {
                 missing.removeFirst()
-                report(LostRange(first: _expected, last: range.last), sink: &sink)
-                _expected = range.last + 1
+                // Adjacent lost ranges (pieces of one range asked for apart) are one loss, reported once.
+                var last = range.last
+                while let next = missing.first, next.lost, next.first == last + 1 {
+                    missing.removeFirst()
+                    last = next.last
+                }
+                report(LostRange(first: _expected, last: last), sink: &sink)
+                _expected = last + 1
                 continue
             }
             break

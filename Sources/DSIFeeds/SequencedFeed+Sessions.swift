@@ -78,11 +78,13 @@ extension SequencedFeed {
                 packet: held.bytes(entry), length: entry.length, first: entry.first, count: entry.count, isEnd: false,
                 receiveTime: entry.receiveTime, line: entry.line, sink: &sink)
         }
-        if c.frontier > frontier {
-            // Heartbeats of the run announced more than its packets carried.
-            open(first: frontier, last: c.frontier - 1, at: c.lastSeen)
-            frontier = c.frontier
+        // Heartbeats of the run may have announced more than its packets carried; never past the session's end.
+        let announced = min(c.frontier, _endSequence ?? .max)
+        if announced > frontier {
+            open(first: frontier, last: announced - 1, at: c.lastSeen)
+            frontier = announced
         }
+        if let claim = pendingAnnouncement, claim.next <= frontier { pendingAnnouncement = nil }
     }
 
     /// The first session: start where the join policy says.

@@ -59,6 +59,10 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
     /// Re-request pacing: tokens (requests) available, refilled at `requestsPerSecond` up to `maxRequestsInFlight`.
     @usableFromInline var requestTokens: Double
     @usableFromInline var tokensAt: UInt64 = 0
+    /// When the first request went that no reply has followed (0: none outstanding), and when the last probe of a
+    /// server that stopped answering went.
+    @usableFromInline var unansweredSince: UInt64 = 0
+    @usableFromInline var lastProbe: UInt64 = 0
     /// Whether the holding store has been full since it last had room (one event per episode).
     @usableFromInline var storeFull = false
 
@@ -119,6 +123,12 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
             otherSession(
                 packet: p, length: length, first: first, count: count, key: key, receiveTime: receiveTime,
                 line: line, sink: &sink)
+            return
+        }
+        if first > frontier, let end = _endSequence, first >= end {
+            // Beyond the session's believed end, however far: not data, and no run to quarantine.
+            counters.beyondEndPackets.add()
+            events.push(.beyondEnd(sequence: first, end: end))
             return
         }
         if first > frontier
@@ -234,7 +244,8 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
             return
         }
         let this = Announcement(next: next, line: line, time: receiveTime, isEnd: isEnd)
-        guard let earlier = pendingAnnouncement, this.corroborates(earlier) else {
+        // A claim the frontier has since reached (data, or a confirmed jump) is no longer pending.
+        guard let earlier = pendingAnnouncement, earlier.next > frontier, this.corroborates(earlier) else {
             pendingAnnouncement = this
             lines.note(line: line, first: frontier, time: receiveTime)
             return
@@ -286,6 +297,6 @@ struct Announcement {
 
     /// Whether this claim backs `earlier`: at least as far, from another line or later on the same one.
     func corroborates(_ earlier: Announcement) -> Bool {
-        next >= earlier.next && (line != earlier.line || time &- earlier.time >= Self.repeatSpacing)
+        next >= earlier.next && (line != earlier.line || (time > earlier.time && time - earlier.time >= Self.repeatSpacing))
     }
 }

@@ -83,7 +83,9 @@ public struct SessionCandidates {
         let end = first + UInt64(count)
         c.packets += 1
         c.lastSeen = max(c.lastSeen, time)
-        let extends = count > 0 ? end > c.frontier : first >= c.frontier && time &- c.lastCounted >= Self.heartbeatSpacing
+        let extends =
+            count > 0
+            ? end > c.frontier : first >= c.frontier && time > c.lastCounted && time - c.lastCounted >= Self.heartbeatSpacing
         if extends || c.packets == 1 {
             c.streak += 1
             c.lastCounted = time

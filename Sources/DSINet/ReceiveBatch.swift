@@ -28,8 +28,8 @@ final class ReceiveBatch {
             capacities[i] = room
         }
         var stamped: UInt32 = 0
-        let n = CDSIShims_recv_batch(fd, buffers, capacities, lengths, times, UInt32(free), &drops, &stamped)
-        if n < 0 { throw SystemError(what(), errno: -n) }
+        let n = try shimCall(
+            what(), CDSIShims_recv_batch(fd, buffers, capacities, lengths, times, UInt32(free), &drops, &stamped))
         if n == 0 { return 0 }
         kernelDrops.set(UInt64(drops))
         if stamped > 0 { hardwareStamped?.add(UInt64(stamped)) }

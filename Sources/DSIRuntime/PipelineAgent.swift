@@ -74,7 +74,7 @@ public struct PipelineAgent: Agent {
 
     /// On stop: what a gap still holds is handled, and the gap reported lost (it can no longer be filled).
     public mutating func onClose() {
-        processor.finish(now: Clock.realtimeNanos(), sink: &sink)
+        processor.finish(now: Clock.realtimeNanos(), adoptUnconfirmed: false, sink: &sink)
         eventLog.drain(&processor)
     }
 }
