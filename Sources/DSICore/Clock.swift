@@ -19,6 +19,11 @@ public enum Clock {
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
+    /// `now - then`, or 0 when `then` is later: two clocks (a stream's receive times, the wall clock) or a capture's
+    /// timestamps need not agree, and a time span must never wrap.
+    @inlinable
+    public static func elapsed(_ now: UInt64, since then: UInt64) -> UInt64 { now > then ? now - then : 0 }
+
     /// Sleeps for about `nanos` ns (may return early on a signal, which callers treat as a spurious wake-up).
     public static func sleep(nanos: UInt64) {
         var ts = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))

@@ -40,3 +40,37 @@ public struct LogRateLimiter: Sendable {
         return suppressed
     }
 }
+
+/// One `LogRateLimiter` per kind of repeated event (a feed's event kinds, a publisher's connection events), and a
+/// cheap test of whether any kind has lines held back that a summary still owes.
+public struct LogRateLimits: Sendable {
+    var limiters: [LogRateLimiter]
+    /// Whether some kind has held back lines not yet summarised.
+    public private(set) var holding = false
+
+    public init(kinds: Int, perSecond: Int) {
+        limiters = Array(repeating: LogRateLimiter(perSecond: perSecond), count: kinds)
+    }
+
+    /// `LogRateLimiter.admit` for the lines of `kind`.
+    public mutating func admit(_ kind: Int, now: UInt64) -> Int? {
+        let held = limiters[kind].admit(now: now)
+        if held == nil { holding = true }
+        return held
+    }
+
+    /// For each kind whose held-back lines are due a summary (`LogRateLimiter.summary`): the kind and how many.
+    public mutating func summaries(now: UInt64) -> [(kind: Int, held: Int)] {
+        guard holding else { return [] }
+        holding = false
+        var due: [(kind: Int, held: Int)] = []
+        for kind in limiters.indices {
+            if let held = limiters[kind].summary(now: now) {
+                due.append((kind, held))
+            } else if limiters[kind].suppressed > 0 {
+                holding = true
+            }
+        }
+        return due
+    }
+}

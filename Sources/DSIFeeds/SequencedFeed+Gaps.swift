@@ -26,8 +26,8 @@ extension SequencedFeed {
         let serverAnswers =
             policy.hasServer
             && (unansweredSince == 0
-                || Self.elapsed(clock, since: unansweredSince) < policy.requestTimeoutNanos &* UInt64(policy.maxRetries + 1))
-        var probe = policy.hasServer && !serverAnswers && Self.elapsed(clock, since: lastProbe) >= policy.requestTimeoutNanos
+                || Clock.elapsed(clock, since: unansweredSince) < policy.requestTimeoutNanos &* UInt64(policy.maxRetries + 1))
+        var probe = policy.hasServer && !serverAnswers && Clock.elapsed(clock, since: lastProbe) >= policy.requestTimeoutNanos
         var inFlight = 0
         // A full store cannot keep a reply for a later range: only the first range is asked for, and its reply is
         // handled at once, which frees what is held behind it.
@@ -40,14 +40,14 @@ extension SequencedFeed {
                 continue
             }
             let waited =
-                policy.lineWaitNanos == 0 || r.dropped || Self.elapsed(clock, since: r.seenAt) >= policy.maxLineLagNanos
+                policy.lineWaitNanos == 0 || r.dropped || Clock.elapsed(clock, since: r.seenAt) >= policy.maxLineLagNanos
                 || !lines.mayStillDeliver(
                     r.last, stall: policy.lineWaitNanos, firstWait: policy.maxLineLagNanos,
                     judgeStalls: caughtUp)
             // Ranges further on are newer and lines reach them later: none of them is due either.
             guard waited else { break }
             guard serverAnswers else {
-                if r.requestedAt != 0 && Self.elapsed(clock, since: r.requestedAt) < policy.requestTimeoutNanos {
+                if r.requestedAt != 0 && Clock.elapsed(clock, since: r.requestedAt) < policy.requestTimeoutNanos {
                     i += 1  // a probe awaiting its reply
                     continue
                 }
@@ -65,7 +65,7 @@ extension SequencedFeed {
                 // Nothing but a line can bring it now: before calling it lost, give a packet that was reordered on
                 // its way (it arrives after ones that followed it) the line wait too.
                 if policy.lineWaitNanos == 0 || r.dropped
-                    || Self.elapsed(clock, since: r.seenAt) >= min(policy.lineWaitNanos, policy.maxLineLagNanos)
+                    || Clock.elapsed(clock, since: r.seenAt) >= min(policy.lineWaitNanos, policy.maxLineLagNanos)
                 {
                     missing[i].lost = true
                 }
@@ -73,7 +73,7 @@ extension SequencedFeed {
                 continue
             }
             if r.requestedAt != 0 {
-                if Self.elapsed(clock, since: r.requestedAt) < policy.requestTimeoutNanos {
+                if Clock.elapsed(clock, since: r.requestedAt) < policy.requestTimeoutNanos {
                     inFlight += 1
                     i += 1
                     if onlyFirst { break }
@@ -138,10 +138,7 @@ extension SequencedFeed {
         if length > PendingPackets.slotSize {
             // Larger than a slot (a jumbo datagram in a capture): its messages stay missing, for a re-request or a
             // loss report.
-            counters.notHeldPackets.add()
-            if end > frontierBefore {
-                missing.append(first: max(first, frontierBefore), last: end - 1, seenAt: receiveTime, dropped: true)
-            }
+            keepMissing(first: first, end: end, frontierBefore: frontierBefore, at: receiveTime)
             return
         }
         if pending.isFull {
@@ -152,10 +149,7 @@ extension SequencedFeed {
             if policy.hasServer {
                 // The server has it: rather than give anything up, this packet's messages stay missing and are
                 // re-requested once the store has room again (a reply that could not be kept costs no retry).
-                counters.notHeldPackets.add()
-                if end > frontierBefore {
-                    missing.append(first: max(first, frontierBefore), last: end - 1, seenAt: receiveTime, dropped: true)
-                }
+                keepMissing(first: first, end: end, frontierBefore: frontierBefore, at: receiveTime)
                 if line == LineIndex.recovery { missing.refused(at: first) }
                 return
             }
@@ -175,6 +169,14 @@ extension SequencedFeed {
         }
         missing.remove(first: first, end: end, byRecovery: line == LineIndex.recovery, now: receiveTime)
         pending.insert(first: first, count: count, bytes: p, length: length, receiveTime: receiveTime, line: line)
+    }
+
+    /// A packet that could not be held: its messages stay missing. Those below the frontier it arrived at already are
+    /// (it only filled ranges when held); those beyond it are known only from this packet, and a line that delivered
+    /// them will not again: a re-request or a loss report is all that is left.
+    mutating func keepMissing(first: UInt64, end: UInt64, frontierBefore: UInt64, at time: UInt64) {
+        counters.notHeldPackets.add()
+        if end > frontierBefore { missing.append(first: max(first, frontierBefore), last: end - 1, seenAt: time, dropped: true) }
     }
 
     /// Handles held packets that are now in order, and reports lost ranges the feed has reached.
@@ -241,8 +243,4 @@ extension SequencedFeed {
         }
         tokensAt = now
     }
-
-    /// `now - then`, or 0 when `then` is later (the stream clock may lag the wall clock a request was stamped with).
-    @inlinable
-    static func elapsed(_ now: UInt64, since then: UInt64) -> UInt64 { now > then ? now - then : 0 }
 }

@@ -84,7 +84,6 @@ extension SequencedFeed {
             open(first: frontier, last: announced - 1, at: c.lastSeen)
             frontier = announced
         }
-        if let claim = pendingAnnouncement, claim.next <= frontier { pendingAnnouncement = nil }
     }
 
     /// The first session: start where the join policy says.

@@ -90,7 +90,7 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
     /// decides.
     @inlinable
     public mutating func process<Sink: TickSink>(
-        packet p: UnsafeRawPointer, length: Int, receiveTime: UInt64, line: Int = 0, now: UInt64? = nil, sink: inout Sink
+        packet p: UnsafeRawPointer, length: Int, receiveTime: UInt64, line: Int = 0, sink: inout Sink
     ) {
         guard let packet = MoldUDP64Packet(p, length: length) else {
             counters.malformedPackets.add()
@@ -132,7 +132,7 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
             return
         }
         if first > frontier
-            && first - frontier > policy.allowance(elapsed: receiveTime > lastBelieved ? receiveTime - lastBelieved : 0)
+            && first - frontier > policy.allowance(elapsed: Clock.elapsed(receiveTime, since: lastBelieved))
         {
             consider(
                 packet: p, length: length, first: first, count: count, key: key, receiveTime: receiveTime,
@@ -169,7 +169,6 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
             let end = first &+ UInt64(count)
             let before = frontier
             if end > frontier {
-                if let announced = pendingAnnouncement, end >= announced.next { pendingAnnouncement = nil }
                 if first > frontier {
                     open(first: frontier, last: first - 1, at: receiveTime)
                     if policy.waitsForNothing { giveUpAll(sink: &sink) }
@@ -297,6 +296,6 @@ struct Announcement {
 
     /// Whether this claim backs `earlier`: at least as far, from another line or later on the same one.
     func corroborates(_ earlier: Announcement) -> Bool {
-        next >= earlier.next && (line != earlier.line || (time > earlier.time && time - earlier.time >= Self.repeatSpacing))
+        next >= earlier.next && (line != earlier.line || Clock.elapsed(time, since: earlier.time) >= Self.repeatSpacing)
     }
 }

@@ -52,7 +52,7 @@ public struct SessionCandidates {
     func matching(_ session: SessionKey, first: UInt64, time: UInt64, policy: RecoveryPolicy) -> Int? {
         list.firstIndex { c in
             guard c.session == session else { return false }
-            let reach = policy.allowance(elapsed: time > c.lastSeen ? time - c.lastSeen : 0)
+            let reach = policy.allowance(elapsed: Clock.elapsed(time, since: c.lastSeen))
             let floor = c.low > policy.sequenceSlack ? c.low - policy.sequenceSlack : 0
             return first >= floor && (first <= c.frontier || first - c.frontier <= reach)
         }
@@ -85,7 +85,7 @@ public struct SessionCandidates {
         c.lastSeen = max(c.lastSeen, time)
         let extends =
             count > 0
-            ? end > c.frontier : first >= c.frontier && time > c.lastCounted && time - c.lastCounted >= Self.heartbeatSpacing
+            ? end > c.frontier : first >= c.frontier && Clock.elapsed(time, since: c.lastCounted) >= Self.heartbeatSpacing
         if extends || c.packets == 1 {
             c.streak += 1
             c.lastCounted = time

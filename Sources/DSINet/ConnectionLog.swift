@@ -21,35 +21,26 @@ struct ConnectionLog {
     }
 
     let logger: Logger
-    var limiters: [LogRateLimiter]
+    var limits: LogRateLimits
     /// Whether any line has been held back and not yet summarised (checked once a second by `summarize`).
-    var holding = false
+    var holding: Bool { limits.holding }
 
     init(logger: Logger, perSecond: Int) {
         self.logger = logger
-        limiters = Event.allCases.map { _ in LogRateLimiter(perSecond: perSecond) }
+        limits = LogRateLimits(kinds: Event.allCases.count, perSecond: perSecond)
     }
 
     /// Logs `message` at `level`, unless lines of this kind are over their rate (then it is counted).
     mutating func note(_ event: Event, _ level: Logger.Level, _ message: @autoclosure () -> String) {
-        guard let held = limiters[event.rawValue].admit(now: Clock.monotonicNanos()) else {
-            holding = true
-            return
-        }
+        guard let held = limits.admit(event.rawValue, now: Clock.monotonicNanos()) else { return }
         logger.log(level: level, "\(message())\(held > 0 ? " (\(held) more \(event.name) not logged)" : "")")
     }
 
     /// One line per kind for what was held back and not reported since (call it about once a second).
     mutating func summarize() {
-        guard holding else { return }
-        let now = Clock.monotonicNanos()
-        holding = false
-        for event in Event.allCases {
-            if let held = limiters[event.rawValue].summary(now: now) {
-                logger.warning("\(held) more \(event.name) in the last seconds were not logged (the counters have them all)")
-            } else if limiters[event.rawValue].suppressed > 0 {
-                holding = true
-            }
+        for (kind, held) in limits.summaries(now: Clock.monotonicNanos()) {
+            logger.warning(
+                "\(held) more \(Event(rawValue: kind)!.name) in the last seconds were not logged (the counters have them all)")
         }
     }
 }

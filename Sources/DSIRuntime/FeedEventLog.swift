@@ -9,7 +9,7 @@ import Logging
 struct FeedEventLog {
     let feed: String
     let logger: Logger
-    var limits = (0..<FeedEvent.kinds).map { _ in LogRateLimiter(perSecond: 10) }
+    var limits = LogRateLimits(kinds: FeedEvent.kinds, perSecond: 10)
     /// When the next progress line is due (monotonic ns), while something is missing.
     var nextProgress: UInt64 = 0
     static let progressInterval: UInt64 = 5_000_000_000
@@ -24,7 +24,7 @@ struct FeedEventLog {
         guard !processor.events.isEmpty else { return }
         let now = Clock.monotonicNanos()
         while let event = processor.events.pop() {
-            guard let held = limits[event.kind].admit(now: now) else { continue }
+            guard let held = limits.admit(event.kind, now: now) else { continue }
             var line = event.message(feed: feed, counters: processor.counters)
             if held > 0 { line += " (\(held) more like it not logged)" }
             if event.isWarning { logger.warning("\(line)") } else { logger.notice("\(line)") }
@@ -33,11 +33,9 @@ struct FeedEventLog {
 
     /// Once a second at most: summaries of held-back lines, and recovery progress while messages are missing.
     mutating func housekeeping(_ processor: FeedProcessor, now: UInt64) {
-        for kind in limits.indices {
-            if let held = limits[kind].summary(now: now) {
-                logger.warning(
-                    "feed \(feed): \(held) more events of the kind last logged were not logged; the counters have them all")
-            }
+        for (_, held) in limits.summaries(now: now) {
+            logger.warning(
+                "feed \(feed): \(held) more events of the kind last logged were not logged; the counters have them all")
         }
         guard processor.missingMessages > 0 else {
             nextProgress = 0

@@ -43,7 +43,7 @@ public struct PipelineAgent: Agent {
             let slot = ingest.consumerSlot(i)
             processor.process(
                 packet: PacketSlot.payload(slot), length: PacketSlot.length(slot),
-                receiveTime: PacketSlot.receiveTime(slot), line: PacketSlot.line(slot), now: now, sink: &sink)
+                receiveTime: PacketSlot.receiveTime(slot), line: PacketSlot.line(slot), sink: &sink)
         }
         if ready > 0 { ingest.release(ready) }
         // Recovery runs whether or not the pipeline keeps up: while it runs behind, its deadlines follow the stream's
