@@ -7,8 +7,6 @@ public struct LogRateLimiter: Sendable {
     var inWindow = 0
     /// Lines held back since the last one written.
     public private(set) var suppressed = 0
-    /// Lines held back over the limiter's life.
-    public private(set) var totalSuppressed = 0
     /// When the first line now held back was held back (monotonic ns).
     var suppressedSince: UInt64 = 0
 
@@ -24,7 +22,6 @@ public struct LogRateLimiter: Sendable {
         guard inWindow < perSecond else {
             if suppressed == 0 { suppressedSince = now }
             suppressed += 1
-            totalSuppressed += 1
             return nil
         }
         inWindow += 1

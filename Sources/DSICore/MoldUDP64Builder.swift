@@ -1,7 +1,7 @@
 /// Builds MoldUDP64 packets and re-requests: the one encoder of the format, for the generator, the recovery client and
 /// server, and tests.
 public struct MoldUDP64Builder: Sendable {
-    public var session: [UInt8]
+    public let session: [UInt8]
     /// Keeps a packet's UDP payload under a 1500-byte Ethernet MTU (1472 B is what NASDAQ sends).
     public var maxPayload: Int
 
@@ -10,6 +10,12 @@ public struct MoldUDP64Builder: Sendable {
         var bytes = Array(session.utf8.prefix(MoldUDP64Packet.sessionSize))
         while bytes.count < MoldUDP64Packet.sessionSize { bytes.append(0x20) }
         self.session = bytes
+        self.maxPayload = maxPayload
+    }
+
+    /// For `session` as its 10 raw bytes (a re-request server answers in the session it was asked about).
+    public init(session: SessionKey, maxPayload: Int = 1400) {
+        self.session = session.bytes
         self.maxPayload = maxPayload
     }
 
@@ -40,14 +46,6 @@ public struct MoldUDP64Builder: Sendable {
         p.storeBytes(of: session.low, toByteOffset: 8, as: UInt16.self)
         p.storeBigEndian(first, at: 10)
         p.storeBigEndian(count, at: 18)
-    }
-
-    /// A downstream packet of `session` (its 10 raw bytes) carrying `messages` from `first`: a re-request server's
-    /// reply.
-    public static func packet(session: [UInt8], first: UInt64, messages: some Collection<[UInt8]>) -> [UInt8] {
-        var builder = MoldUDP64Builder(session: "")
-        builder.session = session
-        return builder.packet(first: first, messages: messages)
     }
 
     func header(sequence: UInt64, count: UInt16) -> [UInt8] {

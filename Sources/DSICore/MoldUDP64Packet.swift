@@ -25,11 +25,7 @@ public struct MoldUDP64Packet {
     @inlinable public var messageCount: Int { isEndOfSession ? 0 : Int(rawCount) }
 
     /// The session as its 10 raw bytes packed into two integers, cheap to compare per packet.
-    @inlinable public var sessionKey: SessionKey {
-        SessionKey(
-            high: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
-            low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
-    }
+    @inlinable public var sessionKey: SessionKey { SessionKey(at: bytes) }
 
     /// The session as text (trailing spaces removed, anything unprintable escaped).
     public var session: String { sessionKey.description }

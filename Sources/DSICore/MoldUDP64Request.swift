@@ -14,13 +14,13 @@ public struct MoldUDP64Request: Sendable, Equatable {
     }
 
     /// Reads a request from `bytes`; nil unless it is exactly 20 bytes asking for at least one message from 1 on.
+    /// A request is laid out as a downstream packet's header, and read as one.
     public init?(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count == Self.size, let p = bytes.baseAddress else { return nil }
-        session = SessionKey(
-            high: p.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
-            low: p.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
-        first = p.bigEndianU64(at: 10)
-        count = p.bigEndianU16(at: 18)
+        guard bytes.count == Self.size, let p = bytes.baseAddress, let header = MoldUDP64Packet(p, length: Self.size)
+        else { return nil }
+        session = header.sessionKey
+        first = header.sequence
+        count = header.rawCount
         guard first >= 1, count >= 1 else { return nil }
     }
 }

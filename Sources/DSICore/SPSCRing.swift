@@ -31,20 +31,32 @@ public final class SPSCRing: @unchecked Sendable {
 
     static let block = 128
 
+    /// The slot count and slot size a ring asked for `capacity` slots of `slotSize` bytes has: a power of two, and a
+    /// multiple of 64.
+    static func rounded(capacity requested: Int, slotSize requestedSlot: Int) -> (capacity: Int, slotSize: Int) {
+        var capacity = 1
+        while capacity < requested { capacity <<= 1 }
+        return (capacity, (requestedSlot + 63) & ~63)
+    }
+
+    /// Bytes a ring of `capacity` slots of `slotSize` bytes allocates (after rounding, with its control blocks).
+    public static func bytes(capacity: Int, slotSize: Int) -> Int {
+        let (slots, size) = rounded(capacity: capacity, slotSize: slotSize)
+        return 4 * block + slots * size
+    }
+
     /// Creates a ring whose memory is on `node` (the consumer's NUMA node, ideally), pre-touched.
     /// - Parameters:
     ///   - capacity: slot count; rounded up to a power of two.
     ///   - slotSize: bytes per slot; rounded up to a multiple of 64.
     public init(capacity requested: Int, slotSize requestedSlot: Int, node: Int32? = nil) {
         precondition(requested > 0 && requestedSlot > 0, "a ring needs at least one slot of at least one byte")
-        var capacity = 1
-        while capacity < requested { capacity <<= 1 }
-        let slotSize = (requestedSlot + 63) & ~63
+        let (capacity, slotSize) = Self.rounded(capacity: requested, slotSize: requestedSlot)
         self.capacity = capacity
         self.mask = capacity - 1
         self.slotSize = slotSize
         let controlBytes = 4 * Self.block
-        memory = RingMemory(byteCount: controlBytes + capacity * slotSize, node: node)
+        memory = RingMemory(byteCount: Self.bytes(capacity: requested, slotSize: requestedSlot), node: node)
         let base = memory.base
         // Blocks: [tail][producer state][head][consumer state], then the slots.
         let tailStorage = base.bindMemory(to: Int.AtomicRepresentation.self, capacity: 1)

@@ -5,7 +5,7 @@ import DSICore
 public enum FeedEvent: Sendable, Equatable {
     /// The feed joined `session` at `start` (the join policy's choice); the first packet seen began at `firstSeen`.
     case joined(session: SessionKey, start: UInt64, firstSeen: UInt64, policy: JoinPolicy)
-    /// A new session was believed after `old` (nil: none before it), from `sequence`, for `reason`.
+    /// A new session was believed after `old`, from `sequence`, for `reason`.
     case sessionChanged(old: SessionKey, new: SessionKey, sequence: UInt64, reason: SessionChangeReason)
     /// A packet of a session other than the feed's was held apart (not believed yet, or never: a pinned session).
     case foreignSession(session: SessionKey, sequence: UInt64, current: SessionKey?)

@@ -71,7 +71,7 @@ public struct MissingRanges {
         guard end > first, !isEmpty else { return }
         var i = index(atOrAfter: first)
         while i < ranges.count, ranges[i].first < end {
-            var r = ranges[i]
+            let r = ranges[i]
             let cutFirst = max(r.first, first)
             let cutLast = min(r.last, end - 1)
             messages -= cutLast - cutFirst + 1
@@ -81,8 +81,7 @@ public struct MissingRanges {
                 continue
             }
             if cutFirst == r.first {
-                r.first = cutLast + 1
-                ranges[i] = progressed.with(first: r.first, last: r.last)
+                ranges[i] = progressed.with(first: cutLast + 1, last: r.last)
             } else if cutLast == r.last {
                 ranges[i].last = cutFirst - 1
             } else {

@@ -5,7 +5,7 @@ extension SequencedFeed {
     /// Advances recovery with time: ranges the lines have not filled are re-requested (several at once, paced),
     /// requests that went unanswered are repeated, and ranges whose retries ran out are reported lost.
     ///
-    /// Call it from the duty cycle whenever `hasOpenGap` (at most every 100 µs is plenty).
+    /// Call it from the duty cycle whenever `hasOpenGap` or `hasHeldApart` (at most every 100 µs is plenty).
     /// - Parameters:
     ///   - now: the wall clock (ns since the epoch, the receive timestamps' clock).
     ///   - caughtUp: whether nothing received waits unprocessed. While the pipeline runs behind, a line is not judged
@@ -18,7 +18,7 @@ extension SequencedFeed {
         let clock = caughtUp ? max(now, streamTime) : streamTime
         if !candidates.isEmpty { expireCandidates(clock: clock, sink: &sink) }
         guard let key = session, !missing.isEmpty else { return }
-        refillTokens(now: now)
+        requestPacing.refill(now: now)
         // A server that has answered nothing for a whole round of retries is treated as absent (ranges the lines
         // cannot bring are reported lost promptly), and probed once a timeout, so that it is used again when it
         // answers.
@@ -54,11 +54,7 @@ extension SequencedFeed {
                 if probe && r.requestedAt == 0 {
                     probe = false
                     lastProbe = max(clock, 1)
-                    let count = UInt16(min(r.count, UInt64(max(1, policy.requestMessages))))
-                    if r.count > UInt64(count) { missing.split(at: i, after: UInt64(count)) }
-                    requester.request(session: key, first: r.first, count: count)
-                    counters.recoveryRequests.add()
-                    missing[i].requestedAt = max(clock, 1)
+                    requestPiece(at: i, session: key, clock: clock, requester: &requester)
                     i += 1
                     continue
                 }
@@ -86,19 +82,14 @@ extension SequencedFeed {
                     continue
                 }
             }
-            if inFlight >= policy.maxRequestsInFlight || requestTokens < 1 {
+            if inFlight >= policy.maxRequestsInFlight || !requestPacing.take() {
                 i += 1
                 continue
             }
-            let piece = UInt64(max(1, policy.requestMessages))
-            if r.count > piece { missing.split(at: i, after: piece) }
-            requester.request(session: key, first: r.first, count: UInt16(min(r.count, piece)))
-            counters.recoveryRequests.add()
+            requestPiece(at: i, session: key, clock: clock, requester: &requester)
             if unansweredSince == 0 { unansweredSince = max(clock, 1) }
-            missing[i].requestedAt = max(clock, 1)
             missing[i].attempts += 1
             inFlight += 1
-            requestTokens -= 1
             i += 1
             if onlyFirst { break }
         }
@@ -114,16 +105,16 @@ extension SequencedFeed {
             // A capture too short to confirm where it starts: its most persistent session is all there is.
             adopt(best, sink: &sink)
         }
-        while !candidates.isEmpty { discard(candidates.remove(at: candidates.list.count - 1)) }
+        discardCandidates { _ in true }
         giveUpAll(sink: &sink)
     }
 
     // MARK: Internals
 
     /// Keeps a packet that arrived beyond a gap until what lies before it is handled.
-    @usableFromInline
     /// - Parameter frontierBefore: the frontier before this packet: what lies between it and the packet's end is
     ///   known only from this packet, and stays missing if the packet cannot be held.
+    @usableFromInline
     mutating func hold<Sink: TickSink>(
         packet p: UnsafeRawPointer, length: Int, first: UInt64, count: Int, receiveTime: UInt64, line: Int,
         frontierBefore: UInt64, sink: inout Sink
@@ -215,7 +206,6 @@ extension SequencedFeed {
     /// Reports a range lost: a gap tick, counters, an event.
     @usableFromInline
     mutating func report<Sink: TickSink>(_ lost: LostRange, sink: inout Sink) {
-        _lastLost = lost
         counters.lostGaps.add()
         counters.lostMessages.add(lost.count)
         events.push(.lost(lost))
@@ -236,11 +226,16 @@ extension SequencedFeed {
         releaseHeld(sink: &sink)
     }
 
-    mutating func refillTokens(now: UInt64) {
-        let burst = Double(policy.maxRequestsInFlight)
-        if tokensAt != 0 && now > tokensAt {
-            requestTokens = min(burst, requestTokens + Double(now - tokensAt) * policy.requestsPerSecond / 1e9)
-        }
-        tokensAt = now
+    /// Asks for the first `requestMessages` of range `i` (the rest splits off, not yet asked for) and marks it asked
+    /// for at `clock`.
+    mutating func requestPiece<Requester: RecoveryRequester>(
+        at i: Int, session key: SessionKey, clock: UInt64, requester: inout Requester
+    ) {
+        let piece = UInt64(max(1, policy.requestMessages))
+        let r = missing[i]
+        if r.count > piece { missing.split(at: i, after: piece) }
+        requester.request(session: key, first: r.first, count: UInt16(min(r.count, piece)))
+        counters.recoveryRequests.add()
+        missing[i].requestedAt = max(clock, 1)
     }
 }

@@ -134,21 +134,20 @@ extension SequencedFeed {
         _endSequence = nil
         pendingAnnouncement = nil
         // Quarantined packets of the old session are of no use now.
-        var i = candidates.list.count - 1
-        while i >= 0 {
-            if candidates.list[i].session == old { discard(candidates.remove(at: i)) }
-            i -= 1
-        }
+        discardCandidates { $0.session == old }
         consumer.sessionBegins(c.session.description, isFirst: false)
     }
 
     /// Lets go of candidates nothing confirmed for `quarantineNanos`.
     mutating func expireCandidates<Sink: TickSink>(clock: UInt64, sink: inout Sink) {
         let cutoff = clock > policy.quarantineNanos ? clock - policy.quarantineNanos : 0
-        var i = candidates.list.count - 1
-        while i >= 0 {
-            if candidates.list[i].lastSeen < cutoff { discard(candidates.remove(at: i)) }
-            i -= 1
+        discardCandidates { $0.lastSeen < cutoff }
+    }
+
+    /// Lets go of every candidate `shouldDiscard` picks, counting their packets.
+    mutating func discardCandidates(where shouldDiscard: (SessionCandidates.Candidate) -> Bool) {
+        for i in candidates.list.indices.reversed() where shouldDiscard(candidates.list[i]) {
+            discard(candidates.remove(at: i))
         }
     }
 

@@ -49,16 +49,12 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
     /// Whether the session's end has been believed.
     public var sessionEnded: Bool { _endSequence != nil }
 
-    /// The last range given up.
-    public var lastLost: LostRange? { _lastLost }
-    @usableFromInline var _lastLost: LostRange? = nil
     /// Sessions this feed has left: their late packets (a slow line, a late reply) are dropped, never taken for a
     /// new session.
     @usableFromInline var retiredSessions: [SessionKey] = []
 
-    /// Re-request pacing: tokens (requests) available, refilled at `requestsPerSecond` up to `maxRequestsInFlight`.
-    @usableFromInline var requestTokens: Double
-    @usableFromInline var tokensAt: UInt64 = 0
+    /// Re-request pacing: `requestsPerSecond`, in bursts of up to `maxRequestsInFlight`.
+    @usableFromInline var requestPacing: TokenBucket
     /// When the first request went that no reply has followed (0: none outstanding), and when the last probe of a
     /// server that stopped answering went.
     @usableFromInline var unansweredSince: UInt64 = 0
@@ -71,7 +67,7 @@ public struct SequencedFeed<Consumer: MessageConsumer> {
         self.counters = counters
         self.policy = policy
         pending = PendingPackets(capacity: policy.holdPackets)
-        requestTokens = Double(policy.maxRequestsInFlight)
+        requestPacing = TokenBucket(rate: policy.requestsPerSecond, burst: Double(policy.maxRequestsInFlight))
     }
 
     /// Whether anything is missing (held packets wait, or ranges are being recovered).

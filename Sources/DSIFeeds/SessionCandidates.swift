@@ -111,7 +111,7 @@ public struct SessionCandidates {
         for i in list.indices { list[i].streak = 0 }
     }
 
-    /// Removes candidate `index`; its held packets stay readable in `store(of:)` until the next `start`.
+    /// Removes candidate `index`; its held packets stay readable in `heldPackets(of:)` until the next `start`.
     @discardableResult
     mutating func remove(at index: Int) -> Candidate {
         let c = list.remove(at: index)

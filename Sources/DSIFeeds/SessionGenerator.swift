@@ -95,7 +95,7 @@ public struct SessionGenerator {
 
         mutating func tick(_ mean: UInt64) {
             // Exponential inter-arrival times: bursts and lulls, like a real feed.
-            let u = Double(random.next() >> 11) / Double(1 << 53)
+            let u = random.unit()
             clock += UInt64(-Double(mean) * log1p(-u * 0.999999)) + 1
         }
 
@@ -354,4 +354,10 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// A number in [0, 1), uniform, from the next value's top 53 bits.
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// True with probability `p`; draws a number only when `p > 0` (a run without faults draws none).
+    public mutating func chance(_ p: Double) -> Bool { p > 0 && unit() < p }
 }

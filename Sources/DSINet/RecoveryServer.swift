@@ -61,8 +61,7 @@ public final class RecoveryServer: @unchecked Sendable {
     public func serve(shouldStop: () -> Bool) {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
         defer { buffer.deallocate() }
-        var tokens = maxRequestsPerSecond / 10
-        var refilledAt = Clock.monotonicNanos()
+        var pacing = TokenBucket(rate: maxRequestsPerSecond, burst: maxRequestsPerSecond / 10)
         while !shouldStop() {
             // A timeout or an error (an ICMP report of an earlier reply) only sends us back to the stop condition.
             guard let (n, from) = (try? Socket.receive(fd, into: buffer)) ?? nil else { continue }
@@ -72,14 +71,11 @@ public final class RecoveryServer: @unchecked Sendable {
                 refused.add()
                 continue
             }
-            let now = Clock.monotonicNanos()
-            tokens = min(maxRequestsPerSecond / 10, tokens + Double(now - refilledAt) * maxRequestsPerSecond / 1e9)
-            refilledAt = now
-            guard tokens >= 1 else {
+            pacing.refill(now: Clock.monotonicNanos())
+            guard pacing.take() else {
                 rateLimited.add()
                 continue
             }
-            tokens -= 1
             requests.add()
             guard let reply = self.reply(to: request) else { continue }
             let sent = reply.withUnsafeBytes { try? Socket.send(fd, $0, to: from) }
@@ -98,8 +94,8 @@ public final class RecoveryServer: @unchecked Sendable {
             size += 2 + message.count
             seq += 1
         }
-        guard !messages.isEmpty, let session = store.session else { return nil }
+        guard !messages.isEmpty else { return nil }
         messagesSent.add(UInt64(messages.count))
-        return MoldUDP64Builder.packet(session: session.bytes, first: request.first, messages: messages)
+        return MoldUDP64Builder(session: request.session).packet(first: request.first, messages: messages)
     }
 }

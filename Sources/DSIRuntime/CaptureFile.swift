@@ -82,7 +82,6 @@ public enum CaptureFile {
         var frames: [(time: UInt64, frame: [UInt8])] = []
         frames.reserveCapacity(session.packets.count * layout.lines)
         var random = SplitMix64(seed: layout.seed ^ 0x5EED)
-        func chance(_ p: Double) -> Bool { p > 0 && Double(random.next() >> 11) / Double(1 << 53) < p }
         var report = Report()
         let packets = session.packets
         // Where the strays go: packet indices, chosen up front so that the count is exact.
@@ -103,7 +102,7 @@ public enum CaptureFile {
             var written = 0
             for line in 0..<layout.lines {
                 let lastChance = layout.keepOneCopy && written == 0 && line == layout.lines - 1
-                if chance(layout.drop) && !lastChance {
+                if random.chance(layout.drop) && !lastChance {
                     report.dropped += 1
                     continue
                 }
@@ -111,14 +110,14 @@ public enum CaptureFile {
                 let copy = frame(packet.payload, line: line, index: i)
                 // A copy on a later line leaves a little later, as on a real B line.
                 let time = packet.time + UInt64(line) * layout.lineSkewNanos
-                if chance(layout.faults.reorder) {
+                if random.chance(layout.faults.reorder) {
                     held.append((copy, i + 1 + Int(random.next() % 4)))
                     report.reordered += 1
                     continue
                 }
                 frames.append((time, copy))
                 report.frames += 1
-                if chance(layout.faults.duplicate) {
+                if random.chance(layout.faults.duplicate) {
                     frames.append((time, copy))
                     report.frames += 1
                     report.duplicated += 1

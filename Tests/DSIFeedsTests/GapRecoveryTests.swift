@@ -81,7 +81,7 @@ import Testing
         #expect(run.gaps == [4...7])
         #expect(run.seqs == [1, 2, 3, 8, 9], "what was held is handled after the loss is reported")
         #expect(run.processor.counters.lostMessages.load == 4 && run.processor.counters.lostGaps.load == 1)
-        #expect(run.processor.lastLost == LostRange(first: 4, last: 7))
+        #expect(run.drainEvents().contains(.lost(LostRange(first: 4, last: 7))), "and logged with its bounds")
     }
 
     @Test func heartbeatRevealsGapOnIdleLine() {
