@@ -70,7 +70,9 @@ let package = Package(
             ]
         ),
         // Shared by the test targets: running commands (dsi itself, tshark, openssl, the Python oracles), temp dirs.
-        .target(name: "DSITestSupport", dependencies: ["DSICore"], path: "Tests/DSITestSupport"),
+        .target(
+            name: "DSITestSupport", dependencies: ["DSICore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/DSITestSupport"),
         .testTarget(name: "DSICoreTests", dependencies: ["DSICore", "DSITestSupport"]),
         .testTarget(name: "DSIFeedsTests", dependencies: ["DSIFeeds", "DSIPcap", "DSIRuntime", "DSITestSupport"]),
         .testTarget(name: "DSINetTests", dependencies: ["DSINet", "DSIRuntime", "DSITestSupport"]),

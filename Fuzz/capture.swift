@@ -2,6 +2,7 @@
 import DSICore
 import DSIFeeds
 import DSIPcap
+import DSIRuntime
 
 /// Decodes every message to its JSON line, as `dsi decode` prints it.
 struct JSONConsumer: MessageConsumer {
@@ -15,23 +16,20 @@ struct JSONConsumer: MessageConsumer {
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    guard let reader = try? PcapReader(bytes: UnsafeBufferPointer(start: data, count: size), name: "fuzz") else { return 0 }
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    // Two readers of the same bytes: each command reads the file once.
+    guard let forTicks = try? PcapReader(bytes: bytes, name: "fuzz"), let forDecode = try? PcapReader(bytes: bytes, name: "fuzz")
+    else { return 0 }
     var policy = RecoveryPolicy.capture
     policy.holdBytes = 64 * PendingPackets.slotSize
     var ticks = FeedProcessor(expectedOrders: 1024, policy: policy)
     var decode = SequencedFeed(consumer: JSONConsumer(), counters: FeedCounters(), policy: policy)
     var sink = CollectingSink()
-    var last: UInt64 = 0
-    try? reader.forEachDatagram { datagram in
-        guard let base = datagram.payload.baseAddress else { return }
-        ticks.process(packet: base, length: datagram.payload.count, receiveTime: datagram.time, sink: &sink)
-        decode.process(packet: base, length: datagram.payload.count, receiveTime: datagram.time, sink: &sink)
-        while ticks.events.pop() != nil {}
-        last = max(last, datagram.time)
-    }
-    ticks.finish(now: last, sink: &sink)
-    decode.finish(now: last, sink: &sink)
-    _ = reader.summary
+    // The event lines are made as the commands make them, then dropped.
+    var sequencing = CaptureSequencing(command: "fuzz") { _ in }
+    try? sequencing.run(reader: forTicks, feed: &ticks, sink: &sink)
+    try? sequencing.run(reader: forDecode, feed: &decode, sink: &sink)
+    _ = forTicks.summary
     _ = sink.ticks.map(\.jsonLine)
     return 0
 }

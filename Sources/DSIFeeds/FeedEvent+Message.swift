@@ -8,23 +8,43 @@ extension FeedEvent {
         }
     }
 
-    /// A rate-limiting class: events of one kind share a budget of log lines.
-    public var kind: Int {
-        switch self {
-        case .joined: 0
-        case .sessionChanged: 1
-        case .foreignSession: 2
-        case .implausibleSequence: 3
-        case .jumpConfirmed: 4
-        case .discarded: 5
-        case .lost: 6
-        case .holdingStoreFull: 7
-        case .endOfSession: 8
-        case .beyondEnd: 9
+    /// A rate-limiting class: events of one kind share a budget of log lines, and what is held back is summarised
+    /// by its name.
+    public enum Kind: Int, CaseIterable, Sendable {
+        case joined, sessionChanged, foreignSession, implausibleSequence, jumpConfirmed, discarded, lost
+        case holdingStoreFull, endOfSession, beyondEnd
+
+        /// The events of this kind, in a line that counts them ("12 more ... were not logged").
+        public var name: String {
+            switch self {
+            case .joined: "joins"
+            case .sessionChanged: "session changes"
+            case .foreignSession: "packets of other sessions held apart"
+            case .implausibleSequence: "packets implausibly far ahead quarantined"
+            case .jumpConfirmed: "confirmed jumps"
+            case .discarded: "let-go runs of unconfirmed packets"
+            case .lost: "lost ranges"
+            case .holdingStoreFull: "full holding stores"
+            case .endOfSession: "ends of session"
+            case .beyondEnd: "packets beyond the session's end"
+            }
         }
     }
 
-    public static let kinds = 10
+    public var kind: Kind {
+        switch self {
+        case .joined: .joined
+        case .sessionChanged: .sessionChanged
+        case .foreignSession: .foreignSession
+        case .implausibleSequence: .implausibleSequence
+        case .jumpConfirmed: .jumpConfirmed
+        case .discarded: .discarded
+        case .lost: .lost
+        case .holdingStoreFull: .holdingStoreFull
+        case .endOfSession: .endOfSession
+        case .beyondEnd: .beyondEnd
+        }
+    }
 
     /// The event as one line for feed `feed`; `counters` gives the running totals some lines quote.
     public func message(feed: String, counters: FeedCounters) -> String {

@@ -39,8 +39,6 @@ public final class MulticastReceiver {
     /// kernel's), or nil.
     public private(set) var hardwareUnavailable: String?
 
-    /// The receive buffer the kernel granted, bytes.
-    public private(set) var receiveBufferGranted = 0
     private let batch = ReceiveBatch()
 
     public init(_ options: Options, line: Int) throws {
@@ -49,16 +47,7 @@ public final class MulticastReceiver {
         fd = try Socket.open(SOCK_DGRAM, nonBlocking: true)
         do {
             try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, Int32(1), "SO_REUSEADDR")
-            let asked = Int32(clamping: options.receiveBuffer)
-            if (try? Socket.setOption(fd, SOL_SOCKET, CDSIShims_SO_RCVBUFFORCE(), asked, "SO_RCVBUFFORCE")) == nil {
-                try Socket.setOption(fd, SOL_SOCKET, SO_RCVBUF, asked, "SO_RCVBUF")
-            }
-            // Read back what the kernel granted (it reports twice the usable size): a buffer smaller than asked loses
-            // datagrams at speed, so it is refused here rather than found out then.
-            receiveBufferGranted = Int(try Socket.option(fd, SOL_SOCKET, SO_RCVBUF, as: Int32.self, "SO_RCVBUF")) / 2
-            if receiveBufferGranted < options.receiveBuffer {
-                throw ReceiveBufferTooSmall(asked: options.receiveBuffer, granted: receiveBufferGranted)
-            }
+            try Self.requireReceiveBuffer(fd, options.receiveBuffer)
             switch options.timestamps {
             case .software:
                 try Socket.setOption(fd, SOL_SOCKET, CDSIShims_SO_TIMESTAMPNS(), Int32(1), "SO_TIMESTAMPNS")
@@ -111,12 +100,32 @@ public final class MulticastReceiver {
     }
 }
 
+extension MulticastReceiver {
+    /// Whether a line socket can have a receive buffer of `bytes`: asked for, exactly as a line asks, on a socket of
+    /// its own (a configuration's machine check, before anything starts).
+    public static func checkReceiveBuffer(_ bytes: Int) throws {
+        let fd = try Socket.open(SOCK_DGRAM)
+        defer { close(fd) }
+        try requireReceiveBuffer(fd, bytes)
+    }
+
+    /// Gives `fd` a receive buffer of `bytes`, or refuses: one smaller than asked loses datagrams at speed, so it is
+    /// refused at start rather than found out then.
+    static func requireReceiveBuffer(_ fd: Int32, _ bytes: Int) throws {
+        let granted = try Socket.setReceiveBuffer(fd, bytes)
+        if granted < bytes { throw ReceiveBufferTooSmall(asked: bytes, granted: granted) }
+    }
+}
+
 /// The kernel granted a smaller receive buffer than the configuration asks for.
 public struct ReceiveBufferTooSmall: Error, CustomStringConvertible {
     public let asked: Int
     public let granted: Int
     public var description: String {
-        "asked for a \(asked)-byte receive buffer, the kernel granted \(granted) (net.core.rmem_max bounds it without CAP_NET_ADMIN)"
+        """
+        asked for a \(asked)-byte receive buffer, the kernel granted \(granted): raise net.core.rmem_max (sysctl -w \
+        net.core.rmem_max=\(asked)), run with CAP_NET_ADMIN, or ask for less
+        """
     }
 }
 

@@ -80,22 +80,23 @@ public final class TLSPublisher {
         readBuffer = .allocate(byteCount: Self.bufferSize, alignment: 64)
         scratch = .allocate(byteCount: Self.bufferSize, alignment: 64)
         frames = .allocate(byteCount: options.batch * PublishProtocol.tickFrameSize, alignment: 64)
+        // Every property is set, so deinit runs if a step below throws: until the loop and the listener exist, it
+        // has nothing of theirs to close (closing a handle libuv never initialised is undefined).
+        closed = true
         try Libuv.check("uv_loop_init", uv_loop_init(loop))
         loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        try Libuv.check("uv_tcp_init", uv_tcp_init(loop, server))
-        server.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         do {
-            _ = try withSocketAddress(options.listen) { address, _ in
-                try Libuv.check("binding \(options.listen)", uv_tcp_bind(server, address, 0))
-            }
-            try Libuv.check("listening on \(options.listen)", uv_listen(serverStream, 128, onConnection))
+            try Libuv.check("uv_tcp_init", uv_tcp_init(loop, server))
         } catch {
-            uv_close(UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_handle_t.self), nil)
-            uv_run(loop, UV_RUN_DEFAULT)
             uv_loop_close(loop)
-            closed = true  // deinit runs after this throw (every property is set) and must not close them again
             throw error
         }
+        server.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        closed = false  // from here deinit closes the listener and the loop (a failed bind or listen included)
+        _ = try withSocketAddress(options.listen) { address, _ in
+            try Libuv.check("binding \(options.listen)", uv_tcp_bind(server, address, 0))
+        }
+        try Libuv.check("listening on \(options.listen)", uv_listen(serverStream, 128, onConnection))
         var name = sockaddr_in()
         var length = Int32(MemoryLayout<sockaddr_in>.size)
         _ = try withUnsafeMutablePointer(to: &name) {

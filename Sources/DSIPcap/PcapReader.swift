@@ -49,7 +49,7 @@ public final class PcapReader {
     public convenience init(path: String) throws {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
-            throw PcapError(path: path, reason: errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+            throw PcapError(path: path, errbuf: errbuf)
         }
         try self.init(handle: handle, path: path, memory: nil)
     }
@@ -67,7 +67,7 @@ public final class PcapReader {
         guard let handle = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
             fclose(file)
             copy.deallocate()
-            throw PcapError(path: name, reason: errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+            throw PcapError(path: name, errbuf: errbuf)
         }
         try self.init(handle: handle, path: name, memory: copy)
     }
@@ -99,7 +99,8 @@ public final class PcapReader {
             if status == PCAP_ERROR_BREAK { return }  // end of file
             if status == PCAP_ERROR {
                 // libpcap reports a record cut short by the end of the file, or a damaged record header, as an
-                // error: keep what was read, say why the rest was not.
+                // error: keep what was read, say why the rest was not. It gives no code to tell them apart, only its
+                // wording: "truncated dump file; tried to read N captured bytes, only got M" (sf-pcap.c).
                 let reason = String(cString: pcap_geterr(handle))
                 if reason.contains("truncated") { truncatedFile = true } else { damage = reason }
                 return
@@ -126,16 +127,18 @@ public final class PcapReader {
     /// A record's time in ns since the epoch. A damaged header may hold anything: negative values, fractions past a
     /// second, seconds beyond 2262; each is read as the nearest valid time and counted, never trapped on.
     func captureTime(seconds: Int, fraction: Int) -> UInt64 {
-        guard seconds >= 0, fraction >= 0, fraction < 1_000_000_000 else {
+        guard seconds >= 0 else {
             badTimestamps += 1
-            if seconds < 0 { return 0 }
-            let whole = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-            return whole.overflow ? Self.latestTime : min(Self.latestTime, whole.partialValue)
+            return 0
         }
         let whole = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if whole.overflow || whole.partialValue > Self.latestTime {
+        guard !whole.overflow, whole.partialValue <= Self.latestTime else {
             badTimestamps += 1
             return Self.latestTime
+        }
+        guard fraction >= 0, fraction < 1_000_000_000 else {
+            badTimestamps += 1
+            return whole.partialValue
         }
         return min(Self.latestTime, whole.partialValue + UInt64(fraction))
     }

@@ -15,7 +15,7 @@ public final class PcapWriter {
         guard let dumper = pcap_dump_open(handle, path) else {
             let reason = String(cString: pcap_geterr(handle))
             pcap_close(handle)
-            throw PcapError(path: path, reason: "cannot write: \(reason)")
+            throw PcapError(path: path, libpcap: reason, context: "cannot write: ")
         }
         self.handle = handle
         self.dumper = dumper

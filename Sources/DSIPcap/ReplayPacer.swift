@@ -19,11 +19,12 @@ public struct ReplayPacer: Sendable {
     public var spinThresholdNanos: UInt64 = 100_000
     /// With `.original`: a gap between two packets longer than this (ns, in capture time) is shortened to it, so a
     /// capture whose clock jumps (a day, a damaged timestamp) does not stall the replay. nil keeps every gap.
-    public var maxGapNanos: UInt64? = 2_000_000_000
-    /// Gaps shortened to `maxGapNanos`, and the longest one seen (ns).
+    public var maxGapNanos: UInt64? = Self.defaultMaxGapNanos
+    public static let defaultMaxGapNanos: UInt64 = 2_000_000_000
+    /// Gaps shortened to `maxGapNanos`, and the longest one seen (ns); only `.original` shortens any.
     public private(set) var clampedGaps = 0
     public private(set) var longestClampedGap: UInt64 = 0
-    /// Packets stamped earlier than the one before them (sent at once).
+    /// With `.original`: packets stamped earlier than the one before them (sent at once).
     public private(set) var backwardSteps = 0
     private var startWall: UInt64 = 0
     private var previousCapture: UInt64? = nil
@@ -35,35 +36,41 @@ public struct ReplayPacer: Sendable {
 
     /// The monotonic time at which a packet captured at `captureTime` is due.
     public mutating func deadline(captureTime: UInt64) -> UInt64 {
-        if let previous = previousCapture {
-            if captureTime < previous {
-                // Out of order: sent at once. A small step back (reordering) keeps the timeline; a jump back
-                // further than the longest gap is a new timeline (a clock reset, a damaged stamp).
-                backwardSteps += 1
-                if let limit = maxGapNanos, previous - captureTime > limit { previousCapture = captureTime }
-            } else {
-                var gap = captureTime - previous
-                if let limit = maxGapNanos, gap > limit {
-                    clampedGaps += 1
-                    longestClampedGap = max(longestClampedGap, gap)
-                    gap = limit
-                }
-                elapsed = elapsed.addingReportingOverflow(gap).overflow ? .max : elapsed + gap
-                previousCapture = captureTime
-            }
-        } else {
-            startWall = Clock.monotonicNanos()
-            previousCapture = captureTime
-        }
+        if sent == 0 { startWall = Clock.monotonicNanos() }
         defer { sent += 1 }
         switch mode {
         case .original(let speed):
+            follow(captureTime: captureTime)
             return startWall + UInt64(min(Double(elapsed) / speed, 1e18))
         case .packetsPerSecond(let rate):
             return startWall + UInt64(Double(sent) * 1e9 / rate)
         case .topSpeed:
             return 0
         }
+    }
+
+    /// Moves `elapsed` on to a packet captured at `captureTime`, gaps shortened as configured (only the capture's
+    /// own spacing has gaps to shorten).
+    private mutating func follow(captureTime: UInt64) {
+        guard let previous = previousCapture else {
+            previousCapture = captureTime
+            return
+        }
+        if captureTime < previous {
+            // Out of order: sent at once. A small step back (reordering) keeps the timeline; a jump back further
+            // than the longest gap is a new timeline (a clock reset, a damaged stamp).
+            backwardSteps += 1
+            if let limit = maxGapNanos, previous - captureTime > limit { previousCapture = captureTime }
+            return
+        }
+        var gap = captureTime - previous
+        if let limit = maxGapNanos, gap > limit {
+            clampedGaps += 1
+            longestClampedGap = max(longestClampedGap, gap)
+            gap = limit
+        }
+        elapsed = elapsed.addingReportingOverflow(gap).overflow ? .max : elapsed + gap
+        previousCapture = captureTime
     }
 
     /// Waits until the packet captured at `captureTime` is due; returns how late it is (ns, 0 if on time).

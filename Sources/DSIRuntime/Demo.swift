@@ -50,6 +50,23 @@ public struct Demo {
         self.logger = logger
     }
 
+    /// The usual receive buffer, or what the kernel grants this user when that is less (said in the log): the demo
+    /// runs for anyone, where `dsi run` refuses a buffer smaller than its configuration asks for.
+    func receiveBuffer() -> Int {
+        let usual = FeedConfig.defaultReceiveBuffer
+        do {
+            try MulticastReceiver.checkReceiveBuffer(usual)
+            return usual
+        } catch let error as ReceiveBufferTooSmall {
+            logger.notice(
+                "the kernel grants this user a \(error.granted)-byte receive buffer per line (net.core.rmem_max); the demo uses that"
+            )
+            return max(error.granted, 65_536)
+        } catch {
+            return usual  // the handler's own socket setup will say what is wrong
+        }
+    }
+
     public func run() throws -> Summary {
         let started = Clock.monotonicNanos()
         let directory = options.directory ?? NSTemporaryDirectory() + "dsi-demo-\(getpid())"
@@ -66,14 +83,12 @@ public struct Demo {
 
         // 2. The handler on two loopback lines and an ephemeral TLS port.
         let port = try FreePort.udp()
+        var feed = FeedConfig(
+            name: "demo", interface: "127.0.0.1",
+            lines: [LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)")])
+        feed.receiveBuffer = receiveBuffer()
         let handlerConfig = HandlerConfig(
-            feeds: [
-                FeedConfig(
-                    name: "demo", interface: "127.0.0.1",
-                    lines: [
-                        LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
-                    ])
-            ],
+            feeds: [feed],
             publisher: {
                 var p = PublisherConfig(listen: "127.0.0.1:0")
                 p.stateDirectory = directory

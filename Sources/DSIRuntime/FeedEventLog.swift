@@ -9,7 +9,7 @@ import Logging
 struct FeedEventLog {
     let feed: String
     let logger: Logger
-    var limits = LogRateLimits(kinds: FeedEvent.kinds, perSecond: 10)
+    var limits = LogRateLimits(kinds: FeedEvent.Kind.allCases.count, perSecond: 10)
     /// When the next progress line is due (monotonic ns), while something is missing.
     var nextProgress: UInt64 = 0
     static let progressInterval: UInt64 = 5_000_000_000
@@ -24,18 +24,18 @@ struct FeedEventLog {
         guard !processor.events.isEmpty else { return }
         let now = Clock.monotonicNanos()
         while let event = processor.events.pop() {
-            guard let held = limits.admit(event.kind, now: now) else { continue }
+            guard let held = limits.admit(event.kind.rawValue, now: now) else { continue }
             var line = event.message(feed: feed, counters: processor.counters)
-            if held > 0 { line += " (\(held) more like it not logged)" }
+            if held > 0 { line += " (\(held) more \(event.kind.name) not logged)" }
             if event.isWarning { logger.warning("\(line)") } else { logger.notice("\(line)") }
         }
     }
 
     /// Once a second at most: summaries of held-back lines, and recovery progress while messages are missing.
     mutating func housekeeping(_ processor: FeedProcessor, now: UInt64) {
-        for (_, held) in limits.summaries(now: now) {
+        for (kind, held) in limits.summaries(now: now) {
             logger.warning(
-                "feed \(feed): \(held) more events of the kind last logged were not logged; the counters have them all")
+                "feed \(feed): \(held) more \(FeedEvent.Kind(rawValue: kind)!.name) were not logged; the counters have them all")
         }
         guard processor.missingMessages > 0 else {
             nextProgress = 0

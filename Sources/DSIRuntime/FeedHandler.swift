@@ -24,6 +24,11 @@ public final class FeedHandler: @unchecked Sendable {
         let publisherFiltered = Counter()
     }
 
+    /// The ring from the line sockets to the pipeline: its slots, and the bytes of each (a datagram and what the
+    /// receiver notes with it).
+    static let ingestSlots = 4_096
+    static let ingestSlotSize = 2_048
+
     public let config: ValidatedConfig
     public let counters = FeedCounters()
     /// One per publish node, in graph order.
@@ -43,6 +48,7 @@ public final class FeedHandler: @unchecked Sendable {
     public let sessionEnded = ManagedAtomic<Bool>(false)
 
     public init(config: ValidatedConfig, logger: Logger) throws {
+        try MachineLimits.check(config)  // before anything is allocated or bound
         self.config = config
         self.logger = logger
         let (certificate, key) = try CertificateStore.resolve(config: config, logger: logger)
@@ -71,12 +77,7 @@ public final class FeedHandler: @unchecked Sendable {
             do {
                 receiver = try MulticastReceiver(options, line: index)
             } catch let error as ReceiveBufferTooSmall {
-                throw ConfigError(
-                    file: config.file, key: "feeds[0].receiveBuffer",
-                    problem: """
-                        \(error); raise net.core.rmem_max (sysctl -w net.core.rmem_max=\(error.asked)), run with \
-                        CAP_NET_ADMIN, or ask for less
-                        """)
+                throw MachineLimits.refusal(error, file: config.file)
             }
             if let reason = receiver.hardwareUnavailable {
                 logger.notice("line \(line.name): \(reason); its datagrams carry the kernel's receive time")
@@ -84,7 +85,8 @@ public final class FeedHandler: @unchecked Sendable {
             return receiver
         }
         recovery = try config.recoveryServer.map { try RecoveryClient(server: $0) }
-        ingest = SPSCRing(capacity: 4096, slotSize: 2048, node: NUMA.node(ofCPU: config.pipelineWorker.cpu))
+        ingest = SPSCRing(
+            capacity: Self.ingestSlots, slotSize: Self.ingestSlotSize, node: NUMA.node(ofCPU: config.pipelineWorker.cpu))
         sink = FanOutSink(
             branches: branches.map {
                 FilteringSink(
@@ -154,11 +156,7 @@ public final class FeedHandler: @unchecked Sendable {
         func describe(_ w: WorkerConfig) -> String {
             "worker \(w.name) on CPU \(w.cpu.map(String.init) ?? "any") (\((w.idle ?? .backoff).rawValue))"
         }
-        var seen = Set<String>()
-        let workers = ([config.pipelineWorker] + config.graph.branches.compactMap(\.worker)).filter {
-            seen.insert($0.name).inserted
-        }
-        return workers.map(describe).joined(separator: ", ")
+        return config.workers.map(describe).joined(separator: ", ")
     }
 
     /// Drains and stops the workers, the pipeline's first (its last ticks reach the rings before the publishers

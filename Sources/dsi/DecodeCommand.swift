@@ -2,6 +2,7 @@ import ArgumentParser
 import DSICore
 import DSIFeeds
 import DSIPcap
+import DSIRuntime
 import Glibc
 
 struct Decode: ParsableCommand {
@@ -21,7 +22,7 @@ struct Decode: ParsableCommand {
         let counters = FeedCounters()
         var feed = SequencedFeed(consumer: MessagePrinter(), counters: counters, policy: .capture)
         var sink = GapPrinter()
-        var sequencing = CaptureSequencing(command: "dsi decode")
+        var sequencing = CaptureSequencing(command: "dsi decode") { FileHandleStderr.write($0 + "\n") }
         let reader = try failing { try sequencing.run(file: file, feed: &feed, sink: &sink) }
         FileHandleStderr.write(
             """

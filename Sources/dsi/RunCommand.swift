@@ -21,6 +21,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let validated = try failing { try HandlerConfig.load(path: config) }
         if check {
+            try failing { try MachineLimits.check(validated) }
             print(validated.resolvedDescription)
             return
         }

@@ -19,7 +19,7 @@ struct Ticks: ParsableCommand {
         var processor = FeedProcessor(expectedOrders: 1 << 20, policy: .capture)
         let filter = try failing { try Self.filter(config: config, publish: publish) }
         var sink = FilteringSink(inner: PrintingSink(), filter: filter)
-        var sequencing = CaptureSequencing(command: "dsi ticks")
+        var sequencing = CaptureSequencing(command: "dsi ticks") { FileHandleStderr.write($0 + "\n") }
         let reader = try failing { try sequencing.run(file: file, feed: &processor, sink: &sink) }
         let counters = processor.counters.snapshot.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         let held = sink.filtered.load > 0 ? " filtered=\(sink.filtered.load)" : ""

@@ -8,25 +8,6 @@ import Testing
 /// Clients that connect and say nothing, by the hundred and from several addresses: the publisher holds no more
 /// descriptors than its limits allow, writes a bounded number of log lines, and still serves a real subscriber.
 @Suite(.serialized) struct ConnectionLimitTests {
-    /// Collects log lines (swift-log) for counting.
-    final class Lines: @unchecked Sendable {
-        private let lock = NSLock()
-        private var lines: [String] = []
-        func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
-        var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
-    }
-
-    struct Capture: LogHandler {
-        let lines: Lines
-        var logLevel: Logger.Level = .info
-        var metadata: Logger.Metadata = [:]
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) { lines.append("\(event.level) \(event.message)") }
-    }
-
     /// An idle TCP connection to `port` from the loopback address `127.0.0.<host>`.
     func connect(_ port: UInt16, from host: UInt8) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -55,13 +36,13 @@ import Testing
     }
 
     @Test func aFloodOfIdleClientsIsBoundedInConnectionsAndLogLines() throws {
-        let lines = Lines()
+        let lines = LogCapture()
         var limits = ConnectionLimits()
         limits.maxConnections = 100
         limits.maxPerAddress = 40
         limits.maxHandshakes = 1_000
         limits.logLinesPerSecond = 5
-        let harness = try PublisherHarness(limits: limits, logger: Logger(label: "flood") { _ in Capture(lines: lines) })
+        let harness = try PublisherHarness(limits: limits, logger: lines.logger())
         harness.start()
         defer { harness.finish() }
         let p = harness.publisher

@@ -67,7 +67,10 @@ import Testing
 
     @Test func missingAndGarbageFilesGiveClearErrors() throws {
         #expect { try PcapReader(path: "/nonexistent/x.pcap") } throws: { error in
-            "\(error)".contains("/nonexistent/x.pcap") && "\(error)".contains("No such file")
+            "\(error)" == "/nonexistent/x.pcap: No such file or directory"
+        }
+        #expect { try PcapWriter(path: "/nonexistent/x.pcap") } throws: { error in
+            "\(error)" == "/nonexistent/x.pcap: cannot write: No such file or directory"
         }
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -187,5 +190,15 @@ import Testing
         #expect(d3 == d2 && pacer.backwardSteps == 1)
         let d4 = pacer.deadline(captureTime: t0 + 500_000)
         #expect(d4 - d3 == 500_000)
+    }
+
+    @Test func aFixedRateOrTopSpeedShortensNoGapAndReportsNone() {
+        for mode in [ReplayPacer.Mode.topSpeed, .packetsPerSecond(1e6)] {
+            var pacer = ReplayPacer(mode: mode)
+            pacer.maxGapNanos = 2_000_000_000
+            _ = pacer.deadline(captureTime: 1_000)
+            _ = pacer.deadline(captureTime: 1_000 + 86_400_000_000_000)
+            #expect(pacer.clampedGaps == 0 && pacer.longestClampedGap == 0, "\(mode): the capture's spacing is not followed")
+        }
     }
 }

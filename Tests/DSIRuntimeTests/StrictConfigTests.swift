@@ -152,4 +152,22 @@ import Testing
         let bad = try Commands.run(Commands.dsi, ["run", "--check", "--config", "/nonexistent.yaml"], timeout: 30)
         #expect(bad.status == 1 && bad.stderr == "dsi: error: /nonexistent.yaml: no such file\n")
     }
+
+    /// Whether the kernel grants a receive buffer beyond `net.core.rmem_max` depends on CAP_NET_ADMIN, not on being
+    /// root: the check asks for it on a socket, as a line will. Without the capability (root with it dropped from
+    /// the bounding set) a 512 MiB buffer is refused before anything starts; with it, it is granted.
+    @Test func aReceiveBufferTheKernelWillNotGrantIsRefusedByTheCheck() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try withFeedKey("receiveBuffer: 536870912").write(toFile: dir.file("big.yaml"), atomically: true, encoding: .utf8)
+        let check = [Commands.dsi, "run", "--check", "--config", dir.file("big.yaml")]
+        let without = try Commands.run(
+            "/usr/bin/setpriv", ["--bounding-set=-net_admin", "--inh-caps=-net_admin"] + check, timeout: 30)
+        #expect(without.status == 1, "\(without.stderr)")
+        for part in ["big.yaml: feeds[0].receiveBuffer:", "asked for a 536870912-byte receive buffer", "CAP_NET_ADMIN"] {
+            #expect(without.stderr.contains(part), "\(without.stderr)")
+        }
+        let with = try Commands.run(check[0], Array(check.dropFirst()), timeout: 30)
+        #expect(with.status == 0, "root with CAP_NET_ADMIN is granted it: \(with.stderr)")
+    }
 }

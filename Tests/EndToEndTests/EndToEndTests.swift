@@ -170,6 +170,29 @@ import Testing
         #expect(p50 > 0 && p50 <= p99 && p99 <= max)
     }
 
+    /// An ordinary user without CAP_NET_ADMIN gets no receive buffer beyond `net.core.rmem_max`: `dsi run` refuses a
+    /// configuration that asks for more, but the demo runs with what the kernel grants, and says so.
+    @Test func theDemoRunsForAnUnprivilegedUser() throws {
+        let dir = try TemporaryDirectory("dsi-nobody")
+        defer { dir.remove() }
+        _ = chmod(dir.path, 0o777)
+        let result = try Commands.run(
+            "/usr/bin/setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "env", "HOME=\(dir.path)",
+                "DSI_STATE_DIR=\(dir.path)/state", "TMPDIR=\(dir.path)", Commands.dsi, "demo", "--json", "--messages", "5000",
+            ], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        let rmemMax = Int(
+            try String(contentsOfFile: "/proc/sys/net/core/rmem_max", encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines))!
+        if rmemMax < FeedConfig.defaultReceiveBuffer {
+            #expect(result.stderr.contains("the kernel grants this user a \(rmemMax)-byte receive buffer"), "\(result.stderr)")
+        }
+        let summary = try #require(try jsonLines(String(result.stdout.split(separator: "\n").last ?? "")).first)
+        #expect(summary["messagesReceived"] as? Int == 5_000 && summary["lostMessages"] as? Int == 0)
+    }
+
     @Test func badInputGetsClearErrors() throws {
         let dir = try TemporaryDirectory("dsi-bad")
         defer { dir.remove() }

@@ -1,3 +1,4 @@
+import CDSIShims
 import DSICore
 import Glibc
 
@@ -19,21 +20,24 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
 /// Runs a call that returns -1 and sets errno on failure: retries EINTR, throws anything else.
 @discardableResult
 func syscall<R: BinaryInteger>(_ name: @autoclosure () -> String, _ body: () -> R) throws -> R {
+    try retrying(name, wouldBlock: false, body)!
+}
+
+/// Runs a call that would block (EAGAIN, EWOULDBLOCK): nil then, the result otherwise; throws other failures.
+func nonBlocking<R: BinaryInteger>(_ name: @autoclosure () -> String, _ body: () -> R) throws -> R? {
+    try retrying(name, wouldBlock: true, body)
+}
+
+/// Calls `body` until it is not interrupted. "Would block" is nil when `wouldBlock` expects it, decided before any
+/// error is made: a full socket buffer on the pipeline thread costs no message text and no throw.
+private func retrying<R: BinaryInteger>(_ name: () -> String, wouldBlock: Bool, _ body: () -> R) throws -> R? {
     while true {
         let result = body()
         if result >= 0 { return result }
         let code = Glibc.errno
         if code == EINTR { continue }
+        if wouldBlock && (code == EAGAIN || code == EWOULDBLOCK) { return nil }
         throw SystemError(name(), errno: code)
-    }
-}
-
-/// Runs a call that would block (EAGAIN, EWOULDBLOCK): nil then, the result otherwise; throws other failures.
-func nonBlocking<R: BinaryInteger>(_ name: @autoclosure () -> String, _ body: () -> R) throws -> R? {
-    do {
-        return try syscall(name(), body)
-    } catch let error as SystemError where error.errno == EAGAIN || error.errno == EWOULDBLOCK {
-        return nil
     }
 }
 
@@ -78,6 +82,16 @@ enum Socket {
         _ = try withSocketAddress(endpoint) { address, length in
             try syscall("connect(\(endpoint))") { Glibc.connect(fd, address, length) }
         }
+    }
+
+    /// Asks for a receive buffer of `bytes`, past `net.core.rmem_max` when the process may (CAP_NET_ADMIN), and
+    /// returns what the kernel granted (read back: it reports twice the usable size).
+    static func setReceiveBuffer(_ fd: Int32, _ bytes: Int) throws -> Int {
+        let asked = Int32(clamping: bytes)
+        if (try? setOption(fd, SOL_SOCKET, CDSIShims_SO_RCVBUFFORCE(), asked, "SO_RCVBUFFORCE")) == nil {
+            try setOption(fd, SOL_SOCKET, SO_RCVBUF, asked, "SO_RCVBUF")
+        }
+        return Int(try option(fd, SOL_SOCKET, SO_RCVBUF, as: Int32.self, "SO_RCVBUF")) / 2
     }
 
     /// The address `fd` is bound to.

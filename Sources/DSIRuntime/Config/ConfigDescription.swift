@@ -51,8 +51,7 @@ extension ValidatedConfig {
             "# graph: \(graph.description)",
             "# workers:",
         ]
-        var seen = Set<String>()
-        for worker in [pipelineWorker] + graph.branches.compactMap(\.worker) where seen.insert(worker.name).inserted {
+        for worker in workers {
             lines.append(
                 "#   \(worker.name): CPU \(worker.cpu.map(String.init) ?? "any"), idle \((worker.idle ?? .backoff).rawValue)")
         }

@@ -36,7 +36,7 @@ extension HandlerConfig {
         } catch {
             throw ConfigError(file: file, key: nil, problem: "cannot be read: \(error)")
         }
-        return try config.validated(file: file)
+        return try config.validatedValues(file: file)
     }
 
     /// The file's text, or an error that says in plain words what is wrong with the path.

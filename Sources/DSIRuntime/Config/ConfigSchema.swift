@@ -25,6 +25,9 @@ public struct HandlerConfig: Codable, Sendable {
 }
 
 public struct FeedConfig: Codable, Sendable {
+    /// Bytes of receive buffer each line socket asks for when `receiveBuffer` is not given.
+    public static let defaultReceiveBuffer = 16 << 20
+
     public var name: String
     /// Only `moldudp64-itch50` for now.
     public var `protocol`: String

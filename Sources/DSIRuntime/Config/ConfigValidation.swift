@@ -2,10 +2,22 @@ import DSICore
 import DSIFeeds
 import DSINet
 import Foundation
+import Yams
 
 extension HandlerConfig {
-    /// Checks every value; the first problem found is thrown.
+    /// Checks every value; the first problem found is thrown. A configuration built in code is held to the schema
+    /// as a YAML file is (`ConfigCheck`, on the YAML it would be written as): keys, ranges, choices.
     public func validated(file: String) throws -> ValidatedConfig {
+        if let node = try Yams.compose(yaml: YAMLEncoder().encode(self)) {
+            try ConfigCheck.check(node, as: HandlerConfig.self, path: "", file: file)
+        }
+        return try validatedValues(file: file)
+    }
+
+    /// Checks the values together; the schema was checked already (`load` checks the YAML itself, before decoding).
+    /// What the machine can give (`MachineLimits`) is checked by what starts a handler, not by every reader of a
+    /// configuration (`dsi ticks --config` takes only its filters).
+    func validatedValues(file: String) throws -> ValidatedConfig {
         func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: file, key: key, problem: problem) }
         guard feeds.count == 1 else {
             throw fail(
@@ -41,30 +53,6 @@ extension HandlerConfig {
                 publisher.certificate == nil ? "publisher.certificate" : "publisher.key",
                 "give both certificate and key, or neither (for a self-signed one)")
         }
-        // Numbers set in code were not checked against the schema as YAML is: check them here, by the same table.
-        try Self.checkRanges(
-            FeedConfig.self, at: "feeds[0]", file: file,
-            values: [
-                ("maxOrders", feed.maxOrders.map(Double.init)), ("receiveBuffer", feed.receiveBuffer.map(Double.init)),
-                ("busyPollMicros", feed.busyPollMicros.map(Double.init)), ("lineWaitMs", feed.lineWaitMs),
-                ("maxLineLagMs", feed.maxLineLagMs), ("recoveryTimeoutMs", feed.recoveryTimeoutMs),
-                ("recoveryRetries", feed.recoveryRetries.map(Double.init)),
-                ("requestMessages", feed.requestMessages.map(Double.init)),
-                ("maxRequestsInFlight", feed.maxRequestsInFlight.map(Double.init)), ("requestsPerSecond", feed.requestsPerSecond),
-                ("holdBytes", feed.holdBytes.map(Double.init)), ("confirmPackets", feed.confirmPackets.map(Double.init)),
-                ("sequenceSlack", feed.sequenceSlack.map(Double.init)),
-                ("maxMessagesPerSecond", feed.maxMessagesPerSecond.map(Double.init)),
-            ])
-        try Self.checkRanges(
-            PublisherConfig.self, at: "publisher", file: file,
-            values: [
-                ("maxQueuedBytes", publisher.maxQueuedBytes.map(Double.init)),
-                ("ringSlots", publisher.ringSlots.map(Double.init)),
-                ("maxConnections", publisher.maxConnections.map(Double.init)),
-                ("maxConnectionsPerAddress", publisher.maxConnectionsPerAddress.map(Double.init)),
-                ("maxHandshakes", publisher.maxHandshakes.map(Double.init)), ("handshakeTimeoutMs", publisher.handshakeTimeoutMs),
-                ("logLinesPerSecond", publisher.logLinesPerSecond.map(Double.init)),
-            ])
         let maxOrders = feed.maxOrders ?? 1_000_000
         var recovery = RecoveryPolicy()
         recovery.lines = lines.count
@@ -160,36 +148,14 @@ extension HandlerConfig {
         if let n = publisher.logLinesPerSecond { limits.logLinesPerSecond = n }
         let validated = ValidatedConfig(
             file: file, feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
-            receiveBuffer: feed.receiveBuffer ?? 16 << 20, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
+            receiveBuffer: feed.receiveBuffer ?? FeedConfig.defaultReceiveBuffer, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
             timestamps: feed.timestamps ?? .software,
             recoveryServer: recoveryServer, recovery: recovery,
             listen: listen, certificate: publisher.certificate, key: publisher.key,
             stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,
             maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: backPressure,
             ringSlots: ringSlots, connectionLimits: limits, graph: graph)
-        try MachineLimits.check(validated)
         return validated
-    }
-
-    /// Checks values set in code against their section's fields (YAML was checked by `ConfigCheck` already).
-    static func checkRanges(
-        _ section: any ConfigSection.Type, at path: String, file: String,
-        values: [(key: String, value: Double?)]
-    ) throws {
-        for (key, value) in values {
-            guard let value, let field = section.fields.first(where: { $0.key == key })?.field else { continue }
-            let inRange: Bool
-            switch field {
-            case .integer(let range, _): inRange = value >= Double(range.lowerBound) && value <= Double(range.upperBound)
-            case .number(let range, _): inRange = range.contains(value)
-            default: inRange = true
-            }
-            guard inRange else {
-                throw ConfigError(
-                    file: file, key: "\(path).\(key)",
-                    problem: "\(ConfigField.plain(value)) is out of range; expected \(field.expectation)")
-            }
-        }
     }
 
     /// Without `graph:`: feed → the `filters:` chain → publish, on workers named `pipeline` and `publisher`.

@@ -1,6 +1,7 @@
 import CDSIShims
 import DSICore
 import DSIFeeds
+import DSINet
 import Foundation
 import Glibc
 
@@ -10,13 +11,14 @@ import Glibc
 public enum MachineLimits {
     /// Bytes the handler will allocate up front for `config`, by what takes them, largest first.
     public static func memory(for config: ValidatedConfig) -> [(key: String, bytes: Int)] {
-        var slots = 1
-        while slots < config.ringSlots { slots <<= 1 }
-        return [
+        [
             ("feeds[0].maxOrders", Normalizer.bytes(forExpectedOrders: config.maxOrders)),
-            ("publisher.ringSlots", slots * MemoryLayout<Tick>.stride * config.graph.branches.count),
+            (
+                "publisher.ringSlots",
+                SPSCRing.bytes(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride) * config.graph.branches.count
+            ),
             ("feeds[0].holdBytes", config.recovery.holdBytes),
-            ("(ingest ring)", 4_096 * 2_048),
+            ("(ingest ring)", SPSCRing.bytes(capacity: FeedHandler.ingestSlots, slotSize: FeedHandler.ingestSlotSize)),
         ].sorted { $0.bytes > $1.bytes }
     }
 
@@ -29,14 +31,9 @@ public enum MachineLimits {
         return kib * 1024
     }
 
-    /// The largest receive buffer an unprivileged socket may ask for (`net.core.rmem_max`), bytes.
-    public static var receiveBufferMax: Int? {
-        (try? String(contentsOfFile: "/proc/sys/net/core/rmem_max", encoding: .utf8))
-            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-    }
-
     /// Refuses a configuration this machine cannot honour: more memory than is available (`available` defaults to
-    /// what the kernel reports), a receive buffer the kernel will not grant this user.
+    /// what the kernel reports), a receive buffer the kernel will not grant this process (asked for on a socket, as
+    /// a line asks: no guess at what `net.core.rmem_max` and the process's capabilities allow).
     public static func check(_ config: ValidatedConfig, available: Int? = availableMemory) throws {
         let needs = memory(for: config)
         let total = needs.reduce(0) { $0 + $1.bytes }
@@ -49,14 +46,16 @@ public enum MachineLimits {
                     has \(gib(available)) available; lower it
                     """)
         }
-        if let limit = receiveBufferMax, config.receiveBuffer > limit, geteuid() != 0 {
-            throw ConfigError(
-                file: config.file, key: "feeds[0].receiveBuffer",
-                problem: """
-                    \(config.receiveBuffer) bytes is more than the kernel grants this user (net.core.rmem_max is \(limit)); \
-                    raise it (sysctl -w net.core.rmem_max=\(config.receiveBuffer)), run with CAP_NET_ADMIN, or ask for less
-                    """)
+        do {
+            try MulticastReceiver.checkReceiveBuffer(config.receiveBuffer)
+        } catch let error as ReceiveBufferTooSmall {
+            throw refusal(error, file: config.file)
         }
+    }
+
+    /// A line socket's receive buffer came out smaller than asked: said against the key that asks.
+    static func refusal(_ error: ReceiveBufferTooSmall, file: String) -> ConfigError {
+        ConfigError(file: file, key: "feeds[0].receiveBuffer", problem: "\(error)")
     }
 
     static func gib(_ bytes: Int) -> String {

@@ -30,6 +30,11 @@ public struct ValidatedConfig: Sendable {
     public var connectionLimits: ConnectionLimits
     public var graph: ProcessingGraph
     public var pipelineWorker: WorkerConfig { graph.pipelineWorker }
+    /// Every worker once, the pipeline's first.
+    public var workers: [WorkerConfig] {
+        var seen = Set<String>()
+        return ([pipelineWorker] + graph.branches.compactMap(\.worker)).filter { seen.insert($0.name).inserted }
+    }
     /// The first branch's publisher's worker (the pipeline's when that publisher runs on the feed's worker).
     public var publisherWorker: WorkerConfig { graph.publisherWorker ?? graph.pipelineWorker }
     /// Every filter on the first branch, in order (what `dsi ticks --config` applies).
