@@ -20,9 +20,6 @@ public enum PublishFrameReader {
         public var description: String { "malformed frame from the publisher: \(reason)" }
     }
 
-    /// The largest frame the protocol allows (a u16 length plus itself).
-    public static let maxFrameSize = 2 + Int(UInt16.max)
-
     /// The first complete frame in `bytes`, and how many bytes it took; nil when `bytes` holds only part of one.
     public static func next(in bytes: UnsafeRawBufferPointer) throws -> (frame: Frame, consumed: Int)? {
         guard bytes.count >= PublishProtocol.headerSize, let base = bytes.baseAddress else { return nil }

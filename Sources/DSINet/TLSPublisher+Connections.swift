@@ -21,7 +21,9 @@ extension TLSPublisher {
             connectionLog.note(.refused, .warning, "\(failure)")
             return discard()
         }
-        let (address, peer) = Self.peer(tcp)
+        let endpoint = Self.peer(tcp)
+        let address = endpoint?.address.value ?? 0
+        let peer = endpoint?.description ?? "?"
         if let reason = refusal(for: address) {
             connectionsRefused.add()
             connectionLog.note(.refused, .warning, "refused a connection from \(peer): \(reason)")
@@ -31,8 +33,7 @@ extension TLSPublisher {
             connectionLog.note(.handshakeFailed, .warning, TLSError.openssl("creating a TLS session for \(peer)").description)
             return discard()
         }
-        session.peer = peer
-        session.address = address
+        session.endpoint = endpoint
         tcp.pointee.data = Unmanaged.passUnretained(session).toOpaque()
         sessions[ObjectIdentifier(session)] = session
         openConnections.set(UInt64(sessions.count))
@@ -65,16 +66,14 @@ extension TLSPublisher {
         return nil
     }
 
-    /// The client's IPv4 address and its `address:port` text.
-    static func peer(_ tcp: UnsafeMutablePointer<uv_tcp_t>) -> (address: UInt32, name: String) {
+    /// The client's address and port (nil when the kernel cannot say: the connection is already gone).
+    static func peer(_ tcp: UnsafeMutablePointer<uv_tcp_t>) -> IPv4Endpoint? {
         var name = sockaddr_in()
         var length = Int32(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &name) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &length) }
         }
-        guard ok == 0 else { return (0, "?") }
-        let address = UInt32(bigEndian: name.sin_addr.s_addr)
-        return (address, "\(IPv4Address(address)):\(UInt16(bigEndian: name.sin_port))")
+        return ok == 0 ? IPv4Endpoint(name) : nil
     }
 
     /// Ciphertext arrived: feed OpenSSL, advance the handshake, then discard any application data (subscribers only

@@ -14,9 +14,12 @@ final class TLSSession {
     /// Ciphertext OpenSSL wrote, for libuv to send.
     let networkOut: OpaquePointer
     var state = State.handshaking
-    var peer = "?"
+    /// The client's address and port (nil when the kernel could not say).
+    var endpoint: IPv4Endpoint? = nil
+    /// The client as log lines name it.
+    var peer: String { endpoint?.description ?? "?" }
     /// The client's IPv4 address (held against the per-address limit).
-    var address: UInt32 = 0
+    var address: UInt32 { endpoint?.address.value ?? 0 }
     /// Bytes handed to libuv that it has not written yet: the subscriber's backlog.
     var queuedBytes = 0
     /// When the connection was accepted (monotonic ns): a handshake still unfinished long after is given up.

@@ -37,8 +37,6 @@ public struct PipelineAgent: Agent {
         for receiver in receivers { received += try receiver.receive(into: ingest) }
         if let recovery { received += try recovery.receive(into: ingest) }
         let ready = ingest.readySlots(limit: Self.batch)
-        let waiting = processor.hasOpenGap || processor.hasHeldApart
-        let now = ready > 0 || waiting ? Clock.realtimeNanos() : 0  // one clock read per batch
         for i in 0..<ready {
             let slot = ingest.consumerSlot(i)
             processor.process(
@@ -48,20 +46,28 @@ public struct PipelineAgent: Agent {
         if ready > 0 { ingest.release(ready) }
         // Recovery runs whether or not the pipeline keeps up: while it runs behind, its deadlines follow the stream's
         // own clock, so a copy still queued on the other line is not given up, and yet nothing waits for idleness.
-        if (processor.hasOpenGap || processor.hasHeldApart) && now &- lastPoll >= Self.pollInterval {
-            lastPoll = now
-            let caughtUp = received == 0 && ingest.readySlots(limit: 1) == 0
-            if let recovery {
-                var requester = RecoveryRequests(client: recovery)
-                processor.poll(now: now, caughtUp: caughtUp, requester: &requester, sink: &sink)
-            } else {
-                var none = NoRecovery()
-                processor.poll(now: now, caughtUp: caughtUp, requester: &none, sink: &sink)
+        // The clock is read only while something waits: a feed with nothing missing pays no clock read per batch.
+        if processor.hasOpenGap || processor.hasHeldApart {
+            let now = Clock.realtimeNanos()
+            if now &- lastPoll >= Self.pollInterval {
+                lastPoll = now
+                poll(now: now, caughtUp: received == 0 && ingest.readySlots(limit: 1) == 0)
             }
         }
         eventLog.drain(&processor)
         if ready == 0 { housekeeping() }
         return received + ready
+    }
+
+    /// Advances recovery and the quarantine (re-requests go through the feed's client, when it has one).
+    mutating func poll(now: UInt64, caughtUp: Bool) {
+        if let recovery {
+            var requester = RecoveryRequests(client: recovery)
+            processor.poll(now: now, caughtUp: caughtUp, requester: &requester, sink: &sink)
+        } else {
+            var none = NoRecovery()
+            processor.poll(now: now, caughtUp: caughtUp, requester: &none, sink: &sink)
+        }
     }
 
     /// Log summaries and recovery progress, at most once a second (only when idle: it reads a clock).

@@ -32,7 +32,7 @@ public struct Replayer {
     /// CPU to the handler when both share a small machine.
     public var spinThresholdNanos: UInt64 = 100_000
     /// Gaps in the capture longer than this (ns) are shortened to it (nil keeps them): see `ReplayPacer.maxGapNanos`.
-    public var maxGapNanos: UInt64? = 2_000_000_000
+    public var maxGapNanos: UInt64? = ReplayPacer.defaultMaxGapNanos
     /// Drop each datagram to each destination with this probability (independently per destination), to exercise
     /// arbitration and recovery; 0 sends everything.
     public var dropProbability = 0.0
@@ -67,9 +67,8 @@ public struct Replayer {
         let start = Clock.monotonicNanos()
         try reader.forEachDatagram { datagram in
             if shouldStop() { return }
-            if let fromSequence, let base = datagram.payload.baseAddress,
-                let packet = MoldUDP64Packet(base, length: datagram.payload.count), packet.sequence < fromSequence
-            {
+            let packet = datagram.payload.baseAddress.flatMap { MoldUDP64Packet($0, length: datagram.payload.count) }
+            if let fromSequence, let packet, packet.sequence < fromSequence {
                 report.skippedBeforeStart += 1
                 return
             }
@@ -79,7 +78,7 @@ public struct Replayer {
                 ? [IPv4Endpoint(address: datagram.destination, port: portOverride ?? datagram.destinationPort)] : destinations
             var sentAny = false
             for target in targets {
-                if dropProbability > 0 && Double(random.next() >> 11) / Double(1 << 53) < dropProbability {
+                if random.chance(dropProbability) {
                     report.dropped += 1
                     continue
                 }
@@ -88,9 +87,7 @@ public struct Replayer {
             }
             if !sentAny { report.droppedEverywhere += 1 }
             report.datagrams += 1
-            if let packet = MoldUDP64Packet(datagram.payload.baseAddress!, length: datagram.payload.count) {
-                report.messages += packet.messageCount
-            }
+            if let packet { report.messages += packet.messageCount }
         }
         report.skipped = reader.skipped.total
         report.clampedGaps = pacer.clampedGaps

@@ -19,7 +19,7 @@ struct Gen: ParsableCommand {
     @Flag(help: "With --drop: never drop a packet from every line (only arbitration is needed to repair).") var keepOneCopy =
         false
     @Option(help: "How many milliseconds later each further line's copy leaves (a B line running behind A).") var lineSkewMs =
-        0.001
+        Double(CaptureFile.Layout().lineSkewNanos) / 1e6
     @Option(help: "Fault injection: packets of another MoldUDP64 session at random points.") var straySessions = 0
     @Option(help: "Fault injection: packets with a sequence number implausibly far ahead (from 10^12).") var wildSequences = 0
     @Option(help: "Fault injection: probability that a copy is written twice.") var duplicate = 0.0

@@ -31,7 +31,7 @@ struct Replay: ParsableCommand {
     @Option(help: "Skip MoldUDP64 packets that start before this sequence (a handler joining late sees the rest).")
     var fromSequence: UInt64?
     @Option(help: "Shorten gaps in the capture longer than this many seconds to it (a clock jump must not stall the replay).")
-    var maxGap = 2.0
+    var maxGap = Double(ReplayPacer.defaultMaxGapNanos) / 1e9
     @Flag(help: "Keep every gap in the capture, however long.") var keepGaps = false
 
     func validate() throws {
@@ -94,6 +94,10 @@ struct Replay: ParsableCommand {
                 """)
         }
         FileHandleStderr.write("dsi replay: \(report.captureSummary)\n")
+        if let fromSequence {
+            FileHandleStderr.write(
+                "dsi replay: \(report.skippedBeforeStart) datagrams starting before sequence \(fromSequence) not sent\n")
+        }
         FileHandleStderr.write(
             """
             dsi replay: \(report.datagrams) datagrams (\(report.messages) MoldUDP64 messages) in \

@@ -105,21 +105,12 @@ import Testing
         defer { dir.remove() }
         let session = try SessionGenerator.generate(.init(messages: 40_000, seed: 34))
         try CaptureFile.write(session, to: dir.file("s.pcap"), lines: 2)
-        let server = try RecoveryServer(listen: IPv4Endpoint("127.0.0.1:0")!, store: try .load(capture: dir.file("s.pcap")))
-        let stop = Flag()
-        let serving = BackgroundThread { server.serve { stop.value } }
-        defer {
-            stop.value = true
-            serving.join()
-        }
-        let live = try LiveFeed(dir: dir) {
-            $0.recovery = "127.0.0.1:\(server.port)"
-            $0.join = join
-        }
+        let live = try LiveFeed(dir: dir, serving: dir.file("s.pcap")) { $0.join = join }
         // Started in the middle of the session: its first packet starts at or after 20 001.
-        try live.replay(dir.file("s.pcap"), fromSequence: 20_001)
+        let replay = try live.replay(dir.file("s.pcap"), fromSequence: 20_001)
         let outcome = live.finish()
         let start = session.packets.first { $0.firstSequence >= 20_001 }!.firstSequence
+        #expect(replay.skippedBeforeStart == 2 * session.packets.filter { $0.firstSequence < 20_001 }.count, "both lines")
         #expect(outcome.gaps.isEmpty && outcome.counters["lostMessages"] == 0, "nothing is claimed lost")
         switch join {
         case "first":
@@ -137,5 +128,4 @@ import Testing
         }
     }
 
-    final class Flag: @unchecked Sendable { var value = false }
 }

@@ -5,18 +5,20 @@ import DSIRuntime
 import DSITestSupport
 import Foundation
 import Logging
+import Testing
 
-/// A handler on two fresh loopback lines with a subscriber that keeps every tick: what the end-to-end fault tests
-/// run a capture into, through the in-process replayer or the real `dsi replay`.
+/// A handler on two fresh loopback lines with a subscriber that keeps every tick, and optionally a re-request server
+/// over a capture: what the end-to-end recovery and fault tests run a capture into, through the in-process replayer
+/// or the real `dsi replay`.
 final class LiveFeed: @unchecked Sendable {
-    // @unchecked Sendable: `ticks` is written by the reader thread and read after `join`.
+    // @unchecked Sendable: `boxed` is written by the reader thread and read after `join`; `stop` is a flag.
     let handler: FeedHandler
     let port: UInt16
     let config: ValidatedConfig
     private let subscriber: TLSSubscriber
     private let reading: BackgroundThread
-    private let lock = NSLock()
-    private var collected: [Tick] = []
+    private let serving: BackgroundThread?
+    private let stop = Flag()
 
     struct Outcome {
         var counters: [String: UInt64]
@@ -37,8 +39,9 @@ final class LiveFeed: @unchecked Sendable {
         }
     }
 
-    /// Starts a handler whose feed `configure` may adjust (recovery server, join policy, waits).
-    init(dir: TemporaryDirectory, configure: (inout FeedConfig) -> Void = { _ in }) throws {
+    /// Starts a handler whose feed `configure` may adjust (recovery server, join policy, waits); with `serving`, an
+    /// in-process re-request server over that capture is the feed's recovery server.
+    init(dir: TemporaryDirectory, serving capture: String? = nil, configure: (inout FeedConfig) -> Void = { _ in }) throws {
         port = try FreePort.udp()
         var feed = FeedConfig(
             name: "live", interface: "127.0.0.1",
@@ -46,6 +49,8 @@ final class LiveFeed: @unchecked Sendable {
                 LineConfig(name: "A", group: "239.255.0.1:\(port)"), LineConfig(name: "B", group: "239.255.0.2:\(port)"),
             ])
         feed.maxOrders = 200_000
+        let server = try capture.map { try RecoveryServer(listen: IPv4Endpoint("127.0.0.1:0")!, store: .load(capture: $0)) }
+        if let server { feed.recovery = "127.0.0.1:\(server.port)" }
         configure(&feed)
         var publisher = PublisherConfig(listen: "127.0.0.1:0")
         publisher.stateDirectory = dir.path
@@ -61,39 +66,53 @@ final class LiveFeed: @unchecked Sendable {
         let box = Box()
         reading = BackgroundThread { _ = try? subscriber.run { box.ticks.append($0) } }
         boxed = box
+        let stop = self.stop
+        serving = server.map { server in BackgroundThread { server.serve { stop.value } } }
         let deadline = Date().addingTimeInterval(5)
         while handler.publisher.subscribers.load < 1 && Date() < deadline { usleep(1000) }
     }
 
     final class Box: @unchecked Sendable { var ticks: [Tick] = [] }
+    final class Flag: @unchecked Sendable { var value = false }
     private var boxed: Box
 
     /// The two lines' groups, for a replay's `--to`.
     var lines: [IPv4Endpoint] { config.lines.map(\.group) }
 
-    /// Waits for the end of the session to be handled (or `timeout`), stops the handler, and collects.
-    func finish(timeout: Double = 30) -> Outcome {
-        let ended = Date().addingTimeInterval(timeout)
-        while !(handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) && Date() < ended { usleep(2000) }
+    /// Waits for the end of the session to be handled (expected within `timeout`), stops the handler and the
+    /// re-request server, and collects.
+    func finish(timeout: Double = 30, sourceLocation: SourceLocation = #_sourceLocation) -> Outcome {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !(handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) && Date() < deadline { usleep(2000) }
+        let ended = handler.sessionEnded.load(ordering: .acquiring)
+        #expect(ended, "end of session handled", sourceLocation: sourceLocation)
         _ = handler.stop()
         reading.join()
+        stop.value = true
+        serving?.join()
         return Outcome(counters: Dictionary(uniqueKeysWithValues: handler.counters.snapshot), ticks: boxed.ticks)
     }
 
-    /// Replays `capture` onto both lines (its own line layout moved to this feed's port) with the in-process replayer.
-    func replay(_ capture: String, fromSequence: UInt64? = nil) throws {
-        var replayer = Replayer(destinations: [], pacing: .original(speed: 1))
+    /// Replays `capture` with the in-process replayer: onto its own line layout moved to this feed's port, or with
+    /// `onFeedLines`, every packet onto each of this feed's lines; each copy dropped with probability `drop`.
+    @discardableResult
+    func replay(_ capture: String, fromSequence: UInt64? = nil, onFeedLines: Bool = false, drop: Double = 0)
+        throws -> Replayer.Report
+    {
+        var replayer = Replayer(destinations: onFeedLines ? lines : [], pacing: .original(speed: 1))
         replayer.spinThresholdNanos = 0
         replayer.portOverride = port
         replayer.fromSequence = fromSequence
-        _ = try replayer.replay(path: capture)
+        replayer.dropProbability = drop
+        replayer.dropSeed = 3
+        return try replayer.replay(path: capture)
     }
 }
 
 /// `dsi ticks` of a capture in the form `LiveFeed.Outcome.marketTicks` compares.
 func offlineTicks(_ capture: String) throws -> [String] {
     let result = try Commands.run(Commands.dsi, ["ticks", capture])
-    guard result.status == 0 else { throw Commands.TimedOut(command: "dsi ticks \(capture)", stderr: result.stderr) }
+    try #require(result.status == 0, "dsi ticks \(capture): \(result.stderr)")
     return try jsonLines(result.stdout).filter { ($0["status"] as? String) != "gap" && ($0["status"] as? String) != "join" }
         .map { object in
             var o = object
