@@ -77,7 +77,7 @@ extension TLSPublisher {
     }
 
     /// Ciphertext arrived: feed OpenSSL, advance the handshake, then discard any application data (subscribers only
-    /// listen) and notice a close_notify.
+    /// listen), notice a close_notify, and cut off a stream that no longer decrypts.
     func received(_ session: TLSSession, bytes: UnsafeRawPointer, count: Int) {
         var offset = 0
         while offset < count {
@@ -111,7 +111,17 @@ extension TLSPublisher {
         while true {
             let n = SSL_read(session.ssl, scratch, Int32(Self.bufferSize))
             if n > 0 { continue }
-            if SSL_get_error(session.ssl, n) == SSL_ERROR_ZERO_RETURN {
+            let error = SSL_get_error(session.ssl, n)
+            if error == SSL_ERROR_ZERO_RETURN {
+                close(session, reason: nil)
+                return
+            }
+            if error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE {
+                // A record that does not decrypt or parse (a corrupted or forged stream): OpenSSL has failed the
+                // session for good, so it is closed now, with its alert, not left to fail at the next tick.
+                streamErrors.add()
+                connectionLog.note(.closed, .warning, "closing \(TLSError.openssl("reading from \(session.peer)"))")
+                flush(session)
                 close(session, reason: nil)
                 return
             }

@@ -41,6 +41,8 @@ public final class TLSPublisher {
     public let ticksPublished = Counter()
     public let subscribers = Counter()
     public let handshakeTimeouts = Counter()
+    /// Subscribers cut off because what they sent after the handshake did not decrypt (a corrupted or forged stream).
+    public let streamErrors = Counter()
     /// Connections closed on arrival because a limit was reached (`ConnectionLimits`).
     public let connectionsRefused = Counter()
     /// Connections open now (handshaking, subscribed, or closing): a gauge any thread may read.

@@ -224,3 +224,71 @@ final class PublisherHarness: @unchecked Sendable {
         #expect(harness.publisher.handshakeFailures.load == 1)
     }
 }
+
+/// Subscribers that talk after the handshake, driven by Python's ssl (a TLS stack DSI did not write): one that sends
+/// a megabyte of application data is served as any other (its bytes discarded); one that writes a forged record into
+/// its TLS stream is cut off with an alert; a real subscriber is unaffected by either.
+@Suite(.serialized) struct TalkativeSubscriberTests {
+    static let client = """
+        import os, socket, ssl, struct, sys
+        port, mode = int(sys.argv[1]), sys.argv[2]
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+        def frame():
+            head = b""
+            while len(head) < 2:
+                head += s.recv(2 - len(head))
+            (length,) = struct.unpack(">H", head)
+            body = b""
+            while len(body) < length:
+                body += s.recv(length - len(body))
+            return body
+        print("hello" if frame()[:1] == b"H" else "no hello", flush=True)
+        if mode == "chatty":
+            s.sendall(b"x" * (1 << 20))
+            print("sent", flush=True)
+            ticks = sum(1 for _ in range(int(sys.argv[3])) if frame()[:1] == b"T")
+            print("ticks", ticks, flush=True)
+        else:
+            # A record of the right shape whose contents do not decrypt, written under the TLS layer.
+            # The publisher's alert arrives through TLS; then, under it, its end of the connection (not ours).
+            raw = socket.fromfd(s.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+            raw.settimeout(5)
+            raw.sendall(b"\\x17\\x03\\x03\\x00\\x40" + os.urandom(64))
+            try:
+                s.recv(4096)
+                said = "no alert"
+            except ssl.SSLError as e:
+                said = e.reason
+            try:
+                end = "closed" if raw.recv(4096) == b"" else "more data"
+            except ConnectionResetError:
+                end = "closed"
+            except socket.timeout:
+                end = "still open"
+            print(said, end, flush=True)
+        """
+
+    @Test func aTalkativeSubscriberIsServedAndAForgedStreamIsCutOff() throws {
+        let harness = try PublisherHarness()
+        harness.start()
+        defer { harness.finish() }
+        let port = String(harness.publisher.port)
+        let chatty = try Commands.start("python3", ["-c", Self.client, port, "chatty", "50"])
+        try harness.waitForSubscribers(1)
+        let good = try TLSSubscriber(harness.subscriberOptions())
+        try harness.waitForSubscribers(2)
+        harness.publish(50, first: 1)
+        var received = 0
+        #expect(try good.run(limit: 50) { _ in received += 1 } == .count)
+        let talked = try chatty.wait(timeout: 30)
+        #expect(talked.stdout == "hello\nsent\nticks 50\n", "\(talked.stdout)\(talked.stderr)")
+        #expect(received == 50)
+        let forged = try Commands.run("python3", ["-c", Self.client, port, "forged"], timeout: 30)
+        #expect(forged.stdout == "hello\nSSLV3_ALERT_BAD_RECORD_MAC closed\n", "\(forged.stdout)\(forged.stderr)")
+        #expect(harness.publisher.streamErrors.load == 1)
+        #expect(harness.publisher.subscribers.load == 1, "the real subscriber is still there")
+    }
+}
