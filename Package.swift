@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "DSINet", targets: ["DSINet"]),
         .library(name: "DSIPcap", targets: ["DSIPcap"]),
         .library(name: "DSIRuntime", targets: ["DSIRuntime"]),
+        .library(name: "DSIClient", targets: ["DSIClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         systemLibrary("CNuma", pkgConfig: "numa", apt: "libnuma-dev"),
@@ -50,6 +52,7 @@ let package = Package(
             dependencies: [
                 "DSICore", "CDSIShims", "CUV", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         .target(name: "DSIPcap", dependencies: ["DSICore", "CDSIShims", "CPcap"]),
@@ -61,10 +64,12 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The subscriber library: connect, subscribe, resume, ticks as an AsyncSequence.
+        .target(name: "DSIClient", dependencies: ["DSICore", "DSINet"]),
         .executableTarget(
             name: "dsi",
             dependencies: [
-                "DSIRuntime",
+                "DSIRuntime", "DSIClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -78,6 +83,7 @@ let package = Package(
         .testTarget(name: "DSINetTests", dependencies: ["DSINet", "DSIRuntime", "DSITestSupport"]),
         .testTarget(name: "DSIPcapTests", dependencies: ["DSIPcap", "DSIFeeds", "DSIRuntime", "DSITestSupport"]),
         .testTarget(name: "DSIRuntimeTests", dependencies: ["DSIRuntime", "DSITestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DSIRuntime", "DSITestSupport"]),
+        .testTarget(name: "DSIClientTests", dependencies: ["DSIClient", "DSIRuntime", "DSITestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DSIRuntime", "DSIClient", "DSITestSupport"]),
     ]
 )

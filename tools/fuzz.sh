@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(capture moldudp64 config frames)
+((${#targets[@]})) || targets=(capture moldudp64 config frames requests journal)
 
 tools/setup.sh >&2
 scratch=.build-fuzz

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(libssl-dev libuv1-dev libnuma-dev libpcap-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(tshark openssl python3-venv iproute2)
+    packages+=(tshark openssl python3-venv iproute2 protobuf-compiler python3-protobuf)
 fi
 
 missing=()

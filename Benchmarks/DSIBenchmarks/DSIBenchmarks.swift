@@ -79,7 +79,7 @@ let benchmarks: @Sendable () -> Void = {
             benchmark in
             for _ in benchmark.scaledIterations {
                 var processor = FeedProcessor(expectedOrders: 1 << 18)
-                var sink = ReleasingRingSink(ring: SPSCRing(capacity: 1 << 16, slotSize: 128))
+                var sink = ReleasingRingSink(ring: SPSCRing(capacity: 1 << 16, slotSize: MemoryLayout<Tick>.stride))
                 benchmark.startMeasurement()
                 for packet in session.packets {
                     packet.payload.withUnsafeBytes {
@@ -106,7 +106,7 @@ let benchmarks: @Sendable () -> Void = {
         let sender = try! MulticastSender()
         let ingest = SPSCRing(capacity: 4096, slotSize: 2048)
         var processor = FeedProcessor(expectedOrders: 1 << 18)
-        var sink = ReleasingRingSink(ring: SPSCRing(capacity: 1 << 12, slotSize: 128))
+        var sink = ReleasingRingSink(ring: SPSCRing(capacity: 1 << 12, slotSize: MemoryLayout<Tick>.stride))
         var next = 0
         for _ in benchmark.scaledIterations {
             var handled = 0

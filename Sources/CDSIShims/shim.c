@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 int CDSIShims_pin_current_thread(int cpu) {
     cpu_set_t set;
@@ -215,4 +216,48 @@ void CDSIShims_openssl_error(char *buffer, size_t size) {
         ERR_error_string_n(code, buffer, size);
     }
     ERR_clear_error();
+}
+
+int CDSIShims_x509_dns_name(X509 *cert, int index, char *out, size_t capacity) {
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    if (names == NULL) return -1;
+    int found = -1, seen = 0;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names) && found < 0; i++) {
+        const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
+        if (name->type != GEN_DNS) continue;
+        if (seen++ != index) continue;
+        int length = ASN1_STRING_length(name->d.dNSName);
+        if (length < 0 || (size_t)length >= capacity) break;
+        memcpy(out, ASN1_STRING_get0_data(name->d.dNSName), (size_t)length);
+        out[length] = 0;
+        found = length;
+    }
+    GENERAL_NAMES_free(names);
+    return found;
+}
+
+X509 *CDSIShims_SSL_peer_certificate(const SSL *ssl) { return SSL_get1_peer_certificate(ssl); }
+
+static volatile sig_atomic_t reload_flag = 0;
+static void on_reload_signal(int signal) {
+    (void)signal;
+    reload_flag = 1;
+}
+
+void CDSIShims_install_reload_handler(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_reload_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGHUP, &action, NULL);
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    sigaddset(&wanted, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &wanted, NULL);
+}
+
+int CDSIShims_take_reload_request(void) {
+    int requested = reload_flag;
+    reload_flag = 0;
+    return requested;
 }

@@ -2,7 +2,10 @@
 extension Tick {
     /// The JSON object for this tick, without a trailing newline.
     public var jsonLine: String {
-        var out = "{\"kind\":\"\(kind.name)\",\"seq\":\(seq),\"streamSeq\":\(streamSeq),\"stockLocate\":\(stockLocate)"
+        var out = "{\"kind\":\"\(kind.name)\",\"seq\":\(seq),\"streamSeq\":\(streamSeq),\"topicSeq\":\(topicSeq)"
+        if flags & Flags.image != 0 { out += ",\"image\":true" }
+        if flags & Flags.conflated != 0 { out += ",\"conflated\":true" }
+        out += ",\"stockLocate\":\(stockLocate)"
         out += ",\"stock\":\"\(stock.description.jsonEscaped)\",\"timestamp\":\(timestamp)"
         switch kind {
         case .trade:

@@ -41,6 +41,11 @@ public struct Tick: Sendable, Equatable {
     public var seq: UInt64
     /// The publisher's own gap-free sequence number, from 1.
     public var streamSeq: UInt64
+    /// The tick's place in its topic (its symbol and kind, see `Topic`), from 1, numbered with `streamSeq`: a
+    /// subscriber that takes only some symbols or kinds sees a gap in its stream as a jump here.
+    public var topicSeq: UInt64
+    /// `Flags`: what the tick is besides an update (an image entry, a conflated quote).
+    public var flags: UInt8
     /// Exchange time, nanoseconds since midnight.
     public var timestamp: UInt64
     /// When the packet carrying the message reached this host: kernel receive time, ns since the Unix epoch.
@@ -56,6 +61,21 @@ public struct Tick: Sendable, Equatable {
     public var gapFirst: UInt64
     public var gapLast: UInt64
 
+    /// Bits of `flags`.
+    public enum Flags {
+        /// Part of an initial image: the latest tick of its topic when the subscription began, sent before updates.
+        public static let image: UInt8 = 1
+        /// A quote sent in place of others a slow subscriber was too far behind to receive (the quotes between it and
+        /// the last one sent were dropped on purpose): its topic sequence may jump.
+        public static let conflated: UInt8 = 2
+    }
+
+    /// Whether the tick reports on the stream itself (a loss or a late join) rather than the market: every
+    /// subscription receives these.
+    @inlinable public var isIntegrityReport: Bool {
+        kind == .status && (statusType == Self.gapStatusType || statusType == Self.joinStatusType)
+    }
+
     /// The status type of a gap tick: `G` is not an ITCH 5.0 message letter.
     public static let gapStatusType = UInt8(ascii: "G")
     /// The status type of a join tick (the stream starts in the middle of a session, at `gapFirst`): `j` is not an
@@ -67,7 +87,7 @@ public struct Tick: Sendable, Equatable {
     public init(kind: Kind) {
         self.kind = kind
         side = 0; statusType = 0; statusCode = 0; stockLocate = 0; reason = 0
-        stock = Symbol(); seq = 0; streamSeq = 0; timestamp = 0; receiveTime = 0
+        stock = Symbol(); seq = 0; streamSeq = 0; topicSeq = 0; flags = 0; timestamp = 0; receiveTime = 0
         price = 0; bidPrice = 0; askPrice = 0
         shares = 0; matchNumber = 0; bidSize = 0; askSize = 0; gapFirst = 0; gapLast = 0
     }

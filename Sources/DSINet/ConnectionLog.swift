@@ -6,7 +6,7 @@ import Logging
 /// kind, or summarised once the storm is over.
 struct ConnectionLog {
     enum Event: Int, CaseIterable {
-        case refused, connected, closed, handshakeFailed, handshakeTimeout, slowConsumer
+        case refused, connected, closed, handshakeFailed, handshakeTimeout, slowConsumer, protocolError, request
 
         var name: String {
             switch self {
@@ -16,6 +16,8 @@ struct ConnectionLog {
             case .handshakeFailed: "failed TLS handshakes"
             case .handshakeTimeout: "connections without a handshake in time"
             case .slowConsumer: "slow consumers disconnected"
+            case .protocolError: "subscribers cut off for breaking the protocol"
+            case .request: "subscription requests"
             }
         }
     }

@@ -20,16 +20,37 @@ public final class TLSContext: @unchecked Sendable {
 
     /// A server context with a PEM certificate chain and its private key; both files are checked now, so a bad path or
     /// a key that does not match fails at start with the file's name.
-    public static func server(certificate: String, key: String) throws -> TLSContext {
+    /// With `clientCA`, mutual TLS: a client must present a certificate that CA signed, or the handshake fails.
+    public static func server(certificate: String, key: String, clientCA: String? = nil) throws -> TLSContext {
         let context = try TLSContext(method: TLS_server_method(), what: "publisher")
+        try context.use(certificate: certificate, key: key)
+        if let clientCA {
+            guard access(clientCA, R_OK) == 0 else {
+                throw TLSError("client CA file \(clientCA)", reason: String(cString: strerror(errno)))
+            }
+            guard SSL_CTX_load_verify_locations(context.ctx, clientCA, nil) == 1 else {
+                throw TLSError.openssl("loading client CA file \(clientCA)")
+            }
+            guard let names = SSL_load_client_CA_file(clientCA) else {
+                throw TLSError.openssl("reading the CA names in \(clientCA)")
+            }
+            SSL_CTX_set_client_CA_list(context.ctx, names)  // the context owns the list from here
+            SSL_CTX_set_verify(context.ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+        }
+        return context
+    }
+
+    /// Loads a PEM certificate chain and its private key; a bad path or a key that does not match fails with the
+    /// file's name.
+    func use(certificate: String, key: String) throws {
         guard access(certificate, R_OK) == 0 else {
             throw TLSError("certificate \(certificate)", reason: String(cString: strerror(errno)))
         }
         guard access(key, R_OK) == 0 else { throw TLSError("private key \(key)", reason: String(cString: strerror(errno))) }
-        guard SSL_CTX_use_certificate_chain_file(context.ctx, certificate) == 1 else {
+        guard SSL_CTX_use_certificate_chain_file(ctx, certificate) == 1 else {
             throw TLSError.openssl("loading certificate \(certificate)")
         }
-        guard SSL_CTX_use_PrivateKey_file(context.ctx, key, SSL_FILETYPE_PEM) == 1 else {
+        guard SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 else {
             let error = TLSError.openssl("loading private key \(key)")
             // OpenSSL checks the pair while loading the key; say so in words a user recognises.
             if error.reason.contains("key values mismatch") {
@@ -37,15 +58,21 @@ public final class TLSContext: @unchecked Sendable {
             }
             throw error
         }
-        guard SSL_CTX_check_private_key(context.ctx) == 1 else {
+        guard SSL_CTX_check_private_key(ctx) == 1 else {
             throw TLSError.openssl("private key \(key) does not match certificate \(certificate)")
         }
-        return context
     }
 
-    /// A client context: verifies the server against `caFile`, or (with `insecure`) not at all.
-    public static func client(caFile: String?, insecure: Bool) throws -> TLSContext {
+    /// A client context: verifies the server against `caFile`, or (with `insecure`) not at all; presents
+    /// `certificate` (with `key`) when the server asks for one.
+    public static func client(caFile: String?, insecure: Bool, certificate: String? = nil, key: String? = nil) throws
+        -> TLSContext
+    {
         let context = try TLSContext(method: TLS_client_method(), what: "subscriber")
+        if let certificate {
+            guard let key else { throw TLSError("client certificate \(certificate)", reason: "no key file given with it") }
+            try context.use(certificate: certificate, key: key)
+        }
         if insecure {
             SSL_CTX_set_verify(context.ctx, SSL_VERIFY_NONE, nil)
         } else {

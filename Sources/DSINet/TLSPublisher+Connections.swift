@@ -4,7 +4,7 @@ import CUV
 import DSICore
 import Glibc
 
-/// Connections: accepting them within the limits, their TLS handshakes, closing them.
+/// Connections: accepting them within the limits, their TLS handshakes, reading what they send, closing them.
 extension TLSPublisher {
     /// A client connected: accepted, held against the limits (refused at once when one is reached, before any TLS
     /// work), then given a TLS session that starts its handshake.
@@ -29,7 +29,7 @@ extension TLSPublisher {
             connectionLog.note(.refused, .warning, "refused a connection from \(peer): \(reason)")
             return discard()
         }
-        guard let session = TLSSession(context: context, tcp: tcp) else {
+        guard let session = TLSSession(context: context, tcp: tcp, limits: options.subscriberLimits) else {
             connectionLog.note(.handshakeFailed, .warning, TLSError.openssl("creating a TLS session for \(peer)").description)
             return discard()
         }
@@ -76,8 +76,8 @@ extension TLSPublisher {
         return ok == 0 ? IPv4Endpoint(name) : nil
     }
 
-    /// Ciphertext arrived: feed OpenSSL, advance the handshake, then discard any application data (subscribers only
-    /// listen), notice a close_notify, and cut off a stream that no longer decrypts.
+    /// Ciphertext arrived: feed OpenSSL, advance the handshake, then read the client's frames, notice a close_notify,
+    /// and cut off a stream that no longer decrypts.
     func received(_ session: TLSSession, bytes: UnsafeRawPointer, count: Int) {
         var offset = 0
         while offset < count {
@@ -88,12 +88,12 @@ extension TLSPublisher {
         if session.state == .handshaking {
             let r = SSL_do_handshake(session.ssl)
             if r == 1 {
-                session.state = .established
+                session.state = .loggingIn
+                session.establishedAt = Clock.monotonicNanos()
+                session.lastHeard = session.establishedAt
                 handshaking -= 1
-                updateSubscriberGauge()
                 connectionLog.note(
-                    .connected, .info, "subscriber \(session.peer) connected (\(String(cString: SSL_get_version(session.ssl))))")
-                send(PublishProtocol.helloFrame(nextStreamSeq: lastStreamSeq + 1), to: session)
+                    .connected, .info, "client \(session.peer) connected (\(String(cString: SSL_get_version(session.ssl))))")
             } else {
                 let error = SSL_get_error(session.ssl, r)
                 if error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE {
@@ -108,9 +108,13 @@ extension TLSPublisher {
                 return
             }
         }
-        while true {
+        while session.state != .closing {
             let n = SSL_read(session.ssl, scratch, Int32(Self.bufferSize))
-            if n > 0 { continue }
+            if n > 0 {
+                session.inbound.append(contentsOf: UnsafeRawBufferPointer(start: scratch, count: Int(n)))
+                readFrames(session)
+                continue
+            }
             let error = SSL_get_error(session.ssl, n)
             if error == SSL_ERROR_ZERO_RETURN {
                 close(session, reason: nil)
@@ -130,14 +134,15 @@ extension TLSPublisher {
         flush(session)
     }
 
-    /// Closes a session (optionally telling it why first); its memory goes when libuv's close callback runs.
-    func close(_ session: TLSSession, reason: String?) {
+    /// Closes a session (optionally telling it why first, with a goodbye frame); its memory goes when libuv's close
+    /// callback runs.
+    func close(_ session: TLSSession, reason: String?, code: PublishProtocol.Code = .shuttingDown) {
         guard session.state != .closing else { return }
-        if let reason, session.state == .established, session.queuedBytes == 0 {
+        if let reason, session.state == .ready || session.state == .loggingIn, session.queuedBytes == 0 {
             // Only with nothing queued: bytes written past a queue would land in the middle of the TLS stream (a slow
             // consumer, whose queue is full, learns it from the closed connection).
             connectionLog.note(.closed, .info, "closing subscriber \(session.peer): \(reason)")
-            let frame = PublishProtocol.goodbyeFrame(reason: reason)
+            let frame = ServerFrame.goodbye(code, reason).bytes
             frame.withUnsafeBytes { _ = SSL_write(session.ssl, $0.baseAddress, Int32($0.count)) }
             let n = BIO_read(session.networkOut, scratch, Int32(Self.bufferSize))
             if n > 0 {
@@ -147,12 +152,13 @@ extension TLSPublisher {
         }
         if session.state == .handshaking { handshaking -= 1 }
         session.state = .closing
+        index.remove(session)
         updateSubscriberGauge()
         uv_close(UnsafeMutableRawPointer(session.tcp).assumingMemoryBound(to: uv_handle_t.self), onSessionClosed)
     }
 
     func updateSubscriberGauge() {
-        subscribers.set(UInt64(sessions.values.filter { $0.state == .established }.count))
+        subscribers.set(UInt64(sessions.values.filter { $0.state == .ready }.count))
     }
 
     func sessionClosed(_ tcp: UnsafeMutablePointer<uv_tcp_t>) {

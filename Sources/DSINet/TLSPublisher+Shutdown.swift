@@ -15,8 +15,8 @@ extension TLSPublisher {
     public func finish<Gate: TickGate>(ring: SPSCRing, gate: inout Gate, timeoutNanos: UInt64 = 2_000_000_000) {
         guard !closed else { return }
         while ring.readySlots(limit: 1) > 0 { _ = poll(ring: ring, gate: &gate) }
-        for session in sessions.values where session.state == .established {
-            send(PublishProtocol.endFrame(lastStreamSeq: lastStreamSeq), to: session)
+        for session in sessions.values where session.state == .ready {
+            send(.end(lastStreamSeq: lastStreamSeq), to: session)
             SSL_shutdown(session.ssl)
             flush(session)
         }
@@ -29,6 +29,7 @@ extension TLSPublisher {
         uv_close(UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_handle_t.self), nil)
         uv_run(loop, UV_RUN_DEFAULT)  // runs the close callbacks; nothing else is left on the loop
         uv_loop_close(loop)
+        journal?.flush()
         closed = true
     }
 }

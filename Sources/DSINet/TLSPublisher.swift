@@ -4,13 +4,20 @@ import CUV
 import DSICore
 import Glibc
 import Logging
+import Synchronization
 
-/// Publishes ticks to every connected subscriber over TLS 1.3, on a libuv loop the publisher's worker polls.
+/// Publishes ticks to subscribers over TLS 1.3, on a libuv loop the publisher's worker polls (protocol v2,
+/// docs/publish-protocol.md).
 ///
-/// Each poll drains a batch of ticks from the publish ring into one buffer of frames, encrypts it once per session and
-/// writes it with `uv_try_write`; what the socket does not take is queued. A subscriber whose queue grows past
-/// `maxQueuedBytes` is a slow consumer: it gets a goodbye frame and is disconnected, so it can never hold back the
-/// others or grow memory without bound.
+/// Each poll drains a batch of ticks from the publish ring, numbers them (stream and topic sequences), keeps the
+/// symbols' images, and hands each tick to the sessions that subscribed to it (`SubscriptionIndex`), encoded once per
+/// encoding; each session's share of the batch is encrypted and written once. What a socket does not take is queued;
+/// a subscriber whose queue grows past `maxQueuedBytes` is a slow consumer and is disconnected, so it can never hold
+/// back the others or grow memory without bound.
+///
+/// The code is split by concern: connections and handshakes (`+Connections`), client frames and logins
+/// (`+Requests`), subscriptions and images (`+Subscriptions`), the batch fan-out (`+FanOut`), write queues and slow
+/// consumers (`+Writes`), timers (`+Timers`), shutdown (`+Shutdown`) and the libuv callbacks.
 ///
 /// - warning: All methods must be called on the one thread that polls it.
 public final class TLSPublisher {
@@ -24,6 +31,14 @@ public final class TLSPublisher {
         public var batch = 256
         /// Bounds on connections: how many, from one address, handshaking at once, for how long; log rates.
         public var limits = ConnectionLimits()
+        /// Bounds on what a logged-in subscriber may ask and how long it may be silent.
+        public var subscriberLimits = SubscriberLimits()
+        /// The journal of every published tick (resume, numbering across restarts); nil: none.
+        public var journal: JournalOptions? = nil
+        /// Mutual TLS: clients must present a certificate this CA (PEM) signed; nil: no client certificates.
+        public var clientCA: String? = nil
+        /// What each client certificate may receive (with `clientCA`); nil: every client may take everything.
+        public var entitlements: Entitlements? = nil
 
         public init(listen: IPv4Endpoint, certificate: String, key: String) {
             self.listen = listen
@@ -39,7 +54,21 @@ public final class TLSPublisher {
     public let handshakeFailures = Counter()
     public let slowConsumerDisconnects = Counter()
     public let ticksPublished = Counter()
+    /// Logged-in sessions now (a gauge).
     public let subscribers = Counter()
+    /// Subscribe, unsubscribe and resume requests taken, and refused (an error frame sent).
+    public let requestsTaken = Counter()
+    public let requestsRefused = Counter()
+    /// Subscribers cut off for breaking the protocol: malformed or oversized frames, too many, no login, silence.
+    public let protocolErrors = Counter()
+    /// Image ticks sent to new subscriptions, and journal ticks sent to resuming ones.
+    public let imageTicksSent = Counter()
+    public let catchUpTicksSent = Counter()
+    /// Ticks the pipeline made again after a restart for messages already journaled (not published twice).
+    public let ticksSuppressed = Counter()
+    /// 1 when the journal's tail was found damaged at start, or the journal failed while running.
+    public let journalDamaged = Counter()
+    public let journalFailed = Counter()
     public let handshakeTimeouts = Counter()
     /// Subscribers cut off because what they sent after the handshake did not decrypt (a corrupted or forged stream).
     public let streamErrors = Counter()
@@ -56,9 +85,36 @@ public final class TLSPublisher {
     /// When handshake deadlines were last checked (monotonic ns): at most every 100 ms.
     var lastDeadlineCheck: UInt64 = 0
     /// The stream sequence of the last tick sent.
-    public private(set) var lastStreamSeq: UInt64 = 0
+    public internal(set) var lastStreamSeq: UInt64 = 0
+    /// The first stream sequence a resume can start at: the journal holds the day from 1; without one, nothing
+    /// before the live stream is retained.
+    var firstRetained: UInt64 { journal != nil ? 1 : lastStreamSeq + 1 }
+    /// The stream's day (YYYYMMDD) when its numbering survives a restart (a journal); 0 when it starts again from 1.
+    var streamDay: UInt32 = 0
+    var journal: Journal? = nil
+    var suppression: Suppression? = nil
+    /// Sessions resuming from the journal, not yet at the live stream.
+    var catchingUp: [TLSSession] = []
+    /// When the journal's pages were last flushed (monotonic ns).
+    var lastJournalFlush: UInt64 = 0
 
-    let context: TLSContext
+    /// Numbers ticks in their topics; keeps each symbol's latest state; finds a tick's subscribers.
+    let topics = TopicSequencer()
+    var images = ImageStore()
+    var index = SubscriptionIndex()
+    /// The batch being sent: the numbered ticks, their binary frames, and other encodings built on demand.
+    let batchTicks: UnsafeMutablePointer<Tick>
+    var encoded: EncodedBatch
+    /// Sessions with frames pending from the batch being sent.
+    var touched: [TLSSession] = []
+    /// When heartbeats and silences were last checked (monotonic ns).
+    var lastTimerCheck: UInt64 = 0
+
+    /// Replaced by a reload (`requestReload`); sessions keep the one they were made with.
+    var context: TLSContext
+    var entitlements: Entitlements?
+    /// A reload asked for by another thread, applied by the polling one.
+    let pendingReload = Mutex<Reload?>(nil)
     let loop: UnsafeMutablePointer<uv_loop_t>
     let server: UnsafeMutablePointer<uv_tcp_t>
     var sessions: [ObjectIdentifier: TLSSession] = [:]
@@ -76,12 +132,15 @@ public final class TLSPublisher {
         connectionLog = ConnectionLog(logger: logger, perSecond: options.limits.logLinesPerSecond)
         // In any host process, not just `dsi run`: a subscriber that resets its connection must not kill us.
         CDSIShims_ignore_sigpipe()
-        context = try TLSContext.server(certificate: options.certificate, key: options.key)
+        context = try TLSContext.server(certificate: options.certificate, key: options.key, clientCA: options.clientCA)
+        entitlements = options.entitlements
         loop = .allocate(capacity: 1)
         server = .allocate(capacity: 1)
         readBuffer = .allocate(byteCount: Self.bufferSize, alignment: 64)
         scratch = .allocate(byteCount: Self.bufferSize, alignment: 64)
         frames = .allocate(byteCount: options.batch * PublishProtocol.tickFrameSize, alignment: 64)
+        batchTicks = .allocate(capacity: options.batch)
+        encoded = EncodedBatch(capacity: options.batch)
         // Every property is set, so deinit runs if a step below throws: until the loop and the listener exist, it
         // has nothing of theirs to close (closing a handle libuv never initialised is undefined).
         closed = true
@@ -107,6 +166,7 @@ public final class TLSPublisher {
             }
         }
         port = UInt16(bigEndian: name.sin_port)
+        if let journalOptions = options.journal { try openJournal(journalOptions) }
     }
 
     deinit {
@@ -123,6 +183,7 @@ public final class TLSPublisher {
         readBuffer.deallocate()
         scratch.deallocate()
         frames.deallocate()
+        batchTicks.deallocate()
     }
 
     var serverStream: UnsafeMutablePointer<uv_stream_t> {
@@ -139,32 +200,39 @@ public final class TLSPublisher {
     }
 
     /// Sends up to one batch of ticks from `ring` that `gate` admits, numbering them with the stream's gap-free
-    /// sequence (the numbers are the publisher's: what a gate holds back leaves no hole), then runs the loop once.
+    /// sequence (the numbers are the publisher's: what a gate holds back leaves no hole) and their topics'
+    /// sequences, then runs the loop once.
     public func poll<Gate: TickGate>(ring: SPSCRing, gate: inout Gate) -> Int {
         let ready = ring.readySlots(limit: options.batch)
         if ready > 0 {
-            var bytes = 0
-            var sent: UInt64 = 0
+            var count = 0
             for i in 0..<ready {
                 var tick = ring.consumerSlot(i).load(as: Tick.self)
                 guard gate.admit(tick) else { continue }
+                if suppression != nil && alreadyPublished(tick) { continue }
                 lastStreamSeq += 1
                 tick.streamSeq = lastStreamSeq
-                bytes += PublishProtocol.writeTickFrame(tick, to: frames + bytes)
-                sent += 1
+                topics.number(&tick)
+                images.record(tick)
+                journalAppend(tick)
+                (batchTicks + count).initialize(to: tick)
+                _ = PublishProtocol.writeTickFrame(tick, to: frames + count * PublishProtocol.tickFrameSize)
+                count += 1
             }
             ring.release(ready)
-            if sent > 0 {
-                ticksPublished.add(sent)
-                broadcast(UnsafeRawBufferPointer(start: frames, count: bytes), ticks: sent)
+            if count > 0 {
+                ticksPublished.add(UInt64(count))
+                fanOut(count: count)
             }
         }
+        let caughtUp = serveCatchUps()
         // uv_run's result only says whether handles are open (the listener always is), so it is not work done.
         uv_run(loop, UV_RUN_NOWAIT)
         // More sessions than subscribers means some are still handshaking: check their deadlines.
         if handshaking > 0 { closeStalledHandshakes() }
+        checkTimers()
         if connectionLog.holding { summarizeLog() }
-        return ready
+        return ready + caughtUp
     }
 
     func summarizeLog() {
@@ -172,87 +240,5 @@ public final class TLSPublisher {
         guard now &- lastLogSummary >= 1_000_000_000 else { return }
         lastLogSummary = now
         connectionLog.summarize()
-    }
-
-    /// Closes connections whose handshake outlived `handshakeTimeoutNanos`.
-    func closeStalledHandshakes() {
-        let now = Clock.monotonicNanos()
-        guard now &- lastDeadlineCheck >= 100_000_000 else { return }
-        lastDeadlineCheck = now
-        for session in Array(sessions.values)
-        where session.state == .handshaking && now &- session.acceptedAt > options.limits.handshakeTimeoutNanos {
-            handshakeTimeouts.add()
-            connectionLog.note(
-                .handshakeTimeout, .warning,
-                "closing \(session.peer): no TLS handshake within \(options.limits.handshakeTimeoutNanos / 1_000_000) ms")
-            close(session, reason: nil)
-        }
-    }
-
-    /// Sends the same bytes to every established session.
-    func broadcast(_ bytes: UnsafeRawBufferPointer, ticks: UInt64) {
-        for session in sessions.values where session.state == .established {
-            // Writing to a memory BIO cannot block; the only failure is a broken session.
-            if SSL_write(session.ssl, bytes.baseAddress, Int32(bytes.count)) <= 0 {
-                close(session, reason: TLSError.openssl("encrypting for \(session.peer)").description)
-                continue
-            }
-            session.ticksSent += ticks
-            flush(session)
-        }
-    }
-
-    /// Sends a frame to one session (hello, goodbye).
-    func send(_ frame: [UInt8], to session: TLSSession) {
-        frame.withUnsafeBytes { _ = SSL_write(session.ssl, $0.baseAddress, Int32($0.count)) }
-        flush(session)
-    }
-
-    /// Moves OpenSSL's output to the socket: straight out when the socket takes it, queued (copied) when not.
-    func flush(_ session: TLSSession) {
-        while session.state != .closing {
-            let n = BIO_read(session.networkOut, scratch, Int32(Self.bufferSize))
-            if n <= 0 { return }
-            var written = 0
-            if session.queuedBytes == 0 {
-                var buf = uv_buf_init(scratch.assumingMemoryBound(to: CChar.self), UInt32(n))
-                let w = uv_try_write(session.stream, &buf, 1)
-                if w >= 0 {
-                    written = Int(w)
-                } else if w != Int32(UV_EAGAIN.rawValue) {
-                    close(session, reason: Libuv.failure("writing to \(session.peer)", w)!.description)
-                    return
-                }
-            }
-            if written < n { queue(session, bytes: scratch + written, count: Int(n) - written) }
-        }
-    }
-
-    /// Queues bytes libuv could not write now. The request and a copy of the bytes share one allocation, freed when
-    /// the write completes.
-    func queue(_ session: TLSSession, bytes: UnsafeMutableRawPointer, count: Int) {
-        if session.queuedBytes + count > options.maxQueuedBytes {
-            slowConsumerDisconnects.add()
-            connectionLog.note(
-                .slowConsumer, .warning,
-                "slow consumer \(session.peer): \(session.queuedBytes + count) bytes behind, disconnecting")
-            close(session, reason: "slow consumer: more than \(options.maxQueuedBytes) bytes behind")
-            return
-        }
-        // [byte count][uv_write_t][bytes]
-        let header = WriteBlock.requestOffset + MemoryLayout<uv_write_t>.stride
-        let block = UnsafeMutableRawPointer.allocate(byteCount: header + count, alignment: 16)
-        block.storeBytes(of: count, as: Int.self)
-        let request = (block + WriteBlock.requestOffset).bindMemory(to: uv_write_t.self, capacity: 1)
-        (block + header).copyMemory(from: bytes, byteCount: count)
-        request.pointee.data = Unmanaged.passUnretained(session).toOpaque()
-        var buf = uv_buf_init((block + header).assumingMemoryBound(to: CChar.self), UInt32(count))
-        session.queuedBytes += count
-        let status = uv_write(request, session.stream, &buf, 1, onWriteDone)
-        if let failure = Libuv.failure("queueing a write to \(session.peer)", status) {
-            session.queuedBytes -= count
-            block.deallocate()
-            close(session, reason: failure.description)
-        }
     }
 }

@@ -3,8 +3,9 @@ import COpenSSL
 import DSICore
 import Glibc
 
-/// A downstream client of the publisher: connects over TLS 1.3, verifies the server (unless told not to), and reads
-/// ticks until a count, the end of the stream, or a stop request.
+/// One connection to a publisher, protocol v2 (docs/publish-protocol.md), read synchronously: connects over TLS 1.3,
+/// verifies the server (unless told not to), presents a client certificate when given one, logs in, and reads
+/// frames. `DSIClient` builds reconnection and resumption on it; `run` is the simple loop of the demo and tests.
 public final class TLSSubscriber: @unchecked Sendable {
     // @unchecked Sendable: may be handed to another thread, but only one thread uses it at a time.
     public struct Options: Sendable {
@@ -14,8 +15,14 @@ public final class TLSSubscriber: @unchecked Sendable {
         public var insecure = false
         /// Trust this CA (or self-signed certificate) file instead of the system's.
         public var caFile: String? = nil
+        /// A client certificate and its key (PEM), for a publisher that asks for one (mutual TLS).
+        public var certificate: String? = nil
+        public var key: String? = nil
         /// Give up when nothing arrives for this long (ns); nil waits for ever.
         public var idleTimeoutNanos: UInt64? = nil
+        /// The name the login gives (the publisher's log and counters use it).
+        public var name = "dsi-subscriber"
+        public var encoding = PublishProtocol.Encoding.binary
 
         public init(host: String, port: UInt16) {
             self.host = host
@@ -27,37 +34,52 @@ public final class TLSSubscriber: @unchecked Sendable {
     public enum End: Equatable, Sendable {
         case count
         case endOfStream(lastStreamSeq: UInt64)
-        case goodbye(String)
+        case goodbye(code: UInt16, reason: String)
         case closed
         case stopped
         case idleTimeout
     }
 
     public let options: Options
-    public private(set) var protocolVersion: UInt16 = 0
+    /// The publisher's hello (after `init`).
+    public private(set) var hello: ServerFrame.Hello
     /// The TLS version the connection uses, as OpenSSL names it ("TLSv1.3").
     public private(set) var tlsVersion = ""
     public private(set) var ticksReceived: UInt64 = 0
-    /// Stream sequence numbers that were skipped (should stay 0: the publisher's stream is gap-free).
-    public private(set) var streamGaps: UInt64 = 0
-    private var lastStreamSeq: UInt64 = 0
+    /// Image ticks among them.
+    public private(set) var imagesReceived: UInt64 = 0
+    /// Updates the topic sequences show were never received (should stay 0).
+    public var ticksMissed: UInt64 { tracker.missed }
+    /// Error frames received (refused requests), with their reasons.
+    public private(set) var errors: [(code: UInt16, request: UInt32, reason: String)] = []
+    private var tracker = TopicTracker()
+    private var nextRequest: UInt32 = 1
     private let context: TLSContext
     private let fd: Int32
     private let ssl: OpaquePointer
     private var buffer = [UInt8](repeating: 0, count: 256 << 10)
     private var filled = 0
+    /// Bytes of `buffer` before this are read; the rest up to `filled` wait for their frame to complete.
+    private var start = 0
+    private var lastWrite = Clock.monotonicNanos()
+    /// Frames read while waiting for a subscription's acknowledgement, for `nextFrame` to return first.
+    private var held: [ServerFrame] = []
 
-    /// Connects and completes the TLS handshake.
+    /// Connects, completes the TLS handshake, logs in and reads the hello.
     public init(_ options: Options) throws {
         self.options = options
         CDSIShims_ignore_sigpipe()  // a publisher that goes away must give EPIPE on close_notify, not a dead process
-        context = try TLSContext.client(caFile: options.caFile, insecure: options.insecure)
+        context = try TLSContext.client(
+            caFile: options.caFile, insecure: options.insecure, certificate: options.certificate, key: options.key)
         fd = try Self.connect(host: options.host, port: options.port)
         guard let ssl = SSL_new(context.ctx) else {
             Glibc.close(fd)
             throw TLSError.openssl("creating a TLS session")
         }
         self.ssl = ssl
+        hello = .init(
+            version: 0, encoding: 0, tickSize: 0, heartbeatMillis: 0, nextStreamSeq: 0, firstRetained: 0, day: 0,
+            maxSymbols: 0)
         // From here every stored property is set: a throw frees the session and closes the socket in deinit.
         try OpenSSL.check("attaching the socket to TLS", SSL_set_fd(ssl, fd))
         let isAddress = IPv4Address(options.host) != nil
@@ -83,16 +105,37 @@ public final class TLSSubscriber: @unchecked Sendable {
                 verify != X509_V_OK
                 ? "certificate verification failed: \(String(cString: X509_verify_cert_error_string(verify)))"
                 : TLSError.openssl("").reason
-            // Every stored property is set, so deinit frees the session and closes the socket.
             throw TLSError("TLS handshake with \(options.host):\(options.port)", reason: detail)
         }
         tlsVersion = String(cString: SSL_get_version(ssl))
+        try send(.login(version: PublishProtocol.version, encoding: options.encoding.rawValue, name: options.name))
+        // The first frame is the hello, or a goodbye saying why not (a refused certificate, version or encoding).
+        let deadline = Clock.monotonicNanos() + 10_000_000_000
+        while true {
+            switch try nextFrame() {
+            case .hello(let h)?:
+                hello = h
+                return
+            case .goodbye(let code, let reason)?:
+                throw LoginRefused(code: code, reason: reason)
+            case nil where Clock.monotonicNanos() > deadline:
+                throw TLSError("logging in to \(options.host):\(options.port)", reason: "no hello within 10 s")
+            case nil:
+                continue
+            case .some(let other):
+                throw TLSError("logging in to \(options.host):\(options.port)", reason: "expected a hello, got \(other)")
+            }
+        }
     }
 
     deinit {
         if SSL_is_init_finished(ssl) == 1 { SSL_shutdown(ssl) }
         SSL_free(ssl)
         Glibc.close(fd)
+    }
+
+    static func describe(_ code: UInt16, _ reason: String) -> String {
+        "\(PublishProtocol.Code(rawValue: code)?.name ?? "code \(code)"): \(reason)"
     }
 
     static func connect(host: String, port: UInt16) throws -> Int32 {
@@ -111,7 +154,8 @@ public final class TLSSubscriber: @unchecked Sendable {
         do {
             try Socket.connect(fd, endpoint)
             try Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, Int32(1), "TCP_NODELAY")
-            // A receive timeout lets the read loop notice stop requests while the publisher is quiet.
+            // A receive timeout lets the read loop send heartbeats and notice stop requests while the publisher is
+            // quiet.
             try Socket.setReceiveTimeout(fd, nanos: 200_000_000)
         } catch {
             Glibc.close(fd)
@@ -120,75 +164,188 @@ public final class TLSSubscriber: @unchecked Sendable {
         return fd
     }
 
-    /// Reads ticks and hands each to `onTick` until `limit` ticks (if given), the end of the stream, the publisher
-    /// closing, `shouldStop()` returning true, or the idle timeout.
-    public func run(limit: UInt64? = nil, shouldStop: () -> Bool = { false }, onTick: (Tick) -> Void) throws -> End {
-        var lastData = Clock.monotonicNanos()
-        while true {
-            // Frames already buffered first.
-            var offset = 0
-            while let (frame, consumed) = try buffer.withUnsafeBytes({ raw in
-                try PublishFrameReader.next(in: UnsafeRawBufferPointer(rebasing: raw[offset..<filled]))
-            }) {
-                offset += consumed
-                switch frame {
-                case .tick(let tick):
-                    if lastStreamSeq != 0 && tick.streamSeq != lastStreamSeq + 1 { streamGaps += 1 }
-                    lastStreamSeq = tick.streamSeq
-                    ticksReceived += 1
-                    onTick(tick)
-                    if let limit, ticksReceived >= limit {
-                        compact(offset)
-                        return .count
-                    }
-                case .hello(let version, let tickSize, _):
-                    protocolVersion = version
-                    guard version == PublishProtocol.version else {
-                        throw TLSError("reading the tick stream", reason: "unsupported protocol version \(version)")
-                    }
-                    guard Int(tickSize) == Tick.wireSize else {
-                        throw TLSError(
-                            "reading the tick stream",
-                            reason: "the publisher sends ticks of \(tickSize) bytes; this subscriber reads \(Tick.wireSize)")
-                    }
-                case .end(let last):
-                    compact(offset)
-                    return .endOfStream(lastStreamSeq: last)
-                case .goodbye(let reason):
-                    compact(offset)
-                    return .goodbye(reason)
-                case .unknown:
-                    break  // a frame type from a newer publisher: skipped by its length
-                }
+    /// Sends a frame to the publisher.
+    public func send(_ frame: ClientFrame) throws {
+        let bytes = frame.bytes
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + offset, Int32(bytes.count - offset)) }
+            if n > 0 {
+                offset += Int(n)
+                continue
             }
-            compact(offset)
-            if shouldStop() { return .stopped }
+            let error = SSL_get_error(ssl, n)
+            if error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ { continue }
+            throw TLSError.openssl("writing to \(options.host):\(options.port)")
+        }
+        lastWrite = Clock.monotonicNanos()
+    }
+
+    /// Subscribes (or, with `after`, resumes after that stream sequence) and waits for the publisher to acknowledge
+    /// every request: from then on, every tick of the selection published after the returned frame's first stream
+    /// sequence reaches `nextFrame`. Frames that arrive meanwhile wait there too.
+    /// - Throws: the publisher's refusal (an error frame), in words.
+    @discardableResult
+    public func subscribe(_ selection: TickSelection, resumingAfter after: UInt64? = nil, timeoutNanos: UInt64 = 10_000_000_000)
+        throws -> ServerFrame.Subscribed
+    {
+        var requests: [(TickSelection.Kinds, [UInt64]?)] = []
+        if !selection.everySymbol.isEmpty { requests.append((selection.everySymbol, nil)) }
+        // One request per group of symbols with the same kinds, each within a frame's room.
+        var groups: [UInt8: [UInt64]] = [:]
+        for (symbol, kinds) in selection.symbols { groups[kinds.rawValue, default: []].append(symbol) }
+        for (kinds, symbols) in groups.sorted(by: { $0.key < $1.key }) {
+            let sorted = symbols.sorted()
+            for start in stride(from: 0, to: sorted.count, by: ClientFrame.maxSymbolsPerFrame) {
+                let end = min(sorted.count, start + ClientFrame.maxSymbolsPerFrame)
+                requests.append((TickSelection.Kinds(rawValue: kinds), Array(sorted[start..<end])))
+            }
+        }
+        // Resuming mid-stream with no history here: each topic's first update is where this subscriber starts.
+        if after != nil && ticksReceived == 0 { tracker.startsMidStream = true }
+        var waiting = Set<UInt32>()
+        for (i, (kinds, symbols)) in requests.enumerated() {
+            let id = nextRequest
+            nextRequest += 1
+            waiting.insert(id)
+            if i == 0, let after {
+                try send(.resume(request: id, after: after, kinds: kinds, symbols: symbols))
+            } else {
+                try send(.subscribe(request: id, kinds: kinds, symbols: symbols))
+            }
+        }
+        var last: ServerFrame.Subscribed? = nil
+        let deadline = Clock.monotonicNanos() + timeoutNanos
+        while !waiting.isEmpty {
+            guard Clock.monotonicNanos() < deadline else {
+                throw TLSError(
+                    "subscribing at \(options.host):\(options.port)", reason: "no answer within \(timeoutNanos / 1_000_000) ms")
+            }
+            guard let frame = try readFrame() else { continue }
+            switch frame {
+            case .subscribed(let ack) where waiting.contains(ack.request):
+                waiting.remove(ack.request)
+                last = ack
+                held.append(frame)
+            case .error(let code, let request, let reason) where waiting.contains(request):
+                throw TLSError("subscribing at \(options.host):\(options.port)", reason: Self.describe(code, reason))
+            case .goodbye(let code, let reason):
+                throw TLSError("subscribing at \(options.host):\(options.port)", reason: Self.describe(code, reason))
+            default:
+                held.append(frame)
+            }
+        }
+        return last!  // at least one request was sent, so at least one answer came
+    }
+
+    /// The next frame, or nil when none arrived within the socket's receive timeout (200 ms). Sends a heartbeat
+    /// when one is due. Ticks pass through the topic check first.
+    public func nextFrame() throws -> ServerFrame? {
+        if !held.isEmpty { return held.removeFirst() }
+        return try readFrame()
+    }
+
+    /// The next frame from the connection (not from `held`).
+    private func readFrame() throws -> ServerFrame? {
+        while true {
+            if let frame = try parseBuffered() { return frame }
+            if Clock.monotonicNanos() - lastWrite > 1_000_000_000 { try send(.heartbeat) }
+            compact()
             if filled == buffer.count { throw TLSError("reading the tick stream", reason: "frame larger than the buffer") }
             let n = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress! + filled, Int32($0.count - filled)) }
             if n > 0 {
                 filled += Int(n)
-                lastData = Clock.monotonicNanos()
                 continue
             }
             let error = SSL_get_error(ssl, n)
-            if error == SSL_ERROR_ZERO_RETURN { return .closed }
+            if error == SSL_ERROR_ZERO_RETURN { throw Closed() }
             if error == SSL_ERROR_WANT_READ || (error == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EINTR)) {
                 ERR_clear_error()
-                if let limit = options.idleTimeoutNanos, Clock.monotonicNanos() - lastData > limit { return .idleTimeout }
-                continue
+                return nil
             }
-            if error == SSL_ERROR_SYSCALL && n == 0 { return .closed }
+            if error == SSL_ERROR_SYSCALL && n == 0 { throw Closed() }
             throw TLSError.openssl("reading from \(options.host):\(options.port)")
         }
     }
 
-    private func compact(_ consumed: Int) {
-        guard consumed > 0 else { return }
-        if consumed < filled {
-            buffer.withUnsafeMutableBytes { raw in
-                raw.baseAddress!.copyMemory(from: raw.baseAddress! + consumed, byteCount: filled - consumed)
+    /// The next frame among the bytes already received, without reading more; nil when they hold no complete frame.
+    public func bufferedFrame() throws -> ServerFrame? {
+        if !held.isEmpty { return held.removeFirst() }
+        return try parseBuffered()
+    }
+
+    /// The next complete frame among the bytes received, checked and counted.
+    private func parseBuffered() throws -> ServerFrame? {
+        guard
+            let (frame, consumed) = try buffer.withUnsafeBytes({ raw in
+                try PublishFrameReader.next(
+                    in: UnsafeRawBufferPointer(rebasing: raw[start..<filled]), encoding: options.encoding)
+            })
+        else { return nil }
+        start += consumed
+        switch frame {
+        case .tick(let tick):
+            ticksReceived += 1
+            if tick.flags & Tick.Flags.image != 0 { imagesReceived += 1 }
+            tracker.observe(tick)
+        case .error(let code, let request, let reason):
+            errors.append((code, request, reason))
+        default:
+            break
+        }
+        return frame
+    }
+
+    /// The publisher answered the login with a goodbye: a version, an encoding or a certificate it does not take.
+    public struct LoginRefused: Error, CustomStringConvertible {
+        public let code: UInt16
+        public let reason: String
+        public var description: String { "the publisher refused the login: \(TLSSubscriber.describe(code, reason))" }
+    }
+
+    /// The publisher closed the connection (after its close_notify, or without one).
+    public struct Closed: Error {}
+
+    /// Hands each tick (after `subscribe`) to `onTick` until `limit` ticks, the end of the stream, a goodbye, the
+    /// publisher closing, `shouldStop()`, or the idle timeout.
+    public func run(limit: UInt64? = nil, shouldStop: () -> Bool = { false }, onTick: (Tick) -> Void) throws -> End {
+        var lastData = Clock.monotonicNanos()
+        while true {
+            if shouldStop() { return .stopped }
+            let frame: ServerFrame?
+            do {
+                frame = try nextFrame()
+            } catch is Closed {
+                return .closed
+            }
+            guard let frame else {
+                if let idle = options.idleTimeoutNanos, Clock.monotonicNanos() - lastData > idle { return .idleTimeout }
+                continue
+            }
+            lastData = Clock.monotonicNanos()
+            switch frame {
+            case .tick(let tick):
+                onTick(tick)
+                if let limit, ticksReceived >= limit { return .count }
+            case .end(let last):
+                return .endOfStream(lastStreamSeq: last)
+            case .goodbye(let code, let reason):
+                return .goodbye(code: code, reason: reason)
+            default:
+                break
             }
         }
-        filled -= consumed
+    }
+
+    /// Moves the unread bytes to the front of the buffer, to make room for a read.
+    private func compact() {
+        guard start > 0 else { return }
+        if start < filled {
+            buffer.withUnsafeMutableBytes { raw in
+                raw.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: filled - start)
+            }
+        }
+        filled -= start
+        start = 0
     }
 }

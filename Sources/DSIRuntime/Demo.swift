@@ -109,6 +109,7 @@ public struct Demo {
         subscriberOptions.caFile = handler.certificate
         subscriberOptions.idleTimeoutNanos = 30_000_000_000
         let subscriber = try TLSSubscriber(subscriberOptions)
+        try subscriber.subscribe(.all)  // acknowledged before the replay starts: every tick reaches it
         let result = SubscriberResult()
         let subscriberDone = DispatchSemaphore(value: 0)
         let subscriberThread = Thread {
@@ -154,7 +155,7 @@ public struct Demo {
             gaps: handler.counters.gaps.load,
             lostMessages: handler.counters.lostMessages.load,
             kernelDrops: handler.kernelDrops,
-            streamGaps: subscriber.streamGaps,
+            streamGaps: subscriber.ticksMissed,
             tls: subscriber.tlsVersion,
             latency: .init(p50: latency.p50, p99: latency.p99, max: latency.max),
             seconds: Double(Clock.monotonicNanos() - started) / 1e9)

@@ -59,6 +59,10 @@ public final class FeedHandler: @unchecked Sendable {
             var options = TLSPublisher.Options(listen: config.listen(of: layout), certificate: certificate, key: key)
             options.maxQueuedBytes = config.maxQueuedBytes
             options.limits = config.connectionLimits
+            options.subscriberLimits = config.subscriberLimits
+            options.journal = config.journal(of: layout)
+            options.clientCA = config.clientCA
+            options.entitlements = config.entitlements
             let publisher = try TLSPublisher(options, logger: logger)
             // Each ring's memory goes on the NUMA node of the worker that reads it.
             let reader = layout.worker ?? config.pipelineWorker
@@ -105,6 +109,26 @@ public final class FeedHandler: @unchecked Sendable {
             }
         }
         publisherWorkers = others
+    }
+
+    /// Re-reads what can change while running from `config` (certificates, client CA, entitlements) and hands it to
+    /// every publisher; lines, ports, the graph and workers cannot change, and differences there are refused.
+    /// - Returns: what was reloaded, for the log.
+    public func reload(_ config: ValidatedConfig) throws -> String {
+        guard config.lines.map(\.group) == self.config.lines.map(\.group), config.listen == self.config.listen,
+            config.graph.description == self.config.graph.description
+        else {
+            throw ConfigError(
+                file: config.file, key: "feeds/publisher/graph",
+                problem: "lines, listen addresses and the graph cannot change while running (restart to change them)")
+        }
+        let (certificate, key) = try CertificateStore.resolve(config: config, logger: logger)
+        for publisher in publishers {
+            try publisher.requestReload(
+                .init(certificate: certificate, key: key, clientCA: config.clientCA, entitlements: config.entitlements))
+        }
+        return
+            "certificate \(certificate), client CA \(config.clientCA ?? "none"), \(config.entitlements?.entries.count ?? 0) entitlements"
     }
 
     /// The publisher subscribers connect to: the first publish node's (the only one in most graphs).

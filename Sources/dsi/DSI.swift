@@ -3,11 +3,14 @@ import Glibc
 import Logging
 
 @main
-struct DSI: ParsableCommand {
+struct DSI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsi",
         abstract: "A low-latency market-data feed handler: ITCH 5.0 over MoldUDP64 in, normalized ticks out over TLS 1.3.",
-        subcommands: [Demo.self, Run.self, Gen.self, Replay.self, Subscribe.self, Decode.self, Ticks.self, Bench.self])
+        subcommands: [
+            Demo.self, Run.self, Gen.self, Replay.self, Subscribe.self, Decode.self, Ticks.self, JournalPrint.self, Certs.self,
+            Bench.self,
+        ])
 }
 
 /// Options every command shares.

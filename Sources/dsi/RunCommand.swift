@@ -27,11 +27,21 @@ struct Run: ParsableCommand {
         }
         let logger = global.logger("dsi.run")
         CDSIShims_install_stop_handlers()
+        CDSIShims_install_reload_handler()
         let handler = try failing { try FeedHandler(config: validated, logger: logger) }
         handler.start()
         var nextStats = Clock.monotonicNanos() + UInt64(statsInterval * 1e9)
         while CDSIShims_stop_requested() == 0 && handler.failure == nil {
             Clock.sleep(nanos: 50_000_000)
+            if CDSIShims_take_reload_request() != 0 {
+                // SIGHUP: certificates and entitlements again; a bad file is reported and the running ones kept.
+                do {
+                    let reloaded = try handler.reload(try HandlerConfig.load(path: config))
+                    logger.notice("SIGHUP: reloading \(reloaded)")
+                } catch {
+                    logger.error("SIGHUP: reload refused, running on unchanged: \(error)")
+                }
+            }
             if statsInterval > 0 && Clock.monotonicNanos() >= nextStats {
                 nextStats += UInt64(statsInterval * 1e9)
                 logger.info("\(Self.counterLine(handler))")

@@ -1,44 +1,110 @@
 import ArgumentParser
 import CDSIShims
+import DSIClient
 import DSICore
 import DSINet
 import DSIRuntime
 import Glibc
 
-struct Subscribe: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Connect to a publisher over TLS 1.3 and print or count ticks.")
+struct Subscribe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Connect to a publisher over TLS 1.3, subscribe, and print or count ticks (images first).")
 
     @Argument(help: "The publisher, host:port.") var endpoint: String
+    @Option(help: "Only these symbols (comma-separated; default: every symbol).") var symbols: String?
+    @Option(help: "Only these kinds: trade,quote,status,tradeBreak (default: all).") var kinds: String?
+    @Option(name: .customLong("from-seq"), help: "Start at this stream sequence (from the publisher's journal).")
+    var fromSeq: UInt64?
+    @Option(help: "How ticks travel: binary, json or protobuf.") var encoding = "binary"
     @Flag(help: "Do not verify the publisher's certificate.") var insecure = false
     @Option(help: "Trust this CA or self-signed certificate (PEM).") var ca: String?
-    @Option(help: "Exit after this many ticks.") var count: UInt64?
+    @Option(help: "A client certificate (PEM), for a publisher with mutual TLS.") var cert: String?
+    @Option(help: "The client certificate's private key (PEM).") var key: String?
+    @Option(help: "The name to log in with.") var name = "dsi-subscribe"
+    @Option(help: "Exit after this many ticks (images included).") var count: UInt64?
     @Option(help: "Output: jsonl (one JSON object per tick) or none (count only).") var format = "jsonl"
     @Option(help: "Give up after this many seconds without data (0: wait for ever).") var idleTimeout = 0.0
+    @Flag(help: "Stop at the first lost connection instead of reconnecting and resuming.") var noReconnect = false
 
     func validate() throws {
         guard endpoint.split(separator: ":").count == 2, UInt16(endpoint.split(separator: ":")[1]) != nil else {
             throw ValidationError("expected host:port, got '\(endpoint)'")
         }
         guard ["jsonl", "none"].contains(format) else { throw ValidationError("--format is jsonl or none") }
+        guard PublishProtocol.Encoding(name: encoding) != nil else {
+            throw ValidationError("--encoding is binary, json or protobuf")
+        }
         if insecure && ca != nil { throw ValidationError("--insecure and --ca exclude each other") }
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
+        if fromSeq == 0 { throw ValidationError("--from-seq counts from 1") }
+        _ = try selection()
     }
 
-    func run() throws {
-        let parts = endpoint.split(separator: ":")
-        var options = TLSSubscriber.Options(host: String(parts[0]), port: UInt16(parts[1])!)
-        options.insecure = insecure
-        options.caFile = ca
-        options.idleTimeoutNanos = idleTimeout > 0 ? UInt64(idleTimeout * 1e9) : nil
-        CDSIShims_install_stop_handlers()
-        let subscriber = try failing { try TLSSubscriber(options) }
-        let printTicks = format == "jsonl"
-        let end = try failing {
-            try subscriber.run(limit: count, shouldStop: { CDSIShims_stop_requested() != 0 }) { tick in
-                if printTicks { print(tick.jsonLine) }
+    func selection() throws -> TickSelection {
+        var chosen = TickSelection.Kinds.all
+        if let kinds {
+            switch TickSelection.Kinds.parse(kinds) {
+            case .success(let k) where !k.isEmpty: chosen = k
+            case .success: throw ValidationError("--kinds names no kind")
+            case .failure(let failure): throw ValidationError("--kinds: \(failure)")
             }
         }
-        FileHandleStderr.write("dsi subscribe: \(subscriber.ticksReceived) ticks over \(subscriber.tlsVersion) (\(end))\n")
-        if case .goodbye = end { throw ExitCode.failure }
-        if let count, subscriber.ticksReceived < count { throw ExitCode.failure }
+        let names = symbols.map { $0.split(separator: ",").map { String($0) }.filter { !$0.isEmpty } }
+        if let names, names.isEmpty { throw ValidationError("--symbols names no symbol") }
+        return TickSelection(symbols: names, kinds: chosen)
+    }
+
+    func run() async throws {
+        let parts = endpoint.split(separator: ":")
+        var connection = TLSSubscriber.Options(host: String(parts[0]), port: UInt16(parts[1])!)
+        connection.insecure = insecure
+        connection.caFile = ca
+        connection.certificate = cert
+        connection.key = key
+        connection.name = name
+        connection.encoding = PublishProtocol.Encoding(name: encoding)!
+        var options = DSIClient.Options(connection, selection: try selection())
+        options.resumeAfter = fromSeq.map { $0 - 1 }
+        options.reconnect = !noReconnect
+        if idleTimeout > 0 { options.silenceTimeoutNanos = UInt64(idleTimeout * 1e9) }
+        CDSIShims_install_stop_handlers()
+        let client = DSIClient(options)
+        let printTicks = format == "jsonl"
+        var received: (ticks: UInt64, images: UInt64) = (0, 0)
+        var failure: Error? = nil
+        let limit = count
+        let reading = Task {
+            var received: (ticks: UInt64, images: UInt64) = (0, 0)
+            for try await tick in client.ticks() {
+                if printTicks { print(tick.jsonLine) }
+                received.ticks += 1
+                if tick.flags & Tick.Flags.image != 0 { received.images += 1 }
+                if let limit, received.ticks >= limit { break }
+            }
+            return received
+        }
+        // Ctrl-C or SIGTERM cancels the reading task (the client stops within its 200 ms read timeout).
+        let watching = Task {
+            while !Task.isCancelled && CDSIShims_stop_requested() == 0 { try? await Task.sleep(nanoseconds: 50_000_000) }
+            reading.cancel()
+        }
+        do {
+            received = try await reading.value
+        } catch {
+            failure = error
+        }
+        watching.cancel()
+        let s = client.statistics
+        FileHandleStderr.write(
+            """
+            dsi subscribe: \(received.ticks) ticks (\(received.images) images) over \(s.tlsVersion.isEmpty ? "no connection" : s.tlsVersion); \
+            last streamSeq \(s.lastStreamSeq); missed \(s.missed); conflated \(s.conflated); \
+            connections \(s.connections); resumed \(s.resumed)\(s.resumeFailures > 0 ? " (\(s.resumeFailures) not possible)" : "")\n
+            """)
+        if let failure {
+            FileHandleStderr.write("dsi subscribe: \(failure)\n")
+            throw ExitCode.failure
+        }
+        if let count, received.ticks < count { throw ExitCode.failure }
     }
 }

@@ -121,7 +121,10 @@ import Testing
         publisher.backPressure = .drop; publisher.ringSlots = 1; publisher.maxConnections = 1;
         publisher.maxConnectionsPerAddress = 1
         publisher.maxHandshakes = 1; publisher.handshakeTimeoutMs = 1; publisher.logLinesPerSecond = 1
+        publisher.journal = "j"; publisher.retention = 1; publisher.maxSymbolsPerSubscriber = 1; publisher.clientCA = "c"
+        publisher.entitlements = []
         #expect(try keys(publisher) == fields(PublisherConfig.self))
+        #expect(try keys(EntitlementConfig(subject: "s", san: "n", symbols: [], kinds: [])) == fields(EntitlementConfig.self))
         var handler = HandlerConfig(feeds: [], publisher: publisher, workers: [])
         handler.filters = []; handler.graph = []
         #expect(try keys(handler) == fields(HandlerConfig.self))

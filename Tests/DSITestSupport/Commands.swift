@@ -26,6 +26,11 @@ public enum Commands {
 
     /// The Python of the oracles' venv (tools/setup.sh --test makes it).
     public static var python: String { root + "/.venv/bin/python" }
+    /// Debian's own Python (not a pyenv or venv one ahead of it on PATH): the one `apt install python3-protobuf`
+    /// gives the protobuf package to, which the Python client needs for the protobuf encoding.
+    public static let debianPython = "/usr/bin/python3"
+    /// The Python client of the publish protocol (tools/clients/python), an implementation DSI's Swift code is not.
+    public static var pythonClient: String { root + "/tools/clients/python/dsi_client.py" }
 
     /// Runs `executable` with `arguments`, waits at most `timeout` seconds (then kills it), returns its output.
     @discardableResult

@@ -109,7 +109,7 @@ import Testing
         }
         let other = try insecure.wait(timeout: 60)
         #expect(other.status == 0, "\(other.stderr)")
-        #expect(other.stderr.contains("1000 ticks over TLSv1.3"))
+        #expect(other.stderr.contains("1000 ticks (0 images) over TLSv1.3"), "\(other.stderr)")
 
         // SIGTERM: a clean, draining stop with the counters logged.
         run.signal(SIGTERM)

@@ -46,6 +46,7 @@ import Testing
             var options = TLSSubscriber.Options(host: "127.0.0.1", port: publisher.port)
             options.caFile = handler.certificate
             let subscriber = try TLSSubscriber(options)
+            try subscriber.subscribe(.all)
             let box = Box()
             readers.append((BackgroundThread { _ = try? subscriber.run { box.ticks.append($0) } }, box))
         }

@@ -62,6 +62,7 @@ final class LiveFeed: @unchecked Sendable {
         var options = TLSSubscriber.Options(host: "127.0.0.1", port: handler.port)
         options.caFile = handler.certificate
         let subscriber = try TLSSubscriber(options)
+        try subscriber.subscribe(.all)
         self.subscriber = subscriber
         let box = Box()
         reading = BackgroundThread { _ = try? subscriber.run { box.ticks.append($0) } }

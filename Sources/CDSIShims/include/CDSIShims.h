@@ -38,6 +38,24 @@ int CDSIShims_set_timer_slack(unsigned long nanos);
 /// Names the calling thread (shown by top/ps), truncated to 15 bytes (`pthread_setname_np` is a GNU extension).
 void CDSIShims_set_thread_name(const char *name);
 
+// ---- Certificates ---------------------------------------------------------------------------------------------------
+
+/// The `index`-th DNS name of the certificate's subjectAltName, copied NUL-terminated into `out` (the GENERAL_NAME
+/// stack is reached only through `sk_` macros). Returns its length, or -1 when there is no such name.
+int CDSIShims_x509_dns_name(X509 *cert, int index, char *out, size_t capacity);
+
+/// The certificate of the TLS peer, with a reference the caller frees (`SSL_get_peer_certificate` is a macro in some
+/// OpenSSL versions, a function in others). NULL when the peer sent none.
+X509 *CDSIShims_SSL_peer_certificate(const SSL *ssl);
+
+// ---- Signals for reloading ------------------------------------------------------------------------------------------
+
+/// Installs a SIGHUP handler that only sets a flag (the async-signal-safe way), for `dsi run` to reload its
+/// certificates and entitlements.
+void CDSIShims_install_reload_handler(void);
+/// Whether SIGHUP arrived since the last call (clears it).
+int CDSIShims_take_reload_request(void);
+
 // ---- Sockets --------------------------------------------------------------------------------------------------------
 
 /// Socket option constants that glibc defines through conditional macros Swift does not import.

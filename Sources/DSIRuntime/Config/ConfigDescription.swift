@@ -48,6 +48,11 @@ extension ValidatedConfig {
             "  maxHandshakes: \(connectionLimits.maxHandshakes)",
             "  handshakeTimeoutMs: \(ms(connectionLimits.handshakeTimeoutNanos))",
             "  logLinesPerSecond: \(connectionLimits.logLinesPerSecond)",
+            "  journal: \(journal ?? "null  # no journal: the stream starts again from 1 at each start")",
+            "  retention: \(retentionDays)",
+            "  maxSymbolsPerSubscriber: \(subscriberLimits.maxSymbols)",
+            "  clientCA: \(clientCA ?? "null  # no client certificates asked for")",
+            "  entitlements: \(entitlements.map { "\($0.entries.count) (\($0.entries.map(\.name).joined(separator: ", ")))" } ?? "null  # every client takes everything")",
             "# graph: \(graph.description)",
             "# workers:",
         ]

@@ -114,11 +114,38 @@ public struct PublisherConfig: Codable, Sendable {
     public var handshakeTimeoutMs: Double?
     /// Log lines per second for each kind of repeated connection event; the rest are counted and summarised.
     public var logLinesPerSecond: Int?
+    /// Where every published tick is journaled (a file per day; per publish node when there are several): the
+    /// stream's numbering survives a restart, and subscribers resume from any sequence of the day. Absent: none.
+    public var journal: String?
+    /// Days of journals kept (today's included).
+    public var retention: Int?
+    /// Symbols one subscriber may hold.
+    public var maxSymbolsPerSubscriber: Int?
+    /// Mutual TLS: subscribers must present a certificate this CA (PEM) signed.
+    public var clientCA: String?
+    /// What each client certificate may receive (needs `clientCA`); absent: every client may take everything.
+    public var entitlements: [EntitlementConfig]?
 
     public init(listen: String) { self.listen = listen }
 }
 
 public enum BackPressure: String, Codable, Sendable, CaseIterable { case block, drop }
+
+/// One entitlement: a client certificate (by subject `CN=NAME` or a DNS subjectAltName) and the symbols and kinds it
+/// may receive (absent: all).
+public struct EntitlementConfig: Codable, Sendable {
+    public var subject: String?
+    public var san: String?
+    public var symbols: [String]?
+    public var kinds: [String]?
+
+    public init(subject: String? = nil, san: String? = nil, symbols: [String]? = nil, kinds: [String]? = nil) {
+        self.subject = subject
+        self.san = san
+        self.symbols = symbols
+        self.kinds = kinds
+    }
+}
 
 /// One filter condition: exactly one of `symbols`, `kinds`, `priceBand`.
 public struct FilterConfig: Codable, Sendable {
@@ -260,6 +287,20 @@ extension PublisherConfig: ConfigSection {
         ("maxHandshakes", .integer(1...65_536, unit: "handshakes")),
         ("handshakeTimeoutMs", .number(100...60_000, unit: "ms")),
         ("logLinesPerSecond", .integer(1...1_000, unit: "lines per second")),
+        ("journal", .text),
+        ("retention", .integer(1...3_660, unit: "days")),
+        ("maxSymbolsPerSubscriber", .integer(1...1_000_000, unit: "symbols")),
+        ("clientCA", .text),
+        ("entitlements", .list(.section(EntitlementConfig.self))),
+    ]
+}
+
+extension EntitlementConfig: ConfigSection {
+    public static let fields: [(key: String, field: ConfigField)] = [
+        ("subject", .text),
+        ("san", .text),
+        ("symbols", .list(.text)),
+        ("kinds", .list(.choice(Tick.Kind.allCases.map(\.name)))),
     ]
 }
 

@@ -146,6 +146,9 @@ extension HandlerConfig {
         if let n = publisher.maxHandshakes { limits.maxHandshakes = n }
         if let ms = publisher.handshakeTimeoutMs { limits.handshakeTimeoutNanos = UInt64(ms * 1e6) }
         if let n = publisher.logLinesPerSecond { limits.logLinesPerSecond = n }
+        let entitlements = try Self.entitlements(publisher, file: file)
+        var subscriberLimits = SubscriberLimits()
+        if let n = publisher.maxSymbolsPerSubscriber { subscriberLimits.maxSymbols = n }
         let validated = ValidatedConfig(
             file: file, feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
             receiveBuffer: feed.receiveBuffer ?? FeedConfig.defaultReceiveBuffer, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
@@ -154,7 +157,10 @@ extension HandlerConfig {
             listen: listen, certificate: publisher.certificate, key: publisher.key,
             stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,
             maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: backPressure,
-            ringSlots: ringSlots, connectionLimits: limits, graph: graph)
+            ringSlots: ringSlots, connectionLimits: limits, subscriberLimits: subscriberLimits,
+            clientCA: publisher.clientCA, entitlements: entitlements,
+            journal: publisher.journal, retentionDays: publisher.retention ?? 5,
+            graph: graph)
         return validated
     }
 
@@ -215,5 +221,34 @@ extension HandlerConfig {
         if let dir = env["DSI_STATE_DIR"], !dir.isEmpty { return dir }
         if let dir = env["XDG_STATE_HOME"], !dir.isEmpty { return dir + "/dsi" }
         return (env["HOME"] ?? "/tmp") + "/.local/state/dsi"
+    }
+
+    /// The publisher's entitlements, checked: each names a subject (`CN=NAME`) or a subjectAltName, and they need
+    /// client certificates to be matched against.
+    static func entitlements(_ publisher: PublisherConfig, file: String) throws -> Entitlements? {
+        guard let list = publisher.entitlements else { return nil }
+        func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: file, key: key, problem: problem) }
+        guard publisher.clientCA != nil else {
+            throw fail(
+                "publisher.entitlements", "needs publisher.clientCA: without client certificates no client can be told apart")
+        }
+        var entries: [Entitlements.Entry] = []
+        for (i, e) in list.enumerated() {
+            let key = "publisher.entitlements[\(i)]"
+            guard e.subject != nil || e.san != nil else { throw fail(key, "names no client: give subject (CN=NAME) or san") }
+            if let subject = e.subject, !subject.hasPrefix("CN=") || subject.count < 4 {
+                throw fail("\(key).subject", "'\(subject)' is not CN=NAME")
+            }
+            var kinds = TickSelection.Kinds.all
+            if let names = e.kinds {
+                kinds = TickSelection.Kinds(names.compactMap(Tick.Kind.init(name:)))
+                guard !kinds.isEmpty else { throw fail("\(key).kinds", "names no kind") }
+            }
+            if let symbols = e.symbols, symbols.isEmpty {
+                throw fail("\(key).symbols", "is empty (leave it out for every symbol)")
+            }
+            entries.append(.init(subject: e.subject, san: e.san, allowed: TickSelection(symbols: e.symbols, kinds: kinds)))
+        }
+        return Entitlements(entries)
     }
 }

@@ -26,8 +26,15 @@ public struct ValidatedConfig: Sendable {
     public var maxQueuedBytes: Int
     public var backPressure: BackPressure
     public var ringSlots: Int
-    /// Bounds on the publishers' connections.
+    /// Bounds on the publishers' connections, and on what each subscriber may ask.
     public var connectionLimits: ConnectionLimits
+    public var subscriberLimits: SubscriberLimits
+    /// Mutual TLS's client CA, and the entitlements of client certificates (nil: every client takes everything).
+    public var clientCA: String?
+    public var entitlements: Entitlements?
+    /// The journal's directory (nil: no journal) and the days it keeps.
+    public var journal: String?
+    public var retentionDays: Int
     public var graph: ProcessingGraph
     public var pipelineWorker: WorkerConfig { graph.pipelineWorker }
     /// Every worker once, the pipeline's first.
@@ -42,6 +49,14 @@ public struct ValidatedConfig: Sendable {
     /// Every filter on `branch`, in order.
     public func filter(of branch: ProcessingGraph.Branch) -> TickFilter {
         TickFilter(branch.pipelineFilter.conditions + branch.publisherFilter.conditions)
+    }
+    /// Where a branch's publisher journals: the journal directory, or a directory in it per publish node when there
+    /// are several.
+    public func journal(of branch: ProcessingGraph.Branch) -> TLSPublisher.JournalOptions? {
+        guard let journal else { return nil }
+        var options = TLSPublisher.JournalOptions(directory: graph.branches.count > 1 ? "\(journal)/\(branch.publish)" : journal)
+        options.retentionDays = retentionDays
+        return options
     }
     /// Where a branch's publisher listens.
     public func listen(of branch: ProcessingGraph.Branch) -> IPv4Endpoint { branch.listen ?? listen }

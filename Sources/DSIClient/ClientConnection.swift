@@ -1,0 +1,157 @@
+import DSICore
+import DSINet
+import Dispatch
+import Glibc
+import Synchronization
+
+/// The state behind a `DSIClient`: one connection at a time, replaced after a loss by one that resumes where the
+/// last delivered tick left off. Everything but `statistics` runs on `queue`.
+final class ClientConnection: @unchecked Sendable {
+    // @unchecked Sendable: the mutable state is touched only on `queue` (serial); statistics sit behind a mutex.
+    let options: DSIClient.Options
+    let queue = DispatchQueue(label: "dsi-client")
+    private var subscriber: TLSSubscriber? = nil
+    /// The stream's day as the last hello gave it (0: the stream does not survive a publisher restart).
+    private var day: UInt32 = 0
+    private var tracker = TopicTracker()
+    /// The last update delivered: where a reconnection resumes.
+    private var lastDelivered: UInt64 = 0
+    private var lastFrame: UInt64 = 0
+    private var ended = false
+    private let stats = Mutex(DSIClient.Statistics())
+
+    init(_ options: DSIClient.Options) {
+        self.options = options
+        lastDelivered = options.resumeAfter ?? 0
+    }
+
+    var statistics: DSIClient.Statistics { stats.withLock { $0 } }
+
+    /// Reads until at least one tick can be delivered; nil at the end of the stream or when cancelled.
+    func readBatch(cancelled: Flag) throws -> [Tick]? {
+        var batch: [Tick] = []
+        while !ended {
+            if cancelled.isSet { return nil }
+            guard let subscriber = try connected(cancelled: cancelled) else { return nil }
+            do {
+                guard var frame = try subscriber.nextFrame() else {
+                    if Clock.monotonicNanos() &- lastFrame > options.silenceTimeoutNanos { lose("the publisher went silent") }
+                    continue
+                }
+                // This frame and every other already received: one hop to the application per read.
+                while true {
+                    lastFrame = Clock.monotonicNanos()
+                    try take(frame, into: &batch)
+                    guard !ended, self.subscriber != nil, let more = try subscriber.bufferedFrame() else { break }
+                    frame = more
+                }
+            } catch let error as DSIClientError {
+                throw error
+            } catch {
+                lose("\(error)")
+            }
+            if !batch.isEmpty { return batch }
+        }
+        return batch.isEmpty ? nil : batch
+    }
+
+    /// Acts on one frame: ticks are checked against their topics and the last delivered sequence.
+    private func take(_ frame: ServerFrame, into batch: inout [Tick]) throws {
+        switch frame {
+        case .tick(let tick):
+            let image = tick.flags & Tick.Flags.image != 0
+            if !image && tick.streamSeq <= lastDelivered {
+                stats.withLock { $0.duplicatesDropped += 1 }
+                return
+            }
+            tracker.observe(tick)
+            if !image { lastDelivered = tick.streamSeq }
+            batch.append(tick)
+            let (missed, conflated) = (tracker.missed, tracker.conflated)
+            stats.withLock {
+                $0.ticks += 1
+                if image { $0.images += 1 } else { $0.lastStreamSeq = tick.streamSeq }
+                $0.missed = missed
+                $0.conflated = conflated
+            }
+        case .subscribed(let s):
+            if s.flags & PublishProtocol.SubscribedFlags.resumed != 0 { stats.withLock { $0.resumed += 1 } }
+            if s.flags & PublishProtocol.SubscribedFlags.imagesInsteadOfResume != 0 {
+                stats.withLock { $0.resumeFailures += 1 }
+            }
+        case .error(let code, _, let reason):
+            let text = "\(PublishProtocol.Code(rawValue: code)?.name ?? "code \(code)"): \(reason)"
+            stats.withLock { $0.lastError = text }
+            // A refused subscription will not succeed by asking again.
+            throw DSIClientError("the publisher refused a request: \(text)")
+        case .goodbye(let code, let reason):
+            let retriable: Set<PublishProtocol.Code> = [.slowConsumer, .shuttingDown, .heartbeatTimeout]
+            guard let known = PublishProtocol.Code(rawValue: code), retriable.contains(known), options.reconnect else {
+                ended = true
+                throw DSIClientError(
+                    "the publisher dropped this client: \(PublishProtocol.Code(rawValue: code)?.name ?? "code \(code)"): \(reason)"
+                )
+            }
+            lose("goodbye: \(reason)")
+        case .end:
+            ended = true
+        case .hello, .heartbeat, .unknown:
+            break
+        }
+    }
+
+    private func lose(_ why: String) {
+        subscriber = nil
+        if !options.reconnect { ended = true }
+    }
+
+    /// The live connection, or a new one: it resumes after the last delivered tick when the publisher's stream is
+    /// the one that tick came from (same day, numbering not started again).
+    private func connected(cancelled: Flag) throws -> TLSSubscriber? {
+        if let subscriber { return subscriber }
+        let deadline = Clock.monotonicNanos() + options.reconnectTimeoutNanos
+        var delay: UInt64 = 50_000_000
+        var lastError = ""
+        while !cancelled.isSet {
+            let first = stats.withLock { $0.connections } == 0
+            do {
+                let s = try TLSSubscriber(options.connection)
+                var resumeAfter: UInt64? = nil
+                if first {
+                    resumeAfter = options.resumeAfter
+                    if resumeAfter != nil { tracker.startsMidStream = true }
+                } else if lastDelivered > 0 {
+                    if s.hello.day == day && s.hello.nextStreamSeq > lastDelivered {
+                        resumeAfter = lastDelivered
+                    } else {
+                        // Another stream (a new day, or a publisher without a journal that restarted): its numbers
+                        // start again, so what was delivered cannot be recognised by number; images start it.
+                        lastDelivered = 0
+                        tracker = TopicTracker()
+                    }
+                }
+                try s.subscribe(options.selection, resumingAfter: resumeAfter)
+                day = s.hello.day
+                subscriber = s
+                lastFrame = Clock.monotonicNanos()
+                stats.withLock {
+                    $0.connections += 1
+                    $0.tlsVersion = s.tlsVersion
+                }
+                return s
+            } catch let refused as TLSSubscriber.LoginRefused {
+                // The publisher answered and refused: asking again changes nothing.
+                throw DSIClientError("\(refused)")
+            } catch {
+                lastError = "\(error)"
+            }
+            // The first connection is not retried: a wrong address or a refused certificate is reported at once.
+            guard options.reconnect, !first, Clock.monotonicNanos() < deadline else {
+                throw DSIClientError("cannot reach \(options.connection.host):\(options.connection.port): \(lastError)")
+            }
+            usleep(UInt32(delay / 1000))
+            delay = min(delay * 2, 1_000_000_000)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,4 @@
+import DSIClient
+import DSICore
+import DSINet
+import Testing
