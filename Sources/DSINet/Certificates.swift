@@ -100,11 +100,12 @@ public enum Certificates {
         defer { X509_free(cert) }
         var buffer = [CChar](repeating: 0, count: 256)
         let n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, &buffer, Int32(buffer.count))
-        let cn = n > 0 ? String(cString: buffer) : ""
+        func text(_ c: [CChar]) -> String { String(decoding: c.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        let cn = n > 0 ? text(buffer) : ""
         var names: [String] = []
         for i in 0..<16 {
             guard CDSIShims_x509_dns_name(cert, Int32(i), &buffer, buffer.count) >= 0 else { break }
-            names.append(String(cString: buffer))
+            names.append(text(buffer))
         }
         return ClientIdentity(commonName: cn, dnsNames: names)
     }
