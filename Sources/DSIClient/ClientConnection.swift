@@ -60,19 +60,24 @@ final class ClientConnection: @unchecked Sendable {
         switch frame {
         case .tick(let tick):
             let image = tick.flags & Tick.Flags.image != 0
-            if !image && tick.streamSeq <= lastDelivered {
+            // A conflated quote comes after later ticks of other topics: its own topic says whether it is new.
+            let conflated = tick.flags & Tick.Flags.conflated != 0
+            if !image && !conflated && tick.streamSeq <= lastDelivered {
                 stats.withLock { $0.duplicatesDropped += 1 }
                 return
             }
-            tracker.observe(tick)
-            if !image { lastDelivered = tick.streamSeq }
+            if tracker.observe(tick) == .repeated {
+                stats.withLock { $0.duplicatesDropped += 1 }
+                return
+            }
+            if !image && tick.streamSeq > lastDelivered { lastDelivered = tick.streamSeq }
             batch.append(tick)
-            let (missed, conflated) = (tracker.missed, tracker.conflated)
+            let (missed, conflatedSoFar) = (tracker.missed, tracker.conflated)
             stats.withLock {
                 $0.ticks += 1
                 if image { $0.images += 1 } else { $0.lastStreamSeq = tick.streamSeq }
                 $0.missed = missed
-                $0.conflated = conflated
+                $0.conflated = conflatedSoFar
             }
         case .subscribed(let s):
             if s.flags & PublishProtocol.SubscribedFlags.resumed != 0 { stats.withLock { $0.resumed += 1 } }

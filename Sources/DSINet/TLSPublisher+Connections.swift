@@ -151,6 +151,12 @@ extension TLSPublisher {
             }
         }
         if session.state == .handshaking { handshaking -= 1 }
+        if session.state == .ready {
+            connectionLog.note(
+                .closed, .info,
+                "subscriber \(session.peer) leaves: \(session.ticksSent) ticks sent, \(session.quotesConflated) quotes conflated, \(session.queuedBytes) bytes unsent"
+            )
+        }
         session.state = .closing
         index.remove(session)
         updateSubscriberGauge()

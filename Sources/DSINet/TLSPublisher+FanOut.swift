@@ -10,6 +10,7 @@ extension TLSPublisher {
         for i in 0..<count {
             let tick = batchTicks[i]
             index.forEachTaker(of: tick) { session in
+                if session.conflating && conflates(tick, for: session) { return }
                 if session.encoding == .binary {
                     append(
                         UnsafeRawBufferPointer(

@@ -24,6 +24,7 @@ extension TLSPublisher {
         guard now &- lastTimerCheck >= 100_000_000 else { return }
         lastTimerCheck = now
         applyPendingReload()
+        checkConflating(now: now)
         if let journal, now &- lastJournalFlush >= 1_000_000_000 {
             lastJournalFlush = now
             journal.flush()

@@ -44,14 +44,7 @@ extension TLSPublisher {
     /// Queues bytes libuv could not write now. The request and a copy of the bytes share one allocation, freed when
     /// the write completes.
     func queue(_ session: TLSSession, bytes: UnsafeMutableRawPointer, count: Int) {
-        if session.queuedBytes + count > options.maxQueuedBytes {
-            slowConsumerDisconnects.add()
-            connectionLog.note(
-                .slowConsumer, .warning,
-                "slow consumer \(session.peer): \(session.queuedBytes + count) bytes behind, disconnecting")
-            close(session, reason: "slow consumer: more than \(options.maxQueuedBytes) bytes behind", code: .slowConsumer)
-            return
-        }
+        guard noteBacklog(session, adding: count) else { return }
         // [byte count][uv_write_t][bytes]
         let header = WriteBlock.requestOffset + MemoryLayout<uv_write_t>.stride
         let block = UnsafeMutableRawPointer.allocate(byteCount: header + count, alignment: 16)

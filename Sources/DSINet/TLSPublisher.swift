@@ -35,6 +35,9 @@ public final class TLSPublisher {
         public var subscriberLimits = SubscriberLimits()
         /// The journal of every published tick (resume, numbering across restarts); nil: none.
         public var journal: JournalOptions? = nil
+        /// What happens to a subscriber that falls behind, and how long a conflating one may stay behind (ns).
+        public var slowConsumer = SlowConsumerPolicy.disconnect
+        public var conflateGraceNanos: UInt64 = 10_000_000_000
         /// Mutual TLS: clients must present a certificate this CA (PEM) signed; nil: no client certificates.
         public var clientCA: String? = nil
         /// What each client certificate may receive (with `clientCA`); nil: every client may take everything.
@@ -61,6 +64,8 @@ public final class TLSPublisher {
     public let requestsRefused = Counter()
     /// Subscribers cut off for breaking the protocol: malformed or oversized frames, too many, no login, silence.
     public let protocolErrors = Counter()
+    /// Quotes not sent to conflating subscribers (replaced by a later one of the same symbol).
+    public let quotesConflated = Counter()
     /// Image ticks sent to new subscriptions, and journal ticks sent to resuming ones.
     public let imageTicksSent = Counter()
     public let catchUpTicksSent = Counter()
@@ -93,6 +98,8 @@ public final class TLSPublisher {
     var streamDay: UInt32 = 0
     var journal: Journal? = nil
     var suppression: Suppression? = nil
+    /// Sessions behind and conflating their quotes.
+    var conflatingSessions: [TLSSession] = []
     /// Sessions resuming from the journal, not yet at the live stream.
     var catchingUp: [TLSSession] = []
     /// When the journal's pages were last flushed (monotonic ns).

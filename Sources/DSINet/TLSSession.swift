@@ -53,6 +53,12 @@ final class TLSSession {
     /// While it resumes from the journal: the next stream sequence to send it (it is not in the index until caught
     /// up, so the live stream does not overtake the replay).
     var catchUpNext: UInt64? = nil
+    /// Behind under the conflate policy: since when, and each symbol's latest quote held back (by topic).
+    var conflating = false
+    var behindSince: UInt64 = 0
+    var heldQuotes: [Int: Tick] = [:]
+    /// Per-subscriber counters: quotes it did not get because a later one replaced them.
+    var quotesConflated: UInt64 = 0
     /// Its frames per second.
     var requests: TokenBucket
     /// Decrypted bytes of a client frame not yet complete.

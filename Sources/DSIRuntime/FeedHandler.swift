@@ -61,6 +61,8 @@ public final class FeedHandler: @unchecked Sendable {
             options.limits = config.connectionLimits
             options.subscriberLimits = config.subscriberLimits
             options.journal = config.journal(of: layout)
+            options.slowConsumer = config.slowConsumer
+            options.conflateGraceNanos = config.conflateGraceNanos
             options.clientCA = config.clientCA
             options.entitlements = config.entitlements
             let publisher = try TLSPublisher(options, logger: logger)

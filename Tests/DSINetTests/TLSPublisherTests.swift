@@ -19,7 +19,8 @@ final class PublisherHarness: @unchecked Sendable {
     init(
         maxQueuedBytes: Int = 8 << 20, handshakeTimeoutNanos: UInt64 = 5_000_000_000,
         limits: ConnectionLimits = ConnectionLimits(), subscriberLimits: SubscriberLimits = SubscriberLimits(),
-        journal: TLSPublisher.JournalOptions? = nil, logger: Logger = Logger(label: "test")
+        journal: TLSPublisher.JournalOptions? = nil, slowConsumer: TLSPublisher.SlowConsumerPolicy = .disconnect,
+        conflateGraceNanos: UInt64 = 10_000_000_000, logger: Logger = Logger(label: "test")
     ) throws {
         dir = try TemporaryDirectory("dsi-tls")
         try SelfSignedCertificate.generate(certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
@@ -30,6 +31,8 @@ final class PublisherHarness: @unchecked Sendable {
         options.limits.handshakeTimeoutNanos = handshakeTimeoutNanos
         options.subscriberLimits = subscriberLimits
         options.journal = journal
+        options.slowConsumer = slowConsumer
+        options.conflateGraceNanos = conflateGraceNanos
         publisher = try TLSPublisher(options, logger: logger)
     }
 

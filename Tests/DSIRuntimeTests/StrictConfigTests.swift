@@ -122,7 +122,7 @@ import Testing
         publisher.maxConnectionsPerAddress = 1
         publisher.maxHandshakes = 1; publisher.handshakeTimeoutMs = 1; publisher.logLinesPerSecond = 1
         publisher.journal = "j"; publisher.retention = 1; publisher.maxSymbolsPerSubscriber = 1; publisher.clientCA = "c"
-        publisher.entitlements = []
+        publisher.entitlements = []; publisher.slowConsumer = .conflate; publisher.conflateGraceMs = 1
         #expect(try keys(publisher) == fields(PublisherConfig.self))
         #expect(try keys(EntitlementConfig(subject: "s", san: "n", symbols: [], kinds: [])) == fields(EntitlementConfig.self))
         var handler = HandlerConfig(feeds: [], publisher: publisher, workers: [])

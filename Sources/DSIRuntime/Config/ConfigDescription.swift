@@ -51,6 +51,8 @@ extension ValidatedConfig {
             "  journal: \(journal ?? "null  # no journal: the stream starts again from 1 at each start")",
             "  retention: \(retentionDays)",
             "  maxSymbolsPerSubscriber: \(subscriberLimits.maxSymbols)",
+            "  slowConsumer: \(slowConsumer.rawValue)",
+            "  conflateGraceMs: \(ms(conflateGraceNanos))",
             "  clientCA: \(clientCA ?? "null  # no client certificates asked for")",
             "  entitlements: \(entitlements.map { "\($0.entries.count) (\($0.entries.map(\.name).joined(separator: ", ")))" } ?? "null  # every client takes everything")",
             "# graph: \(graph.description)",

@@ -121,6 +121,10 @@ public struct PublisherConfig: Codable, Sendable {
     public var retention: Int?
     /// Symbols one subscriber may hold.
     public var maxSymbolsPerSubscriber: Int?
+    /// A subscriber that falls behind: `disconnect` it, or `conflate` its quotes (every trade, status and gap tick
+    /// kept) and disconnect it after `conflateGraceMs`.
+    public var slowConsumer: TLSPublisher.SlowConsumerPolicy?
+    public var conflateGraceMs: Double?
     /// Mutual TLS: subscribers must present a certificate this CA (PEM) signed.
     public var clientCA: String?
     /// What each client certificate may receive (needs `clientCA`); absent: every client may take everything.
@@ -290,6 +294,8 @@ extension PublisherConfig: ConfigSection {
         ("journal", .text),
         ("retention", .integer(1...3_660, unit: "days")),
         ("maxSymbolsPerSubscriber", .integer(1...1_000_000, unit: "symbols")),
+        ("slowConsumer", .choice(of: TLSPublisher.SlowConsumerPolicy.self)),
+        ("conflateGraceMs", .number(100...3_600_000, unit: "ms")),
         ("clientCA", .text),
         ("entitlements", .list(.section(EntitlementConfig.self))),
     ]

@@ -158,6 +158,8 @@ extension HandlerConfig {
             stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,
             maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: backPressure,
             ringSlots: ringSlots, connectionLimits: limits, subscriberLimits: subscriberLimits,
+            slowConsumer: publisher.slowConsumer ?? .disconnect,
+            conflateGraceNanos: UInt64((publisher.conflateGraceMs ?? 10_000) * 1e6),
             clientCA: publisher.clientCA, entitlements: entitlements,
             journal: publisher.journal, retentionDays: publisher.retention ?? 5,
             graph: graph)

@@ -29,6 +29,9 @@ public struct ValidatedConfig: Sendable {
     /// Bounds on the publishers' connections, and on what each subscriber may ask.
     public var connectionLimits: ConnectionLimits
     public var subscriberLimits: SubscriberLimits
+    /// What happens to a slow subscriber, and how long a conflating one may stay behind.
+    public var slowConsumer: TLSPublisher.SlowConsumerPolicy
+    public var conflateGraceNanos: UInt64
     /// Mutual TLS's client CA, and the entitlements of client certificates (nil: every client takes everything).
     public var clientCA: String?
     public var entitlements: Entitlements?
