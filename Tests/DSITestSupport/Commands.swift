@@ -173,3 +173,8 @@ public final class BackgroundThread: @unchecked Sendable {
         done.signal()
     }
 }
+
+/// A tick's JSON with keys sorted, so that two sources compare as text.
+public func canonical(_ object: [String: Any]) throws -> String {
+    String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+}

@@ -123,8 +123,3 @@ func offlineTicks(_ capture: String) throws -> [String] {
         }
         .map { try canonical($0) }
 }
-
-/// A tick's JSON with keys sorted, so that two sources compare as text.
-func canonical(_ object: [String: Any]) throws -> String {
-    String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
-}
