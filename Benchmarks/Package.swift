@@ -2,6 +2,7 @@
 // DSI's benchmarks, a package of their own so the main package never depends on the harness.
 //   cd Benchmarks && swift package benchmark        (ordo-one/benchmark: hot paths, malloc counts)
 //   cd Benchmarks && swift run -c release RingCompare    (DSI's ring against a C ring, alternated in one process)
+//   cd Benchmarks && swift run -c release FanOut         (the publisher fanning out to 1, 10, 100 subscribers)
 import Foundation
 import PackageDescription
 
@@ -14,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // The plain C ring the Swift one is measured against (also built alone by compare.sh, with CRingTool).
@@ -23,6 +25,15 @@ let package = Package(
             name: "RingCompare",
             dependencies: ["CRing", .product(name: "DSIRuntime", package: dsi)],
             path: "RingCompare"
+        ),
+        // The publisher fanning out to 1, 10 and 100 subscribers: `swift run -c release FanOut`.
+        .executableTarget(
+            name: "FanOut",
+            dependencies: [
+                .product(name: "DSINet", package: dsi),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "FanOut"
         ),
         .executableTarget(
             name: "DSIBenchmarks",

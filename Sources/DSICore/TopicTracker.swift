@@ -1,8 +1,9 @@
 /// A subscriber's check that it missed nothing: every topic it takes must advance by one per update, from where its
 /// image (or its first update) put it. Conflated quotes may jump on purpose and are counted apart.
 public struct TopicTracker: Sendable {
-    /// The last topic sequence seen, by topic (`Topic.index`).
-    private var last: [Int: UInt64] = [:]
+    /// The last topic sequence seen, by topic (`Topic.index`), 0 for none: a flat table (made at the first tick),
+    /// so a check costs a load and a store, no hashing.
+    private var last: [UInt64] = []
     /// Updates that skipped ahead of their topic (the sum of the skips), arrived again, or stood for quotes dropped
     /// by conflation.
     public private(set) var missed: UInt64 = 0
@@ -27,8 +28,10 @@ public struct TopicTracker: Sendable {
     /// Takes one tick in stream order.
     @discardableResult
     public mutating func observe(_ tick: Tick) -> Verdict {
+        if last.isEmpty { last = Array(repeating: 0, count: Topic.count) }
         let topic = Topic.index(of: tick)
-        guard let before = last[topic] ?? (startsMidStream ? nil : 0) else {
+        let before = last[topic]
+        if before == 0 && startsMidStream {
             last[topic] = tick.topicSeq
             return .inOrder
         }

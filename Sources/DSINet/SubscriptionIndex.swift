@@ -15,11 +15,29 @@ struct SubscriptionIndex {
     private(set) var bySymbol: [UInt64: [Interest]] = [:]
     /// Sessions with any subscription: what market-wide status and stream reports go to.
     private(set) var active: [TLSSession] = []
+    /// Sessions that take every tick in the binary form: they get each batch's frames whole, with no per-tick work
+    /// (and are in no other list).
+    private(set) var firehose: [TLSSession] = []
 
     /// Moves `session` from the entries of `old` to those of its current selection.
     /// - Complexity: O(symbols changed × sessions naming each).
     mutating func update(_ session: TLSSession, from old: TickSelection) {
-        let new = session.selection
+        let id = ObjectIdentifier(session)
+        let becomesFirehose = session.selection == .all && session.encoding == .binary
+        // What the lists hold for it now: nothing when it was in the firehose, else `old`.
+        let listed = session.isFirehose ? TickSelection() : old
+        if session.isFirehose {
+            firehose.removeAll { ObjectIdentifier($0) == id }
+            session.isFirehose = false
+        }
+        relist(session, from: listed, to: becomesFirehose ? TickSelection() : session.selection)
+        if becomesFirehose {
+            session.isFirehose = true
+            firehose.append(session)
+        }
+    }
+
+    private mutating func relist(_ session: TLSSession, from old: TickSelection, to new: TickSelection) {
         let id = ObjectIdentifier(session)
         if old.everySymbol != new.everySymbol {
             everySymbol.removeAll { ObjectIdentifier($0.session) == id }

@@ -22,6 +22,21 @@ extension TLSPublisher {
                 session.ticksSent += 1
             }
         }
+        let whole = UnsafeRawBufferPointer(start: frames, count: count * PublishProtocol.tickFrameSize)
+        for session in index.firehose where session.state == .ready {
+            if session.conflating {
+                // Behind: tick by tick, so its quotes can be held.
+                for i in 0..<count where !conflates(batchTicks[i], for: session) {
+                    append(
+                        UnsafeRawBufferPointer(
+                            start: frames + i * PublishProtocol.tickFrameSize, count: PublishProtocol.tickFrameSize),
+                        to: session)
+                }
+            } else {
+                append(whole, to: session)
+            }
+            session.ticksSent += UInt64(count)
+        }
         let now = Clock.monotonicNanos()
         for session in touched { writePending(session, now: now) }
         touched.removeAll(keepingCapacity: true)

@@ -48,6 +48,8 @@ final class TLSSession {
     var encoding = PublishProtocol.Encoding.binary
     /// What it subscribed to; empty until its first subscribe.
     var selection = TickSelection()
+    /// Whether it takes every tick in binary and so gets each batch whole (`SubscriptionIndex.firehose`).
+    var isFirehose = false
     /// Whether it has ever subscribed (a resume is allowed only before).
     var hasSubscribed = false
     /// While it resumes from the journal: the next stream sequence to send it (it is not in the index until caught
