@@ -83,7 +83,7 @@ import Testing
         }
         #expect(theirs.count > 1_000)
         #expect(try swift.map(comparable) == theirs)
-        #expect(client.statistics.missed == 0 && client.statistics.resumed == 1)
+        #expect(client.statistics.missed == 0 && client.statistics.resumed >= 1, "\(client.statistics)")
     }
 
     /// A TCP relay that cuts the first connection to carry `cut` bytes toward the client (a network that fails

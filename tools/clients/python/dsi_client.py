@@ -273,6 +273,7 @@ def main():
     p.add_argument("--count", type=int)
     p.add_argument("--name", default="dsi-python")
     p.add_argument("--idle-timeout", type=float, default=0)
+    p.add_argument("--stall", type=float, default=0, help="after subscribing, read nothing for this many seconds")
     a = p.parse_args()
     host, port = a.endpoint.rsplit(":", 1)
     kinds = [k for k in a.kinds.split(",") if k]
@@ -286,6 +287,8 @@ def main():
         c.resume(a.from_seq - 1, kinds, symbols)
     else:
         c.subscribe(kinds, symbols)
+    if a.stall:
+        time.sleep(a.stall)  # a consumer that stops reading: the publisher's slow-consumer policy applies
     ticks = images = 0
     last_data = time.monotonic()
     status = 0
