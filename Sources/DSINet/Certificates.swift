@@ -115,5 +115,11 @@ public enum Certificates {
 public struct ClientIdentity: Sendable, Equatable {
     public var commonName: String
     public var dnsNames: [String]
+
+    public init(commonName: String, dnsNames: [String]) {
+        self.commonName = commonName
+        self.dnsNames = dnsNames
+    }
+
     public var description: String { "CN=\(commonName)" + (dnsNames.isEmpty ? "" : " (\(dnsNames.joined(separator: ", ")))") }
 }

@@ -34,6 +34,7 @@ import Testing
               maxQueuedBytes: 2097152
               slowConsumer: conflate
               conflateGraceMs: 60000
+              journal: \(dir.path)/journal
             """
         try yaml.write(toFile: dir.file("run.yaml"), atomically: true, encoding: .utf8)
         let run = try Commands.start(Commands.dsi, ["run", "--config", dir.file("run.yaml")])
@@ -41,9 +42,14 @@ import Testing
         let ca = dir.path + "/state/tls/publisher-cert.pem"
         let stalled = try Commands.start(
             Commands.debianPython,
-            [Commands.pythonClient, "127.0.0.1:\(tls)", "--ca", ca, "--encoding", "json", "--stall", "4", "--idle-timeout", "3"])
-        let reading = try Commands.start(Commands.dsi, ["subscribe", "127.0.0.1:\(tls)", "--ca", ca])
-        usleep(1_500_000)  // both subscribed
+            [
+                Commands.pythonClient, "127.0.0.1:\(tls)", "--ca", ca, "--encoding", "json", "--stall", "4", "--idle-timeout",
+                "3",
+                "--from-seq", "1",
+            ])
+        // Both from the day's first tick (the journal): however late a subscription lands, nothing is missed.
+        let reading = try Commands.start(Commands.dsi, ["subscribe", "127.0.0.1:\(tls)", "--ca", ca, "--from-seq", "1"])
+        usleep(1_500_000)  // subscribed before the flood: the stalled one is then behind on the live stream, and conflated
         let replay = try Commands.run(
             Commands.dsi,
             ["replay", dir.file("s.pcap"), "--to", "239.255.0.1:\(mcast)", "--to", "239.255.0.2:\(mcast)", "--topspeed"],
