@@ -46,11 +46,12 @@ public struct TopicTracker: Sendable {
         last[topic] = tick.topicSeq
         let skip = tick.topicSeq - before - 1
         guard skip > 0 else { return .inOrder }
+        // Saturating: a publisher that sends a wild topic sequence must not trap the subscriber.
         if tick.flags & Tick.Flags.conflated != 0 {
-            conflated += skip
+            conflated = conflated.addingReportingOverflow(skip).overflow ? .max : conflated + skip
             return .inOrder
         }
-        missed += skip
+        missed = missed.addingReportingOverflow(skip).overflow ? .max : missed + skip
         return .skipped(count: skip)
     }
 }

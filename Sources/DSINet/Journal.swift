@@ -176,8 +176,9 @@ public final class Journal {
         }
         let d = UInt32(littleEndian: p.load(fromByteOffset: 16, as: UInt32.self))
         if let day, d != day { return "is the journal of day \(d), not \(day)" }
-        let s = Int(UInt64(littleEndian: p.load(fromByteOffset: 24, as: UInt64.self)))
-        if let segmentBytes, s != segmentBytes { return "has segments of \(s) bytes, not \(segmentBytes)" }
+        // Read as it is stored: a damaged header may hold any 64 bits here.
+        let s = UInt64(littleEndian: p.load(fromByteOffset: 24, as: UInt64.self))
+        if let segmentBytes, s != UInt64(segmentBytes) { return "has segments of \(s) bytes, not \(segmentBytes)" }
         return nil
     }
 
@@ -222,7 +223,7 @@ public final class Journal {
         }
         defer { munmap(base, size) }
         if let problem = checkHeader(base, day: nil, segmentBytes: nil) { throw JournalError(path, problem) }
-        let segment = Int(UInt64(littleEndian: base.load(fromByteOffset: 24, as: UInt64.self)))
+        let segment = Int(exactly: UInt64(littleEndian: base.load(fromByteOffset: 24, as: UInt64.self))) ?? 0
         var damage: String? = nil
         if segment <= 0 || (size - headerSize) % segment != 0 {
             damage = "is \(size) bytes, not a whole number of segments: it was truncated"
