@@ -20,12 +20,14 @@ final class PublisherHarness: @unchecked Sendable {
         maxQueuedBytes: Int = 8 << 20, handshakeTimeoutNanos: UInt64 = 5_000_000_000,
         limits: ConnectionLimits = ConnectionLimits(), subscriberLimits: SubscriberLimits = SubscriberLimits(),
         journal: TLSPublisher.JournalOptions? = nil, slowConsumer: TLSPublisher.SlowConsumerPolicy = .disconnect,
-        conflateGraceNanos: UInt64 = 10_000_000_000, logger: Logger = Logger(label: "test")
+        conflateGraceNanos: UInt64 = 10_000_000_000, certificate: String? = nil, key: String? = nil,
+        logger: Logger = Logger(label: "test")
     ) throws {
         dir = try TemporaryDirectory("dsi-tls")
         try SelfSignedCertificate.generate(certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
         var options = TLSPublisher.Options(
-            listen: IPv4Endpoint("127.0.0.1:0")!, certificate: dir.file("cert.pem"), key: dir.file("key.pem"))
+            listen: IPv4Endpoint("127.0.0.1:0")!, certificate: certificate ?? dir.file("cert.pem"),
+            key: key ?? dir.file("key.pem"))
         options.maxQueuedBytes = maxQueuedBytes
         options.limits = limits
         options.limits.handshakeTimeoutNanos = handshakeTimeoutNanos
