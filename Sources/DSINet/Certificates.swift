@@ -47,8 +47,8 @@ public enum Certificates {
 
     /// A certificate for `key` named `CN=commonName`, signed by `issuerKey` (self-signed when `issuer` is nil).
     static func certificate(
-        commonName: String, key: OpaquePointer, issuer: OpaquePointer?, issuerKey: OpaquePointer, days: Int,
-        extensions: [(Int32, String)]
+        commonName: String, organisation: String? = nil, key: OpaquePointer, issuer: OpaquePointer?,
+        issuerKey: OpaquePointer, days: Int, extensions: [(Int32, String)]
     ) throws -> OpaquePointer {
         let x509 = try OpenSSL.made("creating a certificate", X509_new())
         do {
@@ -61,6 +61,10 @@ public enum Certificates {
             try OpenSSL.check("setting the public key", X509_set_pubkey(x509, key))
             let name = try OpenSSL.made("reading the subject name", X509_get_subject_name(x509))
             try OpenSSL.check("naming the subject", X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, commonName, -1, -1, 0))
+            if let organisation {
+                try OpenSSL.check(
+                    "naming the organisation", X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, organisation, -1, -1, 0))
+            }
             try OpenSSL.check(
                 "setting the issuer", X509_set_issuer_name(x509, issuer.map { X509_get_subject_name($0) } ?? name))
             var context = X509V3_CTX()
@@ -88,6 +92,8 @@ public enum Certificates {
     }
 
     static func write(certificate: OpaquePointer, to path: String) throws {
+        let oldMask = umask(0o022)  // readable by anyone: a certificate is public
+        defer { umask(oldMask) }
         guard let file = fopen(path, "w") else { throw TLSError("writing \(path)", reason: String(cString: strerror(errno))) }
         let ok = PEM_write_X509(file, certificate) == 1
         fclose(file)

@@ -11,8 +11,7 @@ struct Subscribe: AsyncParsableCommand {
         abstract: "Connect to a publisher over TLS 1.3, subscribe, and print or count ticks (images first).")
 
     @Argument(help: "The publisher, host:port.") var endpoint: String
-    @Option(help: "Only these symbols (comma-separated; default: every symbol).") var symbols: String?
-    @Option(help: "Only these kinds: trade,quote,status,tradeBreak (default: all).") var kinds: String?
+    @OptionGroup var selection: SelectionOptions
     @Option(name: .customLong("from-seq"), help: "Start at this stream sequence (from the publisher's journal).")
     var fromSeq: UInt64?
     @Option(help: "How ticks travel: binary, json or protobuf.") var encoding = "binary"
@@ -37,21 +36,6 @@ struct Subscribe: AsyncParsableCommand {
         if insecure && ca != nil { throw ValidationError("--insecure and --ca exclude each other") }
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
         if fromSeq == 0 { throw ValidationError("--from-seq counts from 1") }
-        _ = try selection()
-    }
-
-    func selection() throws -> TickSelection {
-        var chosen = TickSelection.Kinds.all
-        if let kinds {
-            switch TickSelection.Kinds.parse(kinds) {
-            case .success(let k) where !k.isEmpty: chosen = k
-            case .success: throw ValidationError("--kinds names no kind")
-            case .failure(let failure): throw ValidationError("--kinds: \(failure)")
-            }
-        }
-        let names = symbols.map { $0.split(separator: ",").map { String($0) }.filter { !$0.isEmpty } }
-        if let names, names.isEmpty { throw ValidationError("--symbols names no symbol") }
-        return TickSelection(symbols: names, kinds: chosen)
     }
 
     func run() async throws {
@@ -63,7 +47,7 @@ struct Subscribe: AsyncParsableCommand {
         connection.key = key
         connection.name = name
         connection.encoding = PublishProtocol.Encoding(name: encoding)!
-        var options = DSIClient.Options(connection, selection: try selection())
+        var options = DSIClient.Options(connection, selection: try selection.selection())
         options.resumeAfter = fromSeq.map { $0 - 1 }
         options.reconnect = !noReconnect
         if idleTimeout > 0 { options.silenceTimeoutNanos = UInt64(idleTimeout * 1e9) }

@@ -13,31 +13,14 @@ struct Ticks: ParsableCommand {
     @Option(help: "Output format: jsonl.") var format = "jsonl"
     @Option(help: "A handler configuration whose filters apply (as `dsi run` would).") var config: String?
     @Option(help: "With a graph that branches: the publish node whose filters apply (default: the first).") var publish: String?
-    @Option(help: "Only these symbols, as a subscriber would take them (comma-separated).") var symbols: String?
-    @Option(help: "Only these kinds, as a subscriber would take them: trade,quote,status,tradeBreak.") var kinds: String?
-
-    /// The subscription `--symbols` and `--kinds` describe (everything without them).
-    func selection() throws -> TickSelection {
-        var chosen = TickSelection.Kinds.all
-        if let kinds {
-            switch TickSelection.Kinds.parse(kinds) {
-            case .success(let k) where !k.isEmpty: chosen = k
-            case .success: throw ValidationError("--kinds names no kind")
-            case .failure(let failure): throw ValidationError("--kinds: \(failure)")
-            }
-        }
-        let names = symbols.map { $0.split(separator: ",").map { String($0) }.filter { !$0.isEmpty } }
-        if let names, names.isEmpty { throw ValidationError("--symbols names no symbol") }
-        return TickSelection(symbols: names, kinds: chosen)
-    }
-
-    func validate() throws { _ = try selection() }
+    /// What a subscriber would take: `--symbols`, `--kinds`.
+    @OptionGroup var selection: SelectionOptions
 
     func run() throws {
         // A capture is all there is: a gap waits (for a later line's copy) until the end of the file, then is lost.
         var processor = FeedProcessor(expectedOrders: 1 << 20, policy: .capture)
         let filter = try failing { try Self.filter(config: config, publish: publish) }
-        var sink = FilteringSink(inner: PrintingSink(selection: try selection()), filter: filter)
+        var sink = FilteringSink(inner: PrintingSink(selection: try selection.selection()), filter: filter)
         var sequencing = CaptureSequencing(command: "dsi ticks") { FileHandleStderr.write($0 + "\n") }
         let reader = try failing { try sequencing.run(file: file, feed: &processor, sink: &sink) }
         let counters = processor.counters.snapshot.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
