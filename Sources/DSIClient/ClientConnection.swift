@@ -19,6 +19,15 @@ final class ClientConnection: @unchecked Sendable {
     private var lastFrame: UInt64 = 0
     private var ended = false
     private let stats = Mutex(DSIClient.Statistics())
+    /// Counts of the read in progress, added to `stats` when it ends.
+    private var pending = PendingCounts()
+
+    struct PendingCounts {
+        var ticks: UInt64 = 0
+        var images: UInt64 = 0
+        var duplicatesDropped: UInt64 = 0
+        var lastStreamSeq: UInt64 = 0
+    }
 
     init(_ options: DSIClient.Options) {
         self.options = options
@@ -34,17 +43,16 @@ final class ClientConnection: @unchecked Sendable {
             if cancelled.isSet { return nil }
             guard let subscriber = try connected(cancelled: cancelled) else { return nil }
             do {
-                guard var frame = try subscriber.nextFrame() else {
-                    if Clock.monotonicNanos() &- lastFrame > options.silenceTimeoutNanos { lose("the publisher went silent") }
-                    continue
-                }
-                // This frame and every other already received: one hop to the application per read.
-                while true {
+                // Every tick already received goes into the batch in place; a frame of another kind comes back.
+                let before = subscriber.ticksReceived
+                let frame = try subscriber.nextFrame { tick in take(tick, into: &batch) }
+                if frame != nil || subscriber.ticksReceived != before {
                     lastFrame = Clock.monotonicNanos()
-                    try take(frame, into: &batch)
-                    guard !ended, self.subscriber != nil, let more = try subscriber.bufferedFrame() else { break }
-                    frame = more
+                } else if Clock.monotonicNanos() &- lastFrame > options.silenceTimeoutNanos {
+                    lose("the publisher went silent")
                 }
+                publishCounts()
+                if let frame { try take(frame, into: &batch) }
             } catch let error as DSIClientError {
                 throw error
             } catch {
@@ -55,30 +63,45 @@ final class ClientConnection: @unchecked Sendable {
         return batch.isEmpty ? nil : batch
     }
 
+    /// Checks a tick against its topic and the last delivered sequence: new ones join the batch, repeats are counted
+    /// and dropped.
+    private func take(_ tick: Tick, into batch: inout [Tick]) {
+        let image = tick.flags & Tick.Flags.image != 0
+        // A conflated quote comes after later ticks of other topics: its own topic says whether it is new.
+        let conflated = tick.flags & Tick.Flags.conflated != 0
+        if !image && !conflated && tick.streamSeq <= lastDelivered {
+            pending.duplicatesDropped += 1
+            return
+        }
+        if tracker.observe(tick) == .repeated {
+            pending.duplicatesDropped += 1
+            return
+        }
+        if !image && tick.streamSeq > lastDelivered { lastDelivered = tick.streamSeq }
+        batch.append(tick)
+        pending.ticks += 1
+        if image { pending.images += 1 } else { pending.lastStreamSeq = tick.streamSeq }
+    }
+
+    /// Adds what `take` counted since the last call to the statistics others read: one lock per read, not per tick.
+    private func publishCounts() {
+        let (counts, missed, conflated) = (pending, tracker.missed, tracker.conflated)
+        pending = .init()
+        stats.withLock {
+            $0.ticks += counts.ticks
+            $0.images += counts.images
+            $0.duplicatesDropped += counts.duplicatesDropped
+            if counts.lastStreamSeq != 0 { $0.lastStreamSeq = counts.lastStreamSeq }
+            $0.missed = missed
+            $0.conflated = conflated
+        }
+    }
+
     /// Acts on one frame: ticks are checked against their topics and the last delivered sequence.
     private func take(_ frame: ServerFrame, into batch: inout [Tick]) throws {
         switch frame {
         case .tick(let tick):
-            let image = tick.flags & Tick.Flags.image != 0
-            // A conflated quote comes after later ticks of other topics: its own topic says whether it is new.
-            let conflated = tick.flags & Tick.Flags.conflated != 0
-            if !image && !conflated && tick.streamSeq <= lastDelivered {
-                stats.withLock { $0.duplicatesDropped += 1 }
-                return
-            }
-            if tracker.observe(tick) == .repeated {
-                stats.withLock { $0.duplicatesDropped += 1 }
-                return
-            }
-            if !image && tick.streamSeq > lastDelivered { lastDelivered = tick.streamSeq }
-            batch.append(tick)
-            let (missed, conflatedSoFar) = (tracker.missed, tracker.conflated)
-            stats.withLock {
-                $0.ticks += 1
-                if image { $0.images += 1 } else { $0.lastStreamSeq = tick.streamSeq }
-                $0.missed = missed
-                $0.conflated = conflatedSoFar
-            }
+            take(tick, into: &batch)
         case .subscribed(let s):
             if s.flags & PublishProtocol.SubscribedFlags.resumed != 0 { stats.withLock { $0.resumed += 1 } }
             if s.flags & PublishProtocol.SubscribedFlags.imagesInsteadOfResume != 0 {

@@ -61,6 +61,9 @@ struct SubscriptionIndex {
         update(session, from: old)
     }
 
+    /// Whether any session takes ticks tick by tick (not only whole batches, as the firehose does).
+    var hasSelective: Bool { !active.isEmpty }
+
     /// Calls `deliver` once for each session that takes `tick`.
     @inline(__always)
     func forEachTaker(of tick: Tick, _ deliver: (TLSSession) -> Void) {

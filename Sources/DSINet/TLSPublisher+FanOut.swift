@@ -7,19 +7,22 @@ extension TLSPublisher {
     /// Sends the batch's `count` ticks (in `batchTicks`, binary frames in `frames`).
     func fanOut(count: Int) {
         encoded.reset()
-        for i in 0..<count {
-            let tick = batchTicks[i]
-            index.forEachTaker(of: tick) { session in
-                if session.conflating && conflates(tick, for: session) { return }
-                if session.encoding == .binary {
-                    append(
-                        UnsafeRawBufferPointer(
-                            start: frames + i * PublishProtocol.tickFrameSize, count: PublishProtocol.tickFrameSize),
-                        to: session)
-                } else {
-                    encoded.withFrame(i, tick, session.encoding) { append($0, to: session) }
+        // With only firehose sessions (the common single-consumer case) there is no per-tick work at all.
+        if index.hasSelective {
+            for i in 0..<count {
+                let tick = batchTicks[i]
+                index.forEachTaker(of: tick) { session in
+                    if session.conflating && conflates(tick, for: session) { return }
+                    if session.encoding == .binary {
+                        append(
+                            UnsafeRawBufferPointer(
+                                start: frames + i * PublishProtocol.tickFrameSize, count: PublishProtocol.tickFrameSize),
+                            to: session)
+                    } else {
+                        encoded.withFrame(i, tick, session.encoding) { append($0, to: session) }
+                    }
+                    session.ticksSent += 1
                 }
-                session.ticksSent += 1
             }
         }
         let whole = UnsafeRawBufferPointer(start: frames, count: count * PublishProtocol.tickFrameSize)
@@ -31,11 +34,12 @@ extension TLSPublisher {
                         UnsafeRawBufferPointer(
                             start: frames + i * PublishProtocol.tickFrameSize, count: PublishProtocol.tickFrameSize),
                         to: session)
+                    session.ticksSent += 1
                 }
             } else {
                 append(whole, to: session)
+                session.ticksSent += UInt64(count)
             }
-            session.ticksSent += UInt64(count)
         }
         let now = Clock.monotonicNanos()
         for session in touched { writePending(session, now: now) }

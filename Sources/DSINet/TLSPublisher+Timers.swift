@@ -25,6 +25,7 @@ extension TLSPublisher {
         lastTimerCheck = now
         applyPendingReload()
         checkConflating(now: now)
+        takeSnapshot(now: now)
         if let journal, now &- lastJournalFlush >= 1_000_000_000 {
             lastJournalFlush = now
             journal.flush()

@@ -116,6 +116,9 @@ public final class TLSPublisher {
     var touched: [TLSSession] = []
     /// When heartbeats and silences were last checked (monotonic ns).
     var lastTimerCheck: UInt64 = 0
+    /// The subscribers as last taken (`subscriberSnapshots`), and when (monotonic ns).
+    let snapshots = Mutex<[SubscriberSnapshot]>([])
+    var lastSnapshot: UInt64 = 0
 
     /// Replaced by a reload (`requestReload`); sessions keep the one they were made with.
     var context: TLSContext

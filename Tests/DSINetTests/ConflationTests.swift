@@ -13,9 +13,12 @@ import Testing
         let harness = try PublisherHarness(maxQueuedBytes: 2 << 20, slowConsumer: .conflate)
         harness.start()
         defer { harness.finish() }
-        let slow = try TLSSubscriber(harness.subscriberOptions())
+        var named = harness.subscriberOptions()
+        named.name = "slow"
+        let slow = try TLSSubscriber(named)
         try slow.subscribe(.all)
-        let fast = try TLSSubscriber(harness.subscriberOptions())
+        named.name = "fast"
+        let fast = try TLSSubscriber(named)
         try fast.subscribe(.all)
         let raw = SubscriptionTests.stream(count: 60_000, seed: 11)
         let all = SubscriptionTests.numbered(raw)
@@ -32,6 +35,21 @@ import Testing
         reader.join()
         #expect(fastTicks == all, "the reading subscriber got every tick, in order")
         #expect(harness.publisher.quotesConflated.load > 0, "the slow one's quotes were conflated")
+        // The operator's view, per subscriber, while the slow one is still behind.
+        var snapshots: [SubscriberSnapshot] = []
+        let seen = Date().addingTimeInterval(10)
+        repeat {
+            usleep(100_000)
+            snapshots = harness.publisher.subscriberSnapshots
+        } while !(snapshots.count == 2 && snapshots[1].ticksSent == UInt64(all.count)) && Date() < seen
+        try #require(snapshots.count == 2, "\(snapshots)")
+        let (slowView, fastView) = (snapshots[0], snapshots[1])
+        #expect(slowView.name == "slow" && slowView.conflating && slowView.quotesConflated > 0, "\(slowView)")
+        #expect(slowView.queuedBytes > 0 && slowView.ticksSent < UInt64(all.count), "\(slowView)")
+        #expect(slowView.quotesConflated == harness.publisher.quotesConflated.load)
+        #expect(fastView.name == "fast" && fastView.encoding == .binary && !fastView.conflating, "\(fastView)")
+        #expect(fastView.ticksSent == UInt64(all.count) && fastView.quotesConflated == 0, "\(fastView)")
+        #expect(fastView.everySymbol == .all && fastView.symbols == 0 && fastView.address.hasPrefix("127.0.0.1:"))
         // Now it reads: everything but replaced quotes, then the held latest quotes.
         var slowTicks: [Tick] = []
         let deadline = Date().addingTimeInterval(30)

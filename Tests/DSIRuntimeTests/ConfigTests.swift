@@ -1,3 +1,4 @@
+import DSICore
 import DSINet
 import DSIRuntime
 import DSITestSupport
@@ -104,6 +105,44 @@ import Testing
             Self.good.replacingOccurrences(
                 of: "    protocol: moldudp64-itch50\n", with: "    protocol: moldudp64-itch50\n    timestamps: atomic\n"),
             containing: ["feeds[0].timestamps"])
+    }
+
+    /// Entitlements decide what a tenant may see: every way an operator can get one wrong is refused by key, never
+    /// read as something narrower or wider than written.
+    @Test func badEntitlementsNameTheKey() throws {
+        let secured = Self.good + "\n  clientCA: /ca.pem\n  entitlements:\n"
+        func with(_ entries: String...) -> String { secured + entries.map { "    - \($0)\n" }.joined() }
+        expectError(
+            Self.good + "\n  entitlements:\n    - {subject: \"CN=alice\"}\n",
+            containing: ["publisher.entitlements", "needs publisher.clientCA"])
+        expectError(with("{symbols: [AAPL]}"), containing: ["publisher.entitlements[0]", "names no client"])
+        expectError(with("{subject: alice}"), containing: ["publisher.entitlements[0].subject", "'alice' is not CN=NAME"])
+        expectError(with("{subject: \"CN=\"}"), containing: ["publisher.entitlements[0].subject", "is not CN=NAME"])
+        expectError(
+            with("{subject: \"CN=alice\", kinds: [trade, quotes]}"),
+            containing: ["publisher.entitlements[0].kinds[1]", "'quotes' is not allowed", "did you mean 'quote'"])
+        expectError(with("{subject: \"CN=alice\", kinds: []}"), containing: ["publisher.entitlements[0].kinds", "is empty"])
+        expectError(with("{subject: \"CN=alice\", symbols: []}"), containing: ["publisher.entitlements[0].symbols", "is empty"])
+        expectError(
+            with("{subject: \"CN=alice\", symbols: [TOOLONGSYMBOL]}"),
+            containing: ["publisher.entitlements[0].symbols", "'TOOLONGSYMBOL'"])
+        expectError(
+            with("{subject: \"CN=alice\", kinds: [trade]}", "{subject: \"CN=alice\", kinds: [quote]}"),
+            containing: ["publisher.entitlements[1].subject", "already given by publisher.entitlements[0]"])
+        expectError(
+            with("{san: risk.example.com}", "{san: risk.example.com, symbols: [AAPL]}"),
+            containing: ["publisher.entitlements[1].san", "already given"])
+        expectError(with("{san: \"risk desk\"}"), containing: ["publisher.entitlements[0].san", "not a DNS name"])
+        expectError(with("{subject: \"CN=alice\", tier: gold}"), containing: ["publisher.entitlements[0]", "tier"])
+        // The same entries, written right, load into entitlements that match by CN and by SAN.
+        let loaded = try load(
+            with("{subject: \"CN=alice\", symbols: [AAPL], kinds: [trade, quote]}", "{san: risk.example.com, kinds: [status]}"))
+        let entitlements = try #require(loaded.entitlements)
+        let alice = entitlements.allowed(for: ClientIdentity(commonName: "alice", dnsNames: []))
+        #expect(alice?.symbols.count == 1 && alice?.everySymbol.isEmpty == true)
+        let risk = entitlements.allowed(for: ClientIdentity(commonName: "desk-7", dnsNames: ["risk.example.com"]))
+        #expect(risk?.everySymbol == TickSelection.Kinds([.status]))
+        #expect(entitlements.allowed(for: ClientIdentity(commonName: "mallory", dnsNames: ["evil.example.com"])) == nil)
     }
 
     @Test func timestampsChooseTheClock() throws {

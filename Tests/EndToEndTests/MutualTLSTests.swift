@@ -9,8 +9,9 @@ import Testing
 /// Mutual TLS and entitlements on a real `dsi run`, with certificates from `dsi certs`, checked with clients DSI did
 /// not write (openssl s_client, Python's ssl) and with its own: no certificate, another CA's certificate, TLS 1.2
 /// and plain TCP are refused; an entitled client sees only its symbols and kinds, equal to `dsi ticks` of them; a
-/// certificate no entitlement names is refused at login; SIGHUP reloads entitlements, dropping only the client
-/// that lost them.
+/// certificate no entitlement names is refused at login; a certificate made by the openssl CLI is entitled by its
+/// DNS subjectAltName; SIGHUP reloads entitlements, dropping only the client that lost them, and rotates the server's
+/// certificate to another CA's while the entitled clients keep their connections and every tick.
 @Suite(.serialized) struct MutualTLSTests {
     @Test func certificatesAndEntitlementsAreEnforced() throws {
         let dir = try TemporaryDirectory("dsi-mtls")
@@ -20,6 +21,26 @@ import Testing
             Commands.dsi, ["certs", "--out", certs, "--client", "alice", "--client", "bob", "--client", "carol"])
         #expect(made.status == 0, "\(made.stderr)")
         #expect(try Commands.run(Commands.dsi, ["certs", "--out", rogue, "--client", "alice"]).status == 0)
+        // dave's certificate comes from the openssl CLI, signed by the same CA: CN=dave-laptop, SAN risk.example.com.
+        let request = try Commands.run(
+            "openssl",
+            [
+                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                dir.file("dave-key.pem"), "-out", dir.file("dave.csr"), "-subj", "/CN=dave-laptop", "-addext",
+                "subjectAltName=DNS:risk.example.com",
+            ])
+        #expect(request.status == 0, "\(request.stderr)")
+        let signed = try Commands.run(
+            "openssl",
+            [
+                "x509", "-req", "-in", dir.file("dave.csr"), "-CA", "\(certs)/ca.pem", "-CAkey", "\(certs)/ca-key.pem",
+                "-CAcreateserial", "-days", "2", "-copy_extensions", "copy", "-out", dir.file("dave.pem"),
+            ])
+        #expect(signed.status == 0, "\(signed.stderr)")
+        // The server's certificate sits where a rotation can replace it.
+        for file in ["server.pem", "server-key.pem"] {
+            try FileManager.default.copyItem(atPath: "\(certs)/\(file)", toPath: dir.file(file))
+        }
         var options = SessionGenerator.Options(messages: 12_000, seed: 8)
         options.symbols = 6
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
@@ -42,12 +63,13 @@ import Testing
                 maxOrders: 100000
             publisher:
               listen: 127.0.0.1:\(tls)
-              certificate: \(certs)/server.pem
-              key: \(certs)/server-key.pem
+              certificate: \(dir.file("server.pem"))
+              key: \(dir.file("server-key.pem"))
               clientCA: \(certs)/ca.pem
               journal: \(dir.path)/journal
               entitlements:
                 - {subject: "CN=alice", symbols: [\(names[0])], kinds: [trade, quote]}
+                - {san: risk.example.com, symbols: [\(names[1])], kinds: [quote]}
             \(bobEntitled ? "    - {subject: \"CN=bob\", kinds: [trade]}" : "")
             """
         }
@@ -113,6 +135,12 @@ import Testing
         let mine = ["--ca", "\(certs)/ca.pem", "--cert", "\(certs)/alice.pem", "--key", "\(certs)/alice-key.pem"]
         // From the day's first tick (the journal): whenever her subscription lands, she misses nothing.
         let alice = try Commands.start(Commands.debianPython, [Commands.pythonClient, endpoint, "--from-seq", "1"] + mine)
+        let dave = try Commands.start(
+            Commands.debianPython,
+            [
+                Commands.pythonClient, endpoint, "--from-seq", "1", "--ca", "\(certs)/ca.pem", "--cert", dir.file("dave.pem"),
+                "--key", dir.file("dave-key.pem"),
+            ])
         let other = try Commands.run(
             Commands.debianPython, [Commands.pythonClient, endpoint, "--symbols", names[1]] + mine, timeout: 30)
         #expect(other.stderr.contains("request refused: notEntitled"), "\(other.stderr)")
@@ -137,11 +165,29 @@ import Testing
             timeout: 60)
         #expect(replay.status == 0, "\(replay.stderr)")
         usleep(1_000_000)
-        // Bob loses his entitlement by a reload; alice keeps hers, and her connection.
+        // Bob loses his entitlement by a reload; alice and dave keep theirs, and their connections. The same reload
+        // rotates the server's certificate to one of another CA.
         try config(bobEntitled: false).write(toFile: dir.file("run.yaml"), atomically: true, encoding: .utf8)
+        for file in ["server.pem", "server-key.pem"] {
+            try FileManager.default.removeItem(atPath: dir.file(file))
+            try FileManager.default.copyItem(atPath: "\(rogue)/\(file)", toPath: dir.file(file))
+        }
         run.signal(SIGHUP)
         let bobDone = try bob.wait(timeout: 20)
         #expect(bobDone.status != 0 && bobDone.stderr.contains("notEntitled"), "\(bobDone.stderr)")
+        func handshake(trusting ca: String) throws -> Commands.Result {
+            try Commands.run(
+                "openssl",
+                [
+                    "s_client", "-connect", endpoint, "-tls1_3", "-CAfile", ca, "-verify_return_error", "-cert",
+                    "\(certs)/alice.pem", "-key", "\(certs)/alice-key.pem", "-brief",
+                ],
+                timeout: 20)
+        }
+        let rotated = try handshake(trusting: "\(rogue)/ca.pem")
+        #expect(rotated.stderr.contains("Verification: OK"), "the new chain is served: \(rotated.stderr)")
+        let stale = try handshake(trusting: "\(certs)/ca.pem")
+        #expect(stale.status != 0 && stale.stderr.contains("unable to get local issuer certificate"), "\(stale.stderr)")
         run.signal(SIGTERM)
         let stopped = try run.wait(timeout: 30)
         #expect(stopped.stderr.contains("SIGHUP: reloading"), "\(stopped.stderr)")
@@ -158,5 +204,13 @@ import Testing
         #expect(got.count == expected.count && got.count > 10, "\(got.count) vs \(expected.count)")
         #expect(try got.map(comparable) == expected.map(comparable), "alice sees exactly her entitlement")
         #expect(got.allSatisfy { ($0["stock"] as? String ?? "") == names[0] || ($0["stock"] as? String ?? "").isEmpty })
+        // dave, entitled by the SAN of a certificate DSI did not make, sees exactly his symbol's quotes.
+        let daveDone = try dave.wait(timeout: 30)
+        #expect(daveDone.status == 0, "\(daveDone.stderr)")
+        let daveExpected = try jsonLines(
+            try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--symbols", names[1], "--kinds", "quote"]).stdout)
+        let daveGot = try jsonLines(daveDone.stdout)
+        #expect(daveGot.count == daveExpected.count && daveGot.count > 10, "\(daveGot.count) vs \(daveExpected.count)")
+        #expect(try daveGot.map(comparable) == daveExpected.map(comparable), "dave sees exactly his entitlement")
     }
 }

@@ -235,19 +235,43 @@ extension HandlerConfig {
                 "publisher.entitlements", "needs publisher.clientCA: without client certificates no client can be told apart")
         }
         var entries: [Entitlements.Entry] = []
+        // A client named twice would get whichever entry matched first: a typo an operator would never see.
+        var named: [String: String] = [:]
         for (i, e) in list.enumerated() {
             let key = "publisher.entitlements[\(i)]"
             guard e.subject != nil || e.san != nil else { throw fail(key, "names no client: give subject (CN=NAME) or san") }
-            if let subject = e.subject, !subject.hasPrefix("CN=") || subject.count < 4 {
-                throw fail("\(key).subject", "'\(subject)' is not CN=NAME")
+            if let subject = e.subject {
+                guard subject.hasPrefix("CN="), subject.count > 3 else {
+                    throw fail("\(key).subject", "'\(subject)' is not CN=NAME")
+                }
+                if let other = named[subject] { throw fail("\(key).subject", "\(subject) is already given by \(other)") }
+                named[subject] = key
+            }
+            if let san = e.san {
+                guard !san.isEmpty, !san.contains(where: \.isWhitespace) else {
+                    throw fail("\(key).san", "'\(san)' is not a DNS name")
+                }
+                if let other = named["DNS:" + san] { throw fail("\(key).san", "\(san) is already given by \(other)") }
+                named["DNS:" + san] = key
             }
             var kinds = TickSelection.Kinds.all
             if let names = e.kinds {
-                kinds = TickSelection.Kinds(names.compactMap(Tick.Kind.init(name:)))
-                guard !kinds.isEmpty else { throw fail("\(key).kinds", "names no kind") }
+                var given: [Tick.Kind] = []
+                for name in names {
+                    // An unknown kind dropped quietly would narrow (or, alone, void) what the client was meant to see.
+                    guard let kind = Tick.Kind(name: name) else {
+                        throw fail("\(key).kinds", "unknown tick kind '\(name)' (trade, quote, status, tradeBreak)")
+                    }
+                    given.append(kind)
+                }
+                guard !given.isEmpty else { throw fail("\(key).kinds", "is empty (leave it out for every kind)") }
+                kinds = TickSelection.Kinds(given)
             }
-            if let symbols = e.symbols, symbols.isEmpty {
-                throw fail("\(key).symbols", "is empty (leave it out for every symbol)")
+            if let symbols = e.symbols {
+                guard !symbols.isEmpty else { throw fail("\(key).symbols", "is empty (leave it out for every symbol)") }
+                if let bad = symbols.first(where: { $0.isEmpty || $0.utf8.count > 8 || !$0.allSatisfy(\.isASCII) }) {
+                    throw fail("\(key).symbols", "'\(bad)' is not a symbol of 1 to 8 ASCII characters")
+                }
             }
             entries.append(.init(subject: e.subject, san: e.san, allowed: TickSelection(symbols: e.symbols, kinds: kinds)))
         }
