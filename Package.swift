@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "DSIPcap", targets: ["DSIPcap"]),
         .library(name: "DSIRuntime", targets: ["DSIRuntime"]),
         .library(name: "DSIClient", targets: ["DSIClient"]),
+        .library(name: "DSITools", targets: ["DSITools"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,9 +60,18 @@ let package = Package(
         .target(
             name: "DSIRuntime",
             dependencies: [
-                "DSICore", "DSIFeeds", "DSINet", "DSIPcap", "CDSIShims", "CNuma",
+                "DSICore", "DSIFeeds", "DSINet", "CDSIShims", "CNuma",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // What is not the handler: capture files, replay and record, generators, benchmarks, the demo, free ports.
+        // The production runtime does not depend on it.
+        .target(
+            name: "DSITools",
+            dependencies: [
+                "DSIRuntime", "DSICore", "DSIFeeds", "DSINet", "DSIPcap", "CDSIShims",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The subscriber library: connect, subscribe, resume, ticks as an AsyncSequence.
@@ -69,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "dsi",
             dependencies: [
-                "DSIRuntime", "DSIClient",
+                "DSIRuntime", "DSITools", "DSIClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,11 +89,11 @@ let package = Package(
             name: "DSITestSupport", dependencies: ["DSICore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/DSITestSupport"),
         .testTarget(name: "DSICoreTests", dependencies: ["DSICore", "DSITestSupport"]),
-        .testTarget(name: "DSIFeedsTests", dependencies: ["DSIFeeds", "DSIPcap", "DSIRuntime", "DSITestSupport"]),
-        .testTarget(name: "DSINetTests", dependencies: ["DSINet", "DSIRuntime", "DSITestSupport"]),
-        .testTarget(name: "DSIPcapTests", dependencies: ["DSIPcap", "DSIFeeds", "DSIRuntime", "DSITestSupport"]),
-        .testTarget(name: "DSIRuntimeTests", dependencies: ["DSIRuntime", "DSITestSupport"]),
-        .testTarget(name: "DSIClientTests", dependencies: ["DSIClient", "DSIRuntime", "DSITestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DSIRuntime", "DSIClient", "DSITestSupport"]),
+        .testTarget(name: "DSIFeedsTests", dependencies: ["DSIFeeds", "DSIPcap", "DSITools", "DSITestSupport"]),
+        .testTarget(name: "DSINetTests", dependencies: ["DSINet", "DSIRuntime", "DSITools", "DSITestSupport"]),
+        .testTarget(name: "DSIPcapTests", dependencies: ["DSIPcap", "DSIFeeds", "DSITools", "DSITestSupport"]),
+        .testTarget(name: "DSIRuntimeTests", dependencies: ["DSIRuntime", "DSITools", "DSITestSupport"]),
+        .testTarget(name: "DSIClientTests", dependencies: ["DSIClient", "DSIRuntime", "DSITools", "DSITestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DSIRuntime", "DSITools", "DSIClient", "DSITestSupport"]),
     ]
 )

@@ -23,7 +23,7 @@ let package = Package(
         // Both rings alternated segment by segment in one process: `swift run -c release RingCompare`.
         .executableTarget(
             name: "RingCompare",
-            dependencies: ["CRing", .product(name: "DSIRuntime", package: dsi)],
+            dependencies: ["CRing", .product(name: "DSITools", package: dsi)],
             path: "RingCompare"
         ),
         // The publisher fanning out to 1, 10 and 100 subscribers: `swift run -c release FanOut`.
@@ -42,6 +42,7 @@ let package = Package(
                 .product(name: "DSICore", package: dsi),
                 .product(name: "DSIFeeds", package: dsi),
                 .product(name: "DSIRuntime", package: dsi),
+                .product(name: "DSITools", package: dsi),
                 .product(name: "DSINet", package: dsi),
             ],
             path: "DSIBenchmarks",

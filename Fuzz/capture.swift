@@ -3,6 +3,7 @@ import DSICore
 import DSIFeeds
 import DSIPcap
 import DSIRuntime
+import DSITools
 
 /// Decodes every message to its JSON line, as `dsi decode` prints it.
 struct JSONConsumer: MessageConsumer {

@@ -14,7 +14,7 @@ targets=("$@")
 tools/setup.sh >&2
 scratch=.build-fuzz
 # Coverage and AddressSanitizer in every Swift module of the package (the C shims stay uninstrumented).
-swift build -c release --scratch-path "$scratch" --target DSIRuntime -Xswiftc -sanitize=fuzzer,address >&2
+swift build -c release --scratch-path "$scratch" --target DSITools -Xswiftc -sanitize=fuzzer,address >&2
 release=$scratch/release
 triple=$(readlink -f "$release")
 

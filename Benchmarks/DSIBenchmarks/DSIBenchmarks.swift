@@ -3,6 +3,7 @@ import DSICore
 import DSIFeeds
 import DSINet
 import DSIRuntime
+import DSITools
 
 /// Hot-path benchmarks. Each runs a fixed batch per iteration and reports malloc counts: the hot path must not
 /// allocate, so `mallocCountTotal` must stay 0 per iteration once warmed up.

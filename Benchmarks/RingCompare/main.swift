@@ -1,5 +1,6 @@
 import CRing
 import DSIRuntime
+import DSITools
 import Foundation
 
 // DSI's SPSC ring against the plain C ring, alternated segment by segment in one process (who goes first alternates

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DSIRuntime
+import DSITools
 import Foundation
 
 struct Bench: ParsableCommand {

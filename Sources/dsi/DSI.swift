@@ -8,7 +8,8 @@ struct DSI: AsyncParsableCommand {
         commandName: "dsi",
         abstract: "A low-latency market-data feed handler: ITCH 5.0 over MoldUDP64 in, normalized ticks out over TLS 1.3.",
         subcommands: [
-            Demo.self, Run.self, Gen.self, Replay.self, Subscribe.self, Decode.self, Ticks.self, JournalPrint.self, Certs.self,
+            Demo.self, Run.self, Gen.self, Replay.self, Record.self, Subscribe.self, Decode.self, Ticks.self, JournalPrint.self,
+            Certs.self,
             Bench.self,
         ])
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DSIRuntime
+import DSITools
 import Foundation
 
 struct Demo: ParsableCommand {
@@ -23,12 +24,12 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let logger = global.logger("dsi.demo")
-        var options = DSIRuntime.Demo.Options()
+        var options = DSITools.Demo.Options()
         options.messages = messages
         options.seed = seed
         options.speed = speed
         options.idle = IdleStrategyKind(rawValue: idle)!
-        let summary = try failing { try DSIRuntime.Demo(options: options, logger: logger).run() }
+        let summary = try failing { try DSITools.Demo(options: options, logger: logger).run() }
         print(
             """
             DSI demo: \(summary.messagesSent) ITCH messages replayed to lines A and B on loopback multicast

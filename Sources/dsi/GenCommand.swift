@@ -2,6 +2,7 @@ import ArgumentParser
 import DSICore
 import DSIFeeds
 import DSIRuntime
+import DSITools
 import Glibc
 
 struct Gen: ParsableCommand {

@@ -3,6 +3,7 @@ import DSICore
 import DSINet
 import DSIPcap
 import DSIRuntime
+import DSITools
 import Foundation
 import Glibc
 

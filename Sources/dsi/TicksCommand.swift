@@ -3,6 +3,7 @@ import DSICore
 import DSIFeeds
 import DSIPcap
 import DSIRuntime
+import DSITools
 import Glibc
 
 struct Ticks: ParsableCommand {

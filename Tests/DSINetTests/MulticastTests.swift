@@ -1,6 +1,7 @@
 import DSICore
 import DSINet
 import DSIRuntime
+import DSITools
 import Testing
 
 @Suite struct MulticastTests {

@@ -3,6 +3,7 @@ import DSIFeeds
 import DSIPcap
 import DSIRuntime
 import DSITestSupport
+import DSITools
 import Foundation
 import Testing
 

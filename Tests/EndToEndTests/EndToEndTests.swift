@@ -2,6 +2,7 @@ import DSICore
 import DSINet
 import DSIRuntime
 import DSITestSupport
+import DSITools
 import Foundation
 import Testing
 

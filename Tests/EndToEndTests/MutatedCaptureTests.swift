@@ -4,6 +4,7 @@ import DSINet
 import DSIPcap
 import DSIRuntime
 import DSITestSupport
+import DSITools
 import Foundation
 import Testing
 

@@ -1,6 +1,7 @@
 import DSIFeeds
 import DSIRuntime
 import DSITestSupport
+import DSITools
 import Foundation
 import Testing
 

@@ -3,6 +3,7 @@ import DSIFeeds
 import DSINet
 import DSIRuntime
 import DSITestSupport
+import DSITools
 import Foundation
 import Logging
 import Testing

@@ -48,9 +48,10 @@ func shimCall(_ name: @autoclosure () -> String, _ result: Int32) throws -> Int3
     return result
 }
 
-enum Socket {
+/// `package`: the tools module (DSITools) opens sockets through these too.
+package enum Socket {
     /// A new socket (close-on-exec), optionally non-blocking.
-    static func open(_ type: __socket_type, nonBlocking: Bool = false) throws -> Int32 {
+    package static func open(_ type: __socket_type, nonBlocking: Bool = false) throws -> Int32 {
         let flags = Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
         return try syscall("socket(AF_INET, \(type == SOCK_STREAM ? "SOCK_STREAM" : "SOCK_DGRAM"))") {
             socket(AF_INET, Int32(type.rawValue) | flags, 0)
@@ -72,7 +73,7 @@ enum Socket {
         return value.pointee
     }
 
-    static func bind(_ fd: Int32, _ endpoint: IPv4Endpoint) throws {
+    package static func bind(_ fd: Int32, _ endpoint: IPv4Endpoint) throws {
         _ = try withSocketAddress(endpoint) { address, length in
             try syscall("bind(\(endpoint))") { Glibc.bind(fd, address, length) }
         }
@@ -95,7 +96,7 @@ enum Socket {
     }
 
     /// The address `fd` is bound to.
-    static func localEndpoint(_ fd: Int32) throws -> IPv4Endpoint {
+    package static func localEndpoint(_ fd: Int32) throws -> IPv4Endpoint {
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = try withUnsafeMutablePointer(to: &address) { p in

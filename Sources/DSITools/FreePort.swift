@@ -1,4 +1,5 @@
 import DSICore
+import DSINet
 import Glibc
 
 /// Ports for one-off loopback runs (the demo, tests), so that two runs on one machine do not meet.

@@ -3,6 +3,7 @@ import DSICore
 import DSIFeeds
 import DSINet
 import DSIPcap
+import DSIRuntime
 import Foundation
 import Logging
 

@@ -1,0 +1,127 @@
+import DSICore
+import DSIFeeds
+import DSITestSupport
+import DSITools
+import Foundation
+import Testing
+
+/// `dsi record` on loopback, checked with tshark (which DSI did not write): it keeps exactly the joined groups'
+/// datagrams, byte for byte, in a nanosecond pcap; stops by count, by duration and on SIGINT with a complete file; and
+/// refuses what it cannot record in words.
+@Suite(.serialized) struct RecordTests {
+    /// Waits until `dsi record` has opened its file: libpcap is capturing from then on.
+    func waitForCapture(_ path: String, _ process: Commands.Running) throws {
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: path) && process.process.isRunning && Date() < deadline {
+            usleep(20_000)
+        }
+        try #require(FileManager.default.fileExists(atPath: path), "dsi record never opened \(path)")
+        usleep(300_000)
+    }
+
+    /// tshark's view of a capture: one line per UDP datagram, destination and payload in hex.
+    func datagrams(_ path: String, group: String? = nil) throws -> [String] {
+        let filter = group.map { "udp && ip.dst == \($0)" } ?? "udp"
+        let out = try Commands.run(
+            "tshark", ["-r", path, "-Y", filter, "-T", "fields", "-e", "ip.dst", "-e", "udp.dstport", "-e", "udp.payload"])
+        #expect(out.status == 0, "\(out.stderr)")
+        return out.stdout.split(separator: "\n").map(String.init)
+    }
+
+    @Test func recordsExactlyTheJoinedGroupsByteForByte() throws {
+        let dir = try TemporaryDirectory("dsi-record")
+        defer { dir.remove() }
+        var options = SessionGenerator.Options(messages: 15_000, seed: 21)
+        options.symbols = 5
+        try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
+        let packets = try datagrams(dir.file("s.pcap")).count
+        let port = try FreePort.udp()
+        let (a, b, other) = ("239.255.7.1", "239.255.7.2", "239.255.7.3")
+        let record = try Commands.start(
+            Commands.dsi,
+            [
+                "record", "--group", "\(a):\(port)", "--group", "\(b):\(port)", "--count", String(2 * packets), "--out",
+                dir.file("r.pcap"),
+            ])
+        try waitForCapture(dir.file("r.pcap"), record)
+        // The same capture to a group not asked for, at the same time: none of it may be recorded.
+        let stray = try Commands.start(
+            Commands.dsi, ["replay", dir.file("s.pcap"), "--to", "\(other):\(port)", "--pps", "8000"])
+        let replay = try Commands.run(
+            Commands.dsi, ["replay", dir.file("s.pcap"), "--to", "\(a):\(port)", "--to", "\(b):\(port)", "--pps", "8000"],
+            timeout: 60)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        _ = try stray.wait(timeout: 60)
+        let done = try record.wait(timeout: 30)
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(done.stderr.contains("packets                   \(2 * packets)"), "\(done.stderr)")
+        #expect(done.stderr.contains("dropped by libpcap        0"), "\(done.stderr)")
+        #expect(done.stderr.contains("(count)"), "stopped by its count: \(done.stderr)")
+
+        // tshark: a nanosecond pcap (its magic number), each line's datagrams equal to the capture's, nothing else.
+        let magic = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir.file("r.pcap"))).readData(ofLength: 4)
+        #expect(Array(magic) == [0x4D, 0x3C, 0xB2, 0xA1], "nanosecond pcap magic (little-endian)")
+        let original = try datagrams(dir.file("s.pcap")).map { $0.split(separator: "\t").last.map(String.init) ?? "" }
+        for group in [a, b] {
+            let recorded = try datagrams(dir.file("r.pcap"), group: group)
+            #expect(recorded.count == packets, "\(group): \(recorded.count) of \(packets)")
+            #expect(recorded.map { $0.split(separator: "\t").last.map(String.init) ?? "" } == original, "\(group) byte for byte")
+        }
+        #expect(try datagrams(dir.file("r.pcap"), group: other).isEmpty, "a group not joined is not recorded")
+        let stamps = try Commands.run("tshark", ["-r", dir.file("r.pcap"), "-T", "fields", "-e", "frame.time_epoch", "-c", "3"])
+        #expect(stamps.stdout.split(separator: "\n").allSatisfy { $0.split(separator: ".").last?.count == 9 }, "\(stamps.stdout)")
+
+        // And the handler's view: the recorded A/B capture gives the original's ticks.
+        func ticks(_ file: String) throws -> [String] {
+            try jsonLines(try Commands.run(Commands.dsi, ["ticks", file]).stdout).map {
+                var tick = $0
+                tick["receiveTime"] = 0
+                return try canonical(tick)
+            }
+        }
+        let expected = try ticks(dir.file("s.pcap"))
+        let recordedTicks = try ticks(dir.file("r.pcap"))
+        #expect(expected.count > 100 && recordedTicks == expected)
+    }
+
+    @Test func stopsByDurationAndOnSIGINTWithACompleteFile() throws {
+        let dir = try TemporaryDirectory("dsi-record-stop")
+        defer { dir.remove() }
+        let port = try FreePort.udp()
+        let quiet = try Commands.run(
+            Commands.dsi, ["record", "--group", "239.255.7.4:\(port)", "--duration", "1", "--out", dir.file("d.pcap")],
+            timeout: 30)
+        #expect(quiet.status == 0 && quiet.stderr.contains("(duration)"), "\(quiet.stderr)")
+        #expect(quiet.stderr.contains("packets                   0"), "\(quiet.stderr)")
+        #expect(try datagrams(dir.file("d.pcap")).isEmpty)
+
+        let open = try Commands.start(
+            Commands.dsi, ["record", "--group", "239.255.7.4:\(port)", "--out", dir.file("i.pcap"), "--quiet"])
+        try waitForCapture(dir.file("i.pcap"), open)
+        open.signal(SIGINT)
+        let stopped = try open.wait(timeout: 20)
+        #expect(stopped.status == 0 && stopped.stderr.contains("(stopped)"), "\(stopped.stderr)")
+        let read = try Commands.run("tshark", ["-r", dir.file("i.pcap")])
+        #expect(read.status == 0, "a complete file: \(read.stderr)")
+    }
+
+    @Test func refusesWhatItCannotRecordInWords() throws {
+        let dir = try TemporaryDirectory("dsi-record-bad")
+        defer { dir.remove() }
+        let cases: [([String], String)] = [
+            (["--group", "10.0.0.1:5000", "--out", dir.file("x.pcap")], "is not a multicast group"),
+            (["--group", "239.255.7.5", "--out", dir.file("x.pcap")], "--group takes group:port"),
+            (["--out", dir.file("x.pcap")], "give at least one --group"),
+            (["--group", "239.255.7.5:5000", "--out", dir.file("x.pcap"), "--count", "0"], "--count must be at least 1"),
+            (["--group", "239.255.7.5:5000", "--out", dir.path + "/missing/dir/x.pcap", "--duration", "1"], "cannot write"),
+            (
+                ["--group", "239.255.7.5:5000", "--interface", "192.0.2.77", "--out", dir.file("x.pcap"), "--duration", "1"],
+                "no capture device has this address"
+            ),
+        ]
+        for (arguments, message) in cases {
+            let result = try Commands.run(Commands.dsi, ["record"] + arguments, timeout: 30)
+            #expect(result.status != 0 && result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+    }
+}
