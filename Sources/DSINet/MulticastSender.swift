@@ -47,3 +47,29 @@ public final class MulticastSender {
         try payload.withUnsafeBytes { try send($0, to: destination) }
     }
 }
+
+extension MulticastSender {
+    /// The most datagrams one `send(batch:)` takes.
+    public static let maxBatch = Int(CDSIShims_MAX_BATCH)
+
+    /// Sends `count` datagrams (`buffers[i]`, `lengths[i]`) to one destination with `sendmmsg`: one system call for
+    /// the batch instead of one per datagram. A full device queue is waited out, as `send` does; a partial send
+    /// continues with the rest.
+    public func send(
+        batch buffers: UnsafePointer<UnsafeRawPointer?>, lengths: UnsafePointer<Int>, count: Int, to destination: IPv4Endpoint
+    ) throws {
+        var sent = 0
+        while sent < count {
+            let n = CDSIShims_send_batch(
+                fd, buffers + sent, lengths + sent, UInt32(min(count - sent, Self.maxBatch)),
+                destination.address.value.bigEndian, destination.port.bigEndian)
+            if n > 0 {
+                sent += Int(n)
+            } else if n == -ENOBUFS || n == -EAGAIN || n == 0 {
+                Clock.sleep(nanos: 20_000)
+            } else {
+                throw SystemError("sendmmsg(\(destination))", errno: -n)
+            }
+        }
+    }
+}

@@ -34,19 +34,26 @@ public struct ReplayPacer: Sendable {
 
     public init(mode: Mode) { self.mode = mode }
 
+    /// How long the replay should take by its pacing (ns): the last packet's due time after the first's; 0 at top
+    /// speed. What a replay's actual duration is held against.
+    public private(set) var intendedNanos: UInt64 = 0
+
     /// The monotonic time at which a packet captured at `captureTime` is due.
     public mutating func deadline(captureTime: UInt64) -> UInt64 {
         if sent == 0 { startWall = Clock.monotonicNanos() }
         defer { sent += 1 }
+        let due: UInt64
         switch mode {
         case .original(let speed):
             follow(captureTime: captureTime)
-            return startWall + UInt64(min(Double(elapsed) / speed, 1e18))
+            due = startWall + UInt64(min(Double(elapsed) / speed, 1e18))
         case .packetsPerSecond(let rate):
-            return startWall + UInt64(Double(sent) * 1e9 / rate)
+            due = startWall + UInt64(Double(sent) * 1e9 / rate)
         case .topSpeed:
             return 0
         }
+        intendedNanos = due - startWall
+        return due
     }
 
     /// Moves `elapsed` on to a packet captured at `captureTime`, gaps shortened as configured (only the capture's

@@ -19,7 +19,8 @@ public struct Recorder {
     public var path: String
     public var count: UInt64? = nil
     public var durationNanos: UInt64? = nil
-    public var bufferBytes: Int32 = 64 << 20
+    public var bufferBytes: Int32 = 128 << 20
+    public var snaplen: Int32 = 9_216
 
     public init(groups: [IPv4Endpoint], interface: IPv4Address, path: String) {
         self.groups = groups
@@ -38,7 +39,8 @@ public struct Recorder {
         throws -> Report
     {
         let device = try PcapCapture.device(holding: interface)
-        let capture = try PcapCapture(device: device, filter: filter, path: path, bufferBytes: bufferBytes)
+        let capture = try PcapCapture(
+            device: device, filter: filter, path: path, snaplen: snaplen, bufferBytes: bufferBytes)
         let membership = try MulticastMembership(groups: groups.map(\.address), interface: interface)
         var report = Report()
         report.device = device

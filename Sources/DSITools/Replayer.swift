@@ -3,7 +3,8 @@ import DSIFeeds
 import DSINet
 import DSIPcap
 
-/// Sends a capture's UDP payloads to multicast with the capture's pacing, a multiple of it, a fixed rate, or flat out.
+/// Sends a capture's UDP payloads to multicast with the capture's pacing, a multiple of it, a fixed rate, or flat out
+/// (then in `sendmmsg` batches); once or several times over, whole or up to a limit.
 public struct Replayer {
     public struct Report: Sendable {
         public var datagrams = 0
@@ -20,8 +21,20 @@ public struct Replayer {
         /// The reader's account of the file (frames, what was skipped, damage).
         public var captureSummary = ""
         public var seconds = 0.0
-        /// How late packets left, against their due time (ns).
+        /// Passes over the capture begun (with `loops`), and whether `limit` ended the replay.
+        public var passes = 0
+        public var limitReached = false
+        /// End-of-session packets not sent in passes before the last.
+        public var endsOfSessionHeld = 0
+        /// How long the paced replay should have taken (ns): the capture's span over the passes, at the pacing asked
+        /// for; 0 at top speed.
+        public var intendedNanos: UInt64 = 0
+        /// How late packets left, against their due time (ns): the pacing error.
         public var lateness = LatencySummary(count: 0, p50: 0, p99: 0, p999: 0, max: 0)
+        public var latenessP90: UInt64 = 0
+
+        /// Datagrams per second achieved.
+        public var rate: Double { seconds > 0 ? Double(datagrams) / seconds : 0 }
     }
 
     public var destinations: [IPv4Endpoint]
@@ -43,6 +56,15 @@ public struct Replayer {
     /// Skip MoldUDP64 packets that start before this sequence number: a handler sees the session from the middle,
     /// as one started late would.
     public var fromSequence: UInt64? = nil
+    /// Play the capture this many times. Each pass after the first follows on in time (one mean packet gap after the
+    /// last) and in MoldUDP64 sequence (numbers shifted past the previous pass), so a handler takes it as new
+    /// messages rather than repeats; the ITCH contents repeat as they are (books see the same orders again). End of
+    /// session packets are sent in the last pass only.
+    public var loops = 1
+    /// Stop after this many datagrams (over all passes).
+    public var limit: Int? = nil
+    /// Live progress, when the replay runs long enough to need it.
+    public var progress: ProgressLine? = nil
 
     /// - Parameter destinations: where each datagram goes (A and B lines: two); empty means the capture's own
     ///   destination.
@@ -55,8 +77,12 @@ public struct Replayer {
         self.ttl = ttl
     }
 
+    /// Ends a pass early (the limit or a stop request): thrown from inside the reader's loop.
+    private struct Done: Error {}
+
     public func replay(path: String, shouldStop: () -> Bool = { false }) throws -> Report {
-        let reader = try PcapReader(path: path)
+        precondition(loops >= 1, "at least one pass")
+        let plan = try ReplayPlan(path: path)
         let sender = try MulticastSender(interface: interface, ttl: ttl)
         var pacer = ReplayPacer(mode: pacing)
         pacer.spinThresholdNanos = spinThresholdNanos
@@ -64,37 +90,77 @@ public struct Replayer {
         var report = Report()
         var lateness = LatencyHistogram()
         var random = SplitMix64(seed: dropSeed)
+        let batch = SendBatch(destinations: destinations.count)
+        progress?.total = UInt64(min(limit ?? .max, plan.datagrams * loops))
         let start = Clock.monotonicNanos()
-        try reader.forEachDatagram { datagram in
-            if shouldStop() { return }
-            let packet = datagram.payload.baseAddress.flatMap { MoldUDP64Packet($0, length: datagram.payload.count) }
-            if let fromSequence, let packet, packet.sequence < fromSequence {
-                report.skippedBeforeStart += 1
-                return
-            }
-            lateness.record(pacer.wait(captureTime: datagram.time))
-            let targets =
-                destinations.isEmpty
-                ? [IPv4Endpoint(address: datagram.destination, port: portOverride ?? datagram.destinationPort)] : destinations
-            var sentAny = false
-            for target in targets {
-                if random.chance(dropProbability) {
-                    report.dropped += 1
-                    continue
+        // The first pass's reader: its account of the file is the capture's (later passes read the same).
+        var reader: PcapReader? = nil
+        passes: for pass in 0..<loops {
+            let current = try PcapReader(path: path)
+            if pass == 0 { reader = current }
+            report.passes = pass + 1
+            let timeShift = UInt64(pass) &* plan.passNanos
+            let sequenceShift = UInt64(pass) &* plan.sequenceSpan
+            do {
+                try current.forEachDatagram { datagram in
+                    if shouldStop() { throw Done() }
+                    if let limit, report.datagrams >= limit {
+                        report.limitReached = true
+                        throw Done()
+                    }
+                    let packet = datagram.payload.baseAddress.flatMap { MoldUDP64Packet($0, length: datagram.payload.count) }
+                    if let fromSequence, let packet, packet.sequence < fromSequence {
+                        report.skippedBeforeStart += 1
+                        return
+                    }
+                    // The session ends once, after the last pass: an end of session mid-replay would close it.
+                    if pass < loops - 1, let packet, packet.isEndOfSession {
+                        report.endsOfSessionHeld += 1
+                        return
+                    }
+                    lateness.record(pacer.wait(captureTime: datagram.time &+ timeShift))
+                    let targets =
+                        destinations.isEmpty
+                        ? [IPv4Endpoint(address: datagram.destination, port: portOverride ?? datagram.destinationPort)]
+                        : destinations
+                    // Later passes carry sequences shifted past the earlier ones (a copy: the reader's bytes are its own).
+                    let payload =
+                        sequenceShift > 0 && packet != nil
+                        ? batch.renumbered(datagram.payload, by: sequenceShift) : datagram.payload
+                    var sentAny = false
+                    for (i, target) in targets.enumerated() {
+                        if random.chance(dropProbability) {
+                            report.dropped += 1
+                            continue
+                        }
+                        sentAny = true
+                        if pacing == .topSpeed && !destinations.isEmpty {
+                            batch.add(payload, for: i)
+                        } else {
+                            try sender.send(payload, to: target)
+                        }
+                    }
+                    if batch.isFull { try batch.flush(sender, to: destinations) }
+                    if !sentAny { report.droppedEverywhere += 1 }
+                    report.datagrams += 1
+                    if let packet { report.messages += packet.messageCount }
+                    progress?.update(UInt64(report.datagrams))
                 }
-                try sender.send(datagram.payload, to: target)
-                sentAny = true
+            } catch is Done {
+                try batch.flush(sender, to: destinations)
+                break passes
             }
-            if !sentAny { report.droppedEverywhere += 1 }
-            report.datagrams += 1
-            if let packet { report.messages += packet.messageCount }
+            try batch.flush(sender, to: destinations)
         }
-        report.skipped = reader.skipped.total
+        progress?.finish()
+        report.skipped = reader?.skipped.total ?? 0
         report.clampedGaps = pacer.clampedGaps
         report.longestClampedGap = pacer.longestClampedGap
-        report.captureSummary = reader.summary
+        report.captureSummary = reader?.summary ?? ""
         report.seconds = Double(Clock.monotonicNanos() - start) / 1e9
         report.lateness = lateness.summary
+        report.latenessP90 = lateness.percentile(90)
+        report.intendedNanos = pacer.intendedNanos
         return report
     }
 }

@@ -17,7 +17,8 @@ struct Record: ParsableCommand {
     @Option(help: "Stop after this many packets.") var count: UInt64?
     @Option(help: "Stop after this many seconds.") var duration: Double?
     @Option(help: "The pcap file to write.") var out: String
-    @Option(help: "libpcap's capture buffer, MiB: what absorbs a burst while the file is written.") var bufferMb = 64
+    @Option(help: "libpcap's capture buffer, MiB: what absorbs a burst while the file is written.") var bufferMb = 128
+    @Option(help: "The most bytes kept of each packet (longer ones are cut, and counted).") var snaplen: Int32 = 9_216
     @Flag(help: "No progress line.") var quiet = false
 
     func validate() throws {
@@ -35,7 +36,8 @@ struct Record: ParsableCommand {
         if let duration, !(duration > 0 && duration <= 31 * 86_400) {
             throw ValidationError("--duration must be above 0 and at most 31 days")
         }
-        guard (1...2_048).contains(bufferMb) else { throw ValidationError("--buffer-mb must be 1 to 2048") }
+        guard (1...2_047).contains(bufferMb) else { throw ValidationError("--buffer-mb must be 1 to 2047") }
+        guard (64...262_144).contains(snaplen) else { throw ValidationError("--snaplen must be 64 to 262144") }
     }
 
     func run() throws {
@@ -44,6 +46,7 @@ struct Record: ParsableCommand {
         recorder.count = count
         recorder.durationNanos = duration.map { UInt64($0 * 1e9) }
         recorder.bufferBytes = Int32(bufferMb) << 20
+        recorder.snaplen = snaplen
         let progress = ProgressLine(label: "record", unit: "packets", total: count, style: .automatic(quiet: quiet))
         let report = try failing {
             try recorder.record(progress: progress, shouldStop: { CDSIShims_stop_requested() != 0 }) { device in
@@ -58,6 +61,7 @@ struct Record: ParsableCommand {
                     ("packets", "\(s.packets)"), ("bytes", "\(s.bytes)"), ("seconds", String(format: "%.3f", report.seconds)),
                     ("dropped by libpcap", "\(s.dropped) (buffer full)"),
                     ("dropped by the interface", "\(s.interfaceDropped)"),
+                    ("cut to --snaplen", "\(s.truncated)"),
                     ("timestamps", "nanoseconds, from \(report.timestampSource)"),
                 ]))
     }

@@ -34,6 +34,14 @@ struct Replay: ParsableCommand {
     @Option(help: "Shorten gaps in the capture longer than this many seconds to it (a clock jump must not stall the replay).")
     var maxGap = Double(ReplayPacer.defaultMaxGapNanos) / 1e9
     @Flag(help: "Keep every gap in the capture, however long.") var keepGaps = false
+    @Option(
+        help: """
+            Play the capture this many times; each pass follows on in time and in MoldUDP64 sequence (the ITCH \
+            contents repeat).
+            """)
+    var loop = 1
+    @Option(help: "Stop after this many datagrams (over all passes).") var limit: Int?
+    @Flag(help: "No progress line.") var quiet = false
 
     func validate() throws {
         guard [speed != nil, pps != nil, topspeed].filter({ $0 }).count <= 1 else {
@@ -46,6 +54,11 @@ struct Replay: ParsableCommand {
         if let fromSequence, fromSequence == 0 { throw ValidationError("--from-sequence starts at 1") }
         for d in destinations where IPv4Endpoint(d) == nil { throw ValidationError("--to takes group:port, got '\(d)'") }
         guard drop >= 0 && drop < 1 else { throw ValidationError("--drop must be at least 0 and below 1") }
+        guard (1...1_000_000).contains(loop) else { throw ValidationError("--loop must be 1 to 1000000") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if loop > 1 && recoveryPort != nil {
+            throw ValidationError("--loop with --recovery-port: the server holds one pass's messages, not the renumbered ones")
+        }
         guard IPv4Address(interface) != nil else {
             throw ValidationError("--interface takes an IPv4 address, got '\(interface)'")
         }
@@ -60,6 +73,9 @@ struct Replay: ParsableCommand {
         replayer.dropSeed = dropSeed
         replayer.fromSequence = fromSequence
         replayer.maxGapNanos = keepGaps ? nil : UInt64(maxGap * 1e9)
+        replayer.loops = loop
+        replayer.limit = limit
+        replayer.progress = ProgressLine(label: "replay", unit: "datagrams", style: .automatic(quiet: quiet))
         var server: RecoveryServer? = nil
         let served = DispatchSemaphore(value: 0)
         let stop = StopFlag()
@@ -99,13 +115,38 @@ struct Replay: ParsableCommand {
             FileHandleStderr.write(
                 "dsi replay: \(report.skippedBeforeStart) datagrams starting before sequence \(fromSequence) not sent\n")
         }
-        FileHandleStderr.write(
-            """
-            dsi replay: \(report.datagrams) datagrams (\(report.messages) MoldUDP64 messages) in \
-            \(String(format: "%.3f", report.seconds)) s; \(report.skipped) frames skipped; \
-            \(report.dropped) copies dropped (\(report.droppedEverywhere) on every line); \
-            lateness p50 \(report.lateness.p50) ns, p99 \(report.lateness.p99) ns, max \(report.lateness.max) ns\n
-            """)
+        FileHandleStderr.write(Self.summary(report, mode: mode))
+    }
+
+    /// The table a person reads at the end: what was sent, how fast, and how far from its due time each packet left.
+    static func summary(_ report: Replayer.Report, mode: ReplayPacer.Mode) -> String {
+        func micros(_ ns: UInt64) -> String { String(format: "%.1f µs", Double(ns) / 1e3) }
+        var rows: [(String, String)] = [
+            ("datagrams", "\(report.datagrams) (\(report.messages) MoldUDP64 messages)"),
+            ("passes", "\(report.passes)" + (report.limitReached ? " (stopped at --limit)" : "")),
+            ("seconds", String(format: "%.3f", report.seconds)),
+            ("rate", String(format: "%.0f datagrams/s", report.rate)),
+        ]
+        if mode != .topSpeed && report.intendedNanos > 0 {
+            let intended = Double(report.intendedNanos) / 1e9
+            rows.append(
+                (
+                    "paced duration",
+                    String(format: "%.3f s intended, %+.2f%%", intended, 100 * (report.seconds - intended) / intended)
+                ))
+            let l = report.lateness
+            rows.append(
+                (
+                    "pacing error",
+                    "p50 \(micros(l.p50)), p90 \(micros(report.latenessP90)), p99 \(micros(l.p99)), "
+                        + "p99.9 \(micros(l.p999)), max \(micros(l.max))"
+                ))
+        }
+        rows.append(("frames skipped", "\(report.skipped)"))
+        if report.dropped > 0 {
+            rows.append(("copies dropped", "\(report.dropped) (\(report.droppedEverywhere) on every line)"))
+        }
+        return Table.render(title: "dsi replay:", rows: rows)
     }
 }
 

@@ -84,6 +84,99 @@ import Testing
         #expect(expected.count > 100 && recordedTicks == expected)
     }
 
+    /// `dsi replay --loop 2 --limit N` recorded: tshark's MoldUDP64 dissector sees the second pass's sequences follow
+    /// the first's, and the replay stops at exactly N datagrams; its summary says so, with the pacing error.
+    @Test func replayLoopsOnInSequenceAndStopsAtItsLimit() throws {
+        let dir = try TemporaryDirectory("dsi-record-loop")
+        defer { dir.remove() }
+        var options = SessionGenerator.Options(messages: 6_000, seed: 4)
+        options.symbols = 4
+        try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
+        let port = try FreePort.udp()
+        func sequences(_ path: String, group: String? = nil) throws -> [UInt64] {
+            let out = try Commands.run(
+                "tshark",
+                [
+                    "-r", path, "-d", "udp.port==\(group == nil ? 0 : port),moldudp64", "-Y",
+                    group.map { "moldudp64 && ip.dst == \($0)" } ?? "udp", "-T", "fields", "-e", "moldudp64.sequence",
+                ])
+            return out.stdout.split(separator: "\n").compactMap { UInt64($0) }
+        }
+        let original = try Commands.run(
+            "tshark", ["-r", dir.file("s.pcap"), "-T", "fields", "-e", "udp.dstport", "-c", "1"]
+        ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let first = try Commands.run(
+            "tshark",
+            [
+                "-r", dir.file("s.pcap"), "-d", "udp.port==\(original),moldudp64", "-T", "fields", "-e", "moldudp64.sequence",
+                "-e", "moldudp64.count",
+            ]
+        ).stdout.split(separator: "\n").map { $0.split(separator: "\t").compactMap { UInt64($0) } }
+        try #require(first.count > 10 && first.allSatisfy { $0.count == 2 })
+        // An end of session (count 65535) holds no message; it is sent after the last pass only.
+        let ends = first.filter { $0[1] == 65_535 }.count
+        let span = first.map { $0[0] + ($0[1] == 65_535 ? 0 : $0[1]) }.max()! - first.map { $0[0] }.min()!
+        let packets = first.count
+        let limit = packets + packets / 2  // the whole first pass and half the second
+
+        let record = try Commands.start(
+            Commands.dsi,
+            [
+                "record", "--group", "239.255.7.6:\(port)", "--count", String(limit), "--duration", "60", "--out",
+                dir.file("r.pcap"),
+            ])
+        try waitForCapture(dir.file("r.pcap"), record)
+        let replay = try Commands.run(
+            Commands.dsi,
+            [
+                "replay", dir.file("s.pcap"), "--to", "239.255.7.6:\(port)", "--pps", "10000", "--loop", "2", "--limit",
+                String(limit),
+            ],
+            timeout: 60)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stderr.contains("datagrams       \(limit) "), "\(replay.stderr)")
+        #expect(replay.stderr.contains("passes          2 (stopped at --limit)"), "\(replay.stderr)")
+        #expect(replay.stderr.contains("pacing error    p50 "), "\(replay.stderr)")
+        let done = try record.wait(timeout: 30)
+        #expect(done.status == 0 && done.stderr.contains("(count)"), "\(done.stderr)")
+        let got = try sequences(dir.file("r.pcap"), group: "239.255.7.6")
+        let sent = first.map { $0[0] }
+        let pass1 = first.filter { $0[1] != 65_535 }.map { $0[0] }
+        #expect(ends > 0 && got.count == limit, "\(got.count) of \(limit)")
+        #expect(got == Array((pass1 + sent.map { $0 + span }).prefix(limit)), "pass 2 follows pass 1 in sequence")
+    }
+
+    /// At top speed the replay sends in `sendmmsg` batches per line: each line still gets every datagram, in order,
+    /// byte for byte.
+    @Test func topSpeedBatchesKeepEachLineWholeAndInOrder() throws {
+        let dir = try TemporaryDirectory("dsi-record-top")
+        defer { dir.remove() }
+        var options = SessionGenerator.Options(messages: 12_000, seed: 5)
+        options.symbols = 4
+        try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
+        let original = try datagrams(dir.file("s.pcap")).map { $0.split(separator: "\t").last.map(String.init) ?? "" }
+        let port = try FreePort.udp()
+        let (a, b) = ("239.255.7.7", "239.255.7.8")
+        let record = try Commands.start(
+            Commands.dsi,
+            [
+                "record", "--group", "\(a):\(port)", "--group", "\(b):\(port)", "--duration", "4", "--out", dir.file("r.pcap"),
+            ])
+        try waitForCapture(dir.file("r.pcap"), record)
+        let replay = try Commands.run(
+            Commands.dsi, ["replay", dir.file("s.pcap"), "--to", "\(a):\(port)", "--to", "\(b):\(port)", "--topspeed"],
+            timeout: 60)
+        #expect(replay.status == 0 && !replay.stderr.contains("pacing error"), "\(replay.stderr)")
+        let done = try record.wait(timeout: 30)
+        #expect(done.status == 0 && done.stderr.contains("packets                   \(2 * original.count)"), "\(done.stderr)")
+        for group in [a, b] {
+            let got = try datagrams(dir.file("r.pcap"), group: group).map {
+                $0.split(separator: "\t").last.map(String.init) ?? ""
+            }
+            #expect(got == original, "\(group): \(got.count) of \(original.count), in order")
+        }
+    }
+
     @Test func stopsByDurationAndOnSIGINTWithACompleteFile() throws {
         let dir = try TemporaryDirectory("dsi-record-stop")
         defer { dir.remove() }
