@@ -2,7 +2,7 @@
 # Installs what DSI needs on a fresh Debian 12 machine with Swift, skipping what is already there.
 #   tools/setup.sh          the C libraries the build links (libssl, libuv, libnuma, libpcap)
 #   tools/setup.sh --test   also the tools the tests hold DSI's output against: tshark, openssl, and a Python venv
-#                           (.venv) with the itchfeed decoder and the itch-book book builder
+#                           (.venv) with the itchfeed decoder, the itch-book book builder and matplotlib (plots)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +29,10 @@ if [[ "${1:-}" == "--test" ]]; then
         echo "setup: creating .venv with itchfeed and itch-book" >&2
         python3 -m venv .venv
         .venv/bin/pip install -q itchfeed==1.6.4 itch-book==0.2.1
+    fi
+    # matplotlib draws `dsi bench jitter --plot` (tools/plot_latency.py).
+    if ! .venv/bin/python -c "import matplotlib" 2>/dev/null; then
+        echo "setup: adding matplotlib to .venv" >&2
+        .venv/bin/pip install -q matplotlib==3.9.2
     fi
 fi

@@ -20,6 +20,14 @@ public struct LatencyHistogram: Sendable {
     public var min: UInt64 { count == 0 ? 0 : histogram.min }
     public var mean: Double { count == 0 ? 0 : histogram.mean }
 
+    /// The distribution in HdrHistogram's percentile format (the `.hgrm` text its plotters read), values divided by
+    /// `unitNanos` (1 000: microseconds).
+    public func percentileDistribution(unitNanos: Double = 1_000) -> String {
+        var out = ""
+        histogram.outputPercentileDistribution(to: &out, outputValueUnitScalingRatio: unitNanos)
+        return out
+    }
+
     /// p50, p99, p99.9 and max, for summaries.
     public var summary: LatencySummary {
         LatencySummary(count: count, p50: percentile(50), p99: percentile(99), p999: percentile(99.9), max: max)

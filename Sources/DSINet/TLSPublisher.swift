@@ -42,6 +42,8 @@ public final class TLSPublisher {
         public var clientCA: String? = nil
         /// What each client certificate may receive (with `clientCA`); nil: every client may take everything.
         public var entitlements: Entitlements? = nil
+        /// Per-tick stage times for `dsi bench jitter` (dequeued, written); nil in production.
+        public var stamps: StageStamps? = nil
 
         public init(listen: IPv4Endpoint, certificate: String, key: String) {
             self.listen = listen
@@ -232,7 +234,9 @@ public final class TLSPublisher {
             ring.release(ready)
             if count > 0 {
                 ticksPublished.add(UInt64(count))
+                if let stamps = options.stamps { stampBatch(stamps, .dequeued, count: count) }
                 fanOut(count: count)
+                if let stamps = options.stamps { stampBatch(stamps, .written, count: count) }
             }
         }
         let caughtUp = serveCatchUps()
@@ -243,6 +247,12 @@ public final class TLSPublisher {
         checkTimers()
         if connectionLog.holding { summarizeLog() }
         return ready + caughtUp
+    }
+
+    /// Stamps the batch's ticks (by stream sequence) at `stage`: one clock read for the batch, as they move together.
+    func stampBatch(_ stamps: StageStamps, _ stage: StageStamps.Stage, count: Int) {
+        let now = Clock.realtimeNanos()
+        for i in 0..<count { stamps.stamp(stage, batchTicks[i].streamSeq, now) }
     }
 
     func summarizeLog() {

@@ -47,7 +47,8 @@ public final class FeedHandler: @unchecked Sendable {
     /// Set by the pipeline when the feed's end-of-session packet has been processed.
     public let sessionEnded = ManagedAtomic<Bool>(false)
 
-    public init(config: ValidatedConfig, logger: Logger) throws {
+    /// - Parameter stamps: per-tick stage times for `dsi bench jitter`, taken on the first branch; nil in production.
+    public init(config: ValidatedConfig, logger: Logger, stamps: StageStamps? = nil) throws {
         try MachineLimits.check(config)  // before anything is allocated or bound
         self.config = config
         self.logger = logger
@@ -65,6 +66,7 @@ public final class FeedHandler: @unchecked Sendable {
             options.conflateGraceNanos = config.conflateGraceNanos
             options.clientCA = config.clientCA
             options.entitlements = config.entitlements
+            if branches.isEmpty { options.stamps = stamps }
             let publisher = try TLSPublisher(options, logger: logger)
             // Each ring's memory goes on the NUMA node of the worker that reads it.
             let reader = layout.worker ?? config.pipelineWorker
@@ -94,10 +96,12 @@ public final class FeedHandler: @unchecked Sendable {
         ingest = SPSCRing(
             capacity: Self.ingestSlots, slotSize: Self.ingestSlotSize, node: NUMA.node(ofCPU: config.pipelineWorker.cpu))
         sink = FanOutSink(
-            branches: branches.map {
+            branches: branches.enumerated().map { i, branch in
                 FilteringSink(
-                    inner: TickRingSink(ring: $0.ring, policy: $0.layout.backPressure, consumerGone: $0.consumerGone),
-                    filter: $0.layout.pipelineFilter)
+                    inner: TickRingSink(
+                        ring: branch.ring, policy: branch.layout.backPressure, consumerGone: branch.consumerGone,
+                        stamps: i == 0 ? stamps : nil),
+                    filter: branch.layout.pipelineFilter)
             })
         pipelineWorker = Worker(
             name: config.pipelineWorker.name, cpu: config.pipelineWorker.cpu, idle: config.pipelineWorker.idle ?? .backoff)

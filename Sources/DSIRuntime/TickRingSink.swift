@@ -14,11 +14,14 @@ public struct TickRingSink: TickSink {
     public let stalls = Counter()
     /// Set when the consumer is gone for good: waiting would never end, so ticks are dropped and counted instead.
     @usableFromInline let consumerGone: ManagedAtomic<Bool>
+    /// Stage stamps for `dsi bench jitter` (nil in production: one predictable branch per tick).
+    @usableFromInline let stamps: StageStamps?
 
-    public init(ring: SPSCRing, policy: BackPressure, consumerGone: ManagedAtomic<Bool>) {
+    public init(ring: SPSCRing, policy: BackPressure, consumerGone: ManagedAtomic<Bool>, stamps: StageStamps? = nil) {
         self.ring = ring
         self.policy = policy
         self.consumerGone = consumerGone
+        self.stamps = stamps
     }
 
     @inlinable
@@ -40,6 +43,7 @@ public struct TickRingSink: TickSink {
             }
         }
         slot!.storeBytes(of: tick, as: Tick.self)
+        if let stamps { stamps.stampEnqueued(Clock.realtimeNanos()) }
         ring.commit()
     }
 }

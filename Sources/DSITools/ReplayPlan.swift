@@ -6,6 +6,8 @@ import DSIPcap
 /// long one pass lasts, and the span of its MoldUDP64 sequences (to number a further pass after this one).
 struct ReplayPlan {
     var datagrams = 0
+    /// MoldUDP64 messages in one pass.
+    var messages = 0
     /// One pass's length on the capture's clock plus one mean packet gap: where the next pass starts (ns).
     var passNanos: UInt64 = 0
     /// From the lowest sequence to past the highest message: what a further pass's sequences are shifted by.
@@ -21,6 +23,7 @@ struct ReplayPlan {
             last = max(last, datagram.time)
             guard let base = datagram.payload.baseAddress, let packet = MoldUDP64Packet(base, length: datagram.payload.count)
             else { return }
+            messages += packet.messageCount
             lowest = min(lowest, packet.sequence)
             // A damaged sequence near 2^64 must not wrap the span.
             end = max(end, packet.sequence.addingReportingOverflow(UInt64(packet.messageCount)).partialValue)
