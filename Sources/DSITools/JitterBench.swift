@@ -16,6 +16,8 @@ public struct JitterBench {
     public struct Options {
         public var capture: String
         public var pacing: ReplayPacer.Mode = .original(speed: 1)
+        /// Passes over the capture (`Replayer.loops`): a short capture made long enough at a high rate.
+        public var loops = 1
         /// CPUs for the replayer (this thread), the pipeline and publisher workers, and the subscriber thread.
         public var replayCPU: Int? = nil
         public var pipelineCPU = 0
@@ -62,7 +64,7 @@ public struct JitterBench {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // At most two ticks per message (an execution: a trade and a quote), and room for status ticks.
-        let stamps = StageStamps(capacity: 2 * plan.messages + 10_000)
+        let stamps = StageStamps(capacity: 2 * plan.messages * options.loops + 10_000)
         let handler = try startHandler(directory: directory, stamps: stamps)
         defer { _ = handler.stop() }
 
@@ -87,6 +89,7 @@ public struct JitterBench {
         if let cpu = options.replayCPU { _ = CDSIShims_pin_current_thread(Int32(cpu)) }
         var replayer = Replayer(destinations: handler.config.lines.map(\.group), pacing: options.pacing)
         replayer.progress = options.progress
+        replayer.loops = options.loops
         let report = try replayer.replay(path: options.capture)
         try waitUntil("the end of session", timeoutNanos: 60_000_000_000) {
             (handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) || handler.failure != nil
@@ -96,7 +99,7 @@ public struct JitterBench {
         if let error = received.error { throw error }
 
         var result = Result()
-        result.messages = plan.messages
+        result.messages = report.messages
         result.datagrams = report.datagrams
         result.ticks = received.count
         result.offeredRate = report.intendedNanos > 0 ? Double(report.datagrams) / (Double(report.intendedNanos) / 1e9) : 0

@@ -6,7 +6,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Throughput and latency measurements (release builds; they busy-poll two CPUs).",
-        subcommands: [RingBench.self, PipelineBench.self, JitterBenchCommand.self])
+        subcommands: [RingBench.self, PipelineBench.self, JitterBenchCommand.self, SweepBenchCommand.self])
 }
 
 struct RingBench: ParsableCommand {

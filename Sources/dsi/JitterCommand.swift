@@ -18,12 +18,7 @@ struct JitterBenchCommand: ParsableCommand {
     @Argument(help: "The pcap or pcapng file (MoldUDP64, one or two lines).") var file: String
     @Option(help: "Replay at this multiple of the capture's pace.") var speed: Double?
     @Option(help: "Replay at a constant rate, packets per second.") var pps: Double?
-    @Option(help: "The CPU the replayer runs on (default: not pinned).") var replayCPU: Int?
-    @Option(help: "The CPU of the handler's pipeline worker.") var pipelineCPU = 0
-    @Option(help: "The CPU of the handler's publisher worker.") var publisherCPU =
-        ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0
-    @Option(help: "The CPU the subscriber reads on (default: not pinned).") var subscriberCPU: Int?
-    @Option(help: "The workers' idle strategy: backoff (shares CPUs), spin or yield (dedicated CPUs).") var idle = "backoff"
+    @OptionGroup var placement: PlacementOptions
     @Option(help: "Write the end-to-end distribution as an HdrHistogram .hgrm file (and each stage's beside it).")
     var histogram: String?
     @Option(help: "Draw the percentile curves to a PNG (tools/plot_latency.py, matplotlib).") var plot: String?
@@ -35,29 +30,12 @@ struct JitterBenchCommand: ParsableCommand {
         guard speed == nil || pps == nil else { throw ValidationError("choose one of --speed and --pps") }
         if let speed, !(speed > 0) { throw ValidationError("--speed must be positive") }
         if let pps, !(pps > 0) { throw ValidationError("--pps must be positive") }
-        let cpus = ProcessInfo.processInfo.activeProcessorCount
-        for (name, cpu) in [
-            ("--replay-cpu", replayCPU), ("--pipeline-cpu", pipelineCPU), ("--publisher-cpu", publisherCPU),
-            ("--subscriber-cpu", subscriberCPU),
-        ] {
-            if let cpu, !(0..<cpus).contains(cpu) {
-                throw ValidationError("\(name) \(cpu): this machine has CPUs 0 to \(cpus - 1)")
-            }
-        }
-        guard IdleStrategyKind(rawValue: idle) != nil else {
-            throw ValidationError("--idle: one of \(IdleStrategyKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if let plot, !plot.hasSuffix(".png") { throw ValidationError("--plot writes a .png file") }
     }
 
     func run() throws {
-        var options = JitterBench.Options(capture: file)
+        var options = placement.options(capture: file)
         options.pacing = pps.map { .packetsPerSecond($0) } ?? .original(speed: speed ?? 1)
-        options.replayCPU = replayCPU
-        options.pipelineCPU = pipelineCPU
-        options.publisherCPU = publisherCPU
-        options.subscriberCPU = subscriberCPU
-        options.idle = IdleStrategyKind(rawValue: idle)!
         options.progress = ProgressLine(label: "jitter", unit: "datagrams", style: .automatic(quiet: quiet || json))
         let logger = global.logger("dsi.bench")
         let result = try failing { try JitterBench(options: options, logger: logger).run() }
@@ -92,26 +70,11 @@ struct JitterBenchCommand: ParsableCommand {
     }
 
     static func draw(_ result: JitterBench.Result, hgrm: String, to plot: String) throws {
-        let root = ProcessInfo.processInfo.environment["DSI_ROOT"] ?? FileManager.default.currentDirectoryPath
-        let script = root + "/tools/plot_latency.py"
-        guard FileManager.default.fileExists(atPath: script) else {
-            throw ValidationError("--plot needs \(script) (run from the DSI checkout, or set DSI_ROOT)")
-        }
-        var arguments = [script, "--out", plot, "--title", "dsi bench jitter: \(result.placement)"]
+        var arguments = ["--out", plot, "--title", "dsi bench jitter: \(result.placement)"]
         for (name, _) in result.histograms {
             arguments += ["\(name)=\(name == JitterBench.endToEnd ? hgrm : stagePath(hgrm, name))"]
         }
-        let python =
-            FileManager.default.isExecutableFile(atPath: root + "/.venv/bin/python")
-            ? root + "/.venv/bin/python" : "/usr/bin/python3"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("--plot: \(script) failed (exit \(process.terminationStatus)); see its message above")
-        }
+        try PythonTool.run("plot_latency.py", arguments)
     }
 
     static func micros(_ ns: UInt64) -> String { String(format: "%.1f", Double(ns) / 1e3) }

@@ -60,6 +60,38 @@ import Testing
         #expect(Array(png) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "a PNG")
     }
 
+    /// The sweep: one step per rate (start × factor^k up to max), each offered at its rate and lasting about
+    /// --seconds (the capture looped), the reason it stopped, and the plot.
+    @Test func sweepStepsUpTheRatesAndSaysWhyItStopped() throws {
+        let dir = try TemporaryDirectory("dsi-sweep")
+        defer { dir.remove() }
+        var options = SessionGenerator.Options(messages: 3_000, seed: 32)
+        options.symbols = 4
+        try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
+        let run = try Commands.run(
+            Commands.dsi,
+            [
+                "bench", "sweep", dir.file("s.pcap"), "--start", "2000", "--factor", "2", "--max", "8000", "--seconds", "0.5",
+                "--json", "--plot", dir.file("sweep.png"), "--log-level", "warning",
+            ], timeout: 180, environment: ["DSI_ROOT": Commands.root])
+        #expect(run.status == 0, "\(run.stderr)")
+        let result = try #require(try jsonLines(run.stdout).last)
+        let steps = try #require(result["steps"] as? [[String: Any]])
+        #expect(steps.compactMap { $0["offeredRate"] as? Int } == [2_000, 4_000, 8_000])
+        for step in steps {
+            let offered = step["offeredRate"] as? Int ?? 0, achieved = step["achievedRate"] as? Int ?? 0
+            #expect(abs(achieved - offered) < offered / 20, "\(step)")
+            #expect(step["lostMessages"] as? Int == 0 && step["kernelDrops"] as? Int == 0, "\(step)")
+            // Looped to last the half second: at least rate × 0.5 datagrams' worth of messages.
+            #expect((step["messages"] as? Int ?? 0) >= 3_000, "\(step)")
+            let latency = step["latency"] as? [String: Int] ?? [:]
+            #expect((latency["p50"] ?? -1) > 0 && (latency["p50"] ?? 0) <= (latency["p99"] ?? 0), "\(step)")
+        }
+        #expect(result["stop"] as? String == "all rates ran without loss or knee")
+        let png = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir.file("sweep.png"))).readData(ofLength: 4)
+        #expect(Array(png) == [0x89, 0x50, 0x4E, 0x47])
+    }
+
     @Test func refusesWhatItCannotMeasureInWords() throws {
         let cases: [([String], String)] = [
             (["/nonexistent.pcap"], "/nonexistent.pcap"),
@@ -71,6 +103,16 @@ import Testing
         ]
         for (arguments, message) in cases {
             let result = try Commands.run(Commands.dsi, ["bench", "jitter"] + arguments, timeout: 30)
+            #expect(result.status != 0 && result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+        let sweeps: [([String], String)] = [
+            (["x.pcap", "--start", "100", "--max", "10"], "--start must be positive and at most --max"),
+            (["x.pcap", "--factor", "1"], "--factor must be above 1"),
+            (["x.pcap", "--knee", "0.5"], "--knee must be above 1"),
+            (["x.pcap", "--subscriber-cpu", "999"], "--subscriber-cpu 999"),
+        ]
+        for (arguments, message) in sweeps {
+            let result = try Commands.run(Commands.dsi, ["bench", "sweep"] + arguments, timeout: 30)
             #expect(result.status != 0 && result.stderr.contains(message), "\(arguments): \(result.stderr)")
         }
     }
