@@ -24,6 +24,9 @@ public struct JitterBench {
         public var publisherCPU = ProcessInfo.processInfo.activeProcessorCount > 1 ? 1 : 0
         public var subscriberCPU: Int? = nil
         public var idle: IdleStrategyKind = .backoff
+        /// The replayer spins this long before each packet is due (`Replayer.spinThresholdNanos`); 0 sleeps only,
+        /// which leaves a shared CPU to the handler at the cost of pacing error.
+        public var replaySpinNanos: UInt64 = 100_000
         public var progress: ProgressLine? = nil
 
         public init(capture: String) { self.capture = capture }
@@ -90,6 +93,7 @@ public struct JitterBench {
         var replayer = Replayer(destinations: handler.config.lines.map(\.group), pacing: options.pacing)
         replayer.progress = options.progress
         replayer.loops = options.loops
+        replayer.spinThresholdNanos = options.replaySpinNanos
         let report = try replayer.replay(path: options.capture)
         try waitUntil("the end of session", timeoutNanos: 60_000_000_000) {
             (handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) || handler.failure != nil
@@ -111,7 +115,7 @@ public struct JitterBench {
         result.placement =
             "replay CPU \(options.replayCPU.map(String.init) ?? "any"), pipeline CPU \(options.pipelineCPU), "
             + "publisher CPU \(options.publisherCPU), subscriber CPU \(options.subscriberCPU.map(String.init) ?? "any"), "
-            + "idle \(options.idle)"
+            + "idle \(options.idle), replay spin \(options.replaySpinNanos / 1_000) µs"
         var stages = Array(repeating: LatencyHistogram(), count: Self.stageNames.count)
         var whole = LatencyHistogram()
         for seq in 1...UInt64(max(1, stamps.capacity)) {

@@ -11,18 +11,18 @@ struct Decode: ParsableCommand {
         abstract: "Print every ITCH message of every MoldUDP64 packet in a capture, in sequence order, once.")
 
     @Argument(help: "The pcap or pcapng file.") var file: String
-    @Option(help: "Output format: jsonl.") var format = "jsonl"
+    @Option(help: OutputFormat.help(withNone: false)) var format = OutputFormat.text
 
     func validate() throws {
-        guard format == "jsonl" else { throw ValidationError("--format: only jsonl is supported") }
+        guard format != .none else { throw ValidationError("--format is text or jsonl") }
     }
 
     func run() throws {
         // The live pipeline's sequencing: A/B copies merged (first arrival wins), a gap waits for a later line's copy
         // until the capture ends (or the holding store fills), and only then prints as lost.
         let counters = FeedCounters()
-        var feed = SequencedFeed(consumer: MessagePrinter(), counters: counters, policy: .capture)
-        var sink = GapPrinter()
+        var feed = SequencedFeed(consumer: MessagePrinter(format: format), counters: counters, policy: .capture)
+        var sink = GapPrinter(format: format)
         var sequencing = CaptureSequencing(command: "dsi decode") { FileHandleStderr.write($0 + "\n") }
         let reader = try failing { try sequencing.run(file: file, feed: &feed, sink: &sink) }
         FileHandleStderr.write(
@@ -44,14 +44,18 @@ struct Decode: ParsableCommand {
     }
 }
 
-/// Prints each message as its JSON line (`ITCHJSON`), numbered by its sequence; counts what it cannot decode.
+/// Prints each message as its JSON line (`ITCHJSON`) or the text line made from it, numbered by its sequence; counts
+/// what it cannot decode.
 struct MessagePrinter: MessageConsumer {
+    let format: OutputFormat
     var session = ""
     var undecodable = 0
 
+    init(format: OutputFormat) { self.format = format }
+
     mutating func handle<Sink: TickSink>(_ p: UnsafeRawPointer, length: Int, seq: UInt64, receiveTime: UInt64, sink: inout Sink) {
         if let line = ITCHJSON.line(session: session, seq: seq, message: p, length: length) {
-            print(line)
+            print(format == .text ? TextLines.message(json: line) : line)
         } else {
             undecodable += 1
         }
@@ -60,11 +64,16 @@ struct MessagePrinter: MessageConsumer {
     mutating func sessionBegins(_ name: String, isFirst: Bool) { session = name }
 }
 
-/// Prints lost ranges in the decode form: `{"event":"gap","from":FIRST,"to":LAST}`.
+/// Prints lost ranges in the decode form: `{"event":"gap","from":FIRST,"to":LAST}`, or as text.
 struct GapPrinter: TickSink {
+    let format: OutputFormat
+
     mutating func publish(_ tick: Tick) {
         if tick.kind == .status && tick.statusType == Tick.gapStatusType {
-            print("{\"event\":\"gap\",\"from\":\(tick.gapFirst),\"to\":\(tick.gapLast)}")
+            print(
+                format == .text
+                    ? "     gap  messages \(tick.gapFirst)-\(tick.gapLast) lost"
+                    : "{\"event\":\"gap\",\"from\":\(tick.gapFirst),\"to\":\(tick.gapLast)}")
         }
     }
 }

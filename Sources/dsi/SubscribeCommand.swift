@@ -4,6 +4,7 @@ import DSIClient
 import DSICore
 import DSINet
 import DSIRuntime
+import DSITools
 import Glibc
 
 struct Subscribe: AsyncParsableCommand {
@@ -21,7 +22,7 @@ struct Subscribe: AsyncParsableCommand {
     @Option(help: "The client certificate's private key (PEM).") var key: String?
     @Option(help: "The name to log in with.") var name = "dsi-subscribe"
     @Option(help: "Exit after this many ticks (images included).") var count: UInt64?
-    @Option(help: "Output: jsonl (one JSON object per tick) or none (count only).") var format = "jsonl"
+    @Option(help: OutputFormat.help(withNone: true)) var format = OutputFormat.text
     @Option(help: "Give up after this many seconds without data (0: wait for ever).") var idleTimeout = 0.0
     @Flag(help: "Stop at the first lost connection instead of reconnecting and resuming.") var noReconnect = false
 
@@ -29,7 +30,6 @@ struct Subscribe: AsyncParsableCommand {
         guard endpoint.split(separator: ":").count == 2, UInt16(endpoint.split(separator: ":")[1]) != nil else {
             throw ValidationError("expected host:port, got '\(endpoint)'")
         }
-        guard ["jsonl", "none"].contains(format) else { throw ValidationError("--format is jsonl or none") }
         guard PublishProtocol.Encoding(name: encoding) != nil else {
             throw ValidationError("--encoding is binary, json or protobuf")
         }
@@ -53,14 +53,18 @@ struct Subscribe: AsyncParsableCommand {
         if idleTimeout > 0 { options.silenceTimeoutNanos = UInt64(idleTimeout * 1e9) }
         CDSIShims_install_stop_handlers()
         let client = DSIClient(options)
-        let printTicks = format == "jsonl"
+        let format = self.format
         var received: (ticks: UInt64, images: UInt64) = (0, 0)
         var failure: Error? = nil
         let limit = count
         let reading = Task {
             var received: (ticks: UInt64, images: UInt64) = (0, 0)
             for try await tick in client.ticks() {
-                if printTicks { print(tick.jsonLine) }
+                switch format {
+                case .text: print(TextLines.tick(tick))
+                case .jsonl: print(tick.jsonLine)
+                case .none: break
+                }
                 received.ticks += 1
                 if tick.flags & Tick.Flags.image != 0 { received.images += 1 }
                 if let limit, received.ticks >= limit { break }

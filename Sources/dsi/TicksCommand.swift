@@ -11,17 +11,21 @@ struct Ticks: ParsableCommand {
         abstract: "Print the ticks the live pipeline would publish for a capture.")
 
     @Argument(help: "The pcap or pcapng file.") var file: String
-    @Option(help: "Output format: jsonl.") var format = "jsonl"
+    @Option(help: OutputFormat.help(withNone: false)) var format = OutputFormat.text
     @Option(help: "A handler configuration whose filters apply (as `dsi run` would).") var config: String?
     @Option(help: "With a graph that branches: the publish node whose filters apply (default: the first).") var publish: String?
     /// What a subscriber would take: `--symbols`, `--kinds`.
     @OptionGroup var selection: SelectionOptions
 
+    func validate() throws {
+        guard format != .none else { throw ValidationError("--format is text or jsonl") }
+    }
+
     func run() throws {
         // A capture is all there is: a gap waits (for a later line's copy) until the end of the file, then is lost.
         var processor = FeedProcessor(expectedOrders: 1 << 20, policy: .capture)
         let filter = try failing { try Self.filter(config: config, publish: publish) }
-        var sink = FilteringSink(inner: PrintingSink(selection: try selection.selection()), filter: filter)
+        var sink = FilteringSink(inner: PrintingSink(selection: try selection.selection(), format: format), filter: filter)
         var sequencing = CaptureSequencing(command: "dsi ticks") { FileHandleStderr.write($0 + "\n") }
         let reader = try failing { try sequencing.run(file: file, feed: &processor, sink: &sink) }
         let counters = processor.counters.snapshot.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
@@ -47,20 +51,24 @@ extension Ticks {
     }
 }
 
-/// Prints each tick a subscription takes as a JSON line, numbering the stream and its topics as the publisher would
+/// Prints each tick a subscription takes (as a text or JSON line), numbering the stream and its topics as the publisher would
 /// (every tick is numbered; the selection only chooses what is printed, as it chooses what a subscriber receives).
 struct PrintingSink: TickSink {
     let selection: TickSelection
+    let format: OutputFormat
     var next: UInt64 = 1
     let topics = TopicSequencer()
 
-    init(selection: TickSelection) { self.selection = selection }
+    init(selection: TickSelection, format: OutputFormat = .jsonl) {
+        self.selection = selection
+        self.format = format
+    }
 
     mutating func publish(_ tick: Tick) {
         var t = tick
         t.streamSeq = next
         next += 1
         topics.number(&t)
-        if selection.admits(t) { print(t.jsonLine) }
+        if selection.admits(t) { print(format == .text ? TextLines.tick(t) : t.jsonLine) }
     }
 }

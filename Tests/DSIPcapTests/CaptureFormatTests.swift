@@ -32,8 +32,8 @@ import Testing
         #expect(fromUs.map(\.1) == original.map(\.1))
         #expect(zip(fromUs, original).allSatisfy { $0.0 == $1.0 / 1000 * 1000 }, "microsecond times, scaled to ns")
         // And the decoder's output is the same whatever the container.
-        let a = try Commands.run(Commands.dsi, ["decode", dir.file("ns.pcap")]).stdout
-        let b = try Commands.run(Commands.dsi, ["decode", dir.file("ng.pcapng")]).stdout
+        let a = try Commands.run(Commands.dsi, ["decode", dir.file("ns.pcap"), "--format", "jsonl"]).stdout
+        let b = try Commands.run(Commands.dsi, ["decode", dir.file("ng.pcapng"), "--format", "jsonl"]).stdout
         #expect(a == b && a.split(separator: "\n").count == 2_000)
     }
 
@@ -84,7 +84,7 @@ import Testing
         arp[12] = 0x08; arp[13] = 0x06
         writer.write(frame: arp, time: 2)
         try writer.close()
-        let result = try Commands.run(Commands.dsi, ["decode", dir.file("mixed.pcap")])
+        let result = try Commands.run(Commands.dsi, ["decode", dir.file("mixed.pcap"), "--format", "jsonl"])
         #expect(result.status == 0)
         #expect(result.stdout.split(separator: "\n").count == 100)
         #expect(result.stderr.contains("1 not IPv4/UDP") && result.stderr.contains("1 not MoldUDP64"), "\(result.stderr)")
@@ -115,7 +115,7 @@ import Testing
             }
         }
         try writer.close()
-        let out = try Commands.run(Commands.dsi, ["decode", dir.file("late.pcap")])
+        let out = try Commands.run(Commands.dsi, ["decode", dir.file("late.pcap"), "--format", "jsonl"])
         #expect(out.status == 0, "\(out.stderr)")
         let lines = try jsonLines(out.stdout)
         #expect(lines.allSatisfy { $0["event"] == nil }, "no gap: line B filled it")

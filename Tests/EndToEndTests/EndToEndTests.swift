@@ -206,9 +206,9 @@ import Testing
         try "feeds: [".write(toFile: dir.file("broken.yaml"), atomically: true, encoding: .utf8)
         try fails(["run", "--config", dir.file("broken.yaml")], saying: ["broken.yaml", "invalid YAML"])
         try fails(["replay", "/nonexistent/x.pcap"], saying: ["/nonexistent/x.pcap"])
-        try fails(["decode", "/nonexistent/x.pcap"], saying: ["/nonexistent/x.pcap"])
+        try fails(["decode", "/nonexistent/x.pcap", "--format", "jsonl"], saying: ["/nonexistent/x.pcap"])
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: dir.file("g.pcap")))
-        try fails(["ticks", dir.file("g.pcap")], saying: ["g.pcap"])
+        try fails(["ticks", dir.file("g.pcap"), "--format", "jsonl"], saying: ["g.pcap"])
 
         // A bad certificate path, named in the error.
         let tls = try FreePort.tcp(), mcast = try FreePort.udp()
@@ -226,6 +226,6 @@ import Testing
         try fails(["run", "--config", dir.file("run.yaml")], saying: ["127.0.0.1:\(tls)", "address already in use"])
 
         // A subscriber pointed at nothing.
-        try fails(["subscribe", "127.0.0.1:1", "--insecure"], saying: ["connect(127.0.0.1:1)"])
+        try fails(["subscribe", "127.0.0.1:1", "--insecure", "--format", "jsonl"], saying: ["connect(127.0.0.1:1)"])
     }
 }

@@ -32,8 +32,8 @@ import Testing
         defer { dir.remove() }
         let (clean, faulty, report) = try captures(dir)
         #expect(report.strays == 6 && report.duplicated > 0 && report.reordered > 0)
-        let a = try Commands.run(Commands.dsi, ["decode", clean])
-        let b = try Commands.run(Commands.dsi, ["decode", faulty])
+        let a = try Commands.run(Commands.dsi, ["decode", clean, "--format", "jsonl"])
+        let b = try Commands.run(Commands.dsi, ["decode", faulty, "--format", "jsonl"])
         #expect(a.status == 0 && b.status == 0, "\(b.stderr)")
         #expect(a.stdout == b.stdout, "every genuine message once, in order, and no gap line")
         #expect(!b.stdout.contains("\"event\":\"gap\""))

@@ -15,7 +15,8 @@ import Testing
         var options = SessionGenerator.Options(messages: 10_000, seed: 31)
         options.symbols = 6
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
-        let expected = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap")]).stdout).count
+        let expected = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"]).stdout)
+            .count
         let run = try Commands.run(
             Commands.dsi,
             [

@@ -113,7 +113,7 @@ final class LiveFeed: @unchecked Sendable {
 
 /// `dsi ticks` of a capture in the form `LiveFeed.Outcome.marketTicks` compares.
 func offlineTicks(_ capture: String) throws -> [String] {
-    let result = try Commands.run(Commands.dsi, ["ticks", capture])
+    let result = try Commands.run(Commands.dsi, ["ticks", capture, "--format", "jsonl"])
     try #require(result.status == 0, "dsi ticks \(capture): \(result.stderr)")
     return try jsonLines(result.stdout).filter { ($0["status"] as? String) != "gap" && ($0["status"] as? String) != "join" }
         .map { object in

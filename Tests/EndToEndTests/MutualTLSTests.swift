@@ -47,7 +47,7 @@ import Testing
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
         let names = Array(
             Set(
-                try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap")]).stdout)
+                try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"]).stdout)
                     .compactMap { $0["stock"] as? String }.filter { !$0.isEmpty })
         ).sorted()
         try #require(names.count >= 2)
@@ -200,7 +200,9 @@ import Testing
             return try canonical(c)
         }
         let expected = try jsonLines(
-            try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--symbols", names[0], "--kinds", "trade,quote"]).stdout)
+            try Commands.run(
+                Commands.dsi, ["ticks", dir.file("s.pcap"), "--symbols", names[0], "--kinds", "trade,quote", "--format", "jsonl"]
+            ).stdout)
         let got = try jsonLines(aliceDone.stdout)
         #expect(got.count == expected.count && got.count > 10, "\(got.count) vs \(expected.count)")
         #expect(try got.map(comparable) == expected.map(comparable), "alice sees exactly her entitlement")
@@ -209,7 +211,9 @@ import Testing
         let daveDone = try dave.wait(timeout: 30)
         #expect(daveDone.status == 0, "\(daveDone.stderr)")
         let daveExpected = try jsonLines(
-            try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--symbols", names[1], "--kinds", "quote"]).stdout)
+            try Commands.run(
+                Commands.dsi, ["ticks", dir.file("s.pcap"), "--symbols", names[1], "--kinds", "quote", "--format", "jsonl"]
+            ).stdout)
         let daveGot = try jsonLines(daveDone.stdout)
         #expect(daveGot.count == daveExpected.count && daveGot.count > 10, "\(daveGot.count) vs \(daveExpected.count)")
         #expect(try daveGot.map(comparable) == daveExpected.map(comparable), "dave sees exactly his entitlement")

@@ -28,8 +28,9 @@ import Testing
             try String(contentsOfFile: Commands.root + "/feeds/loopback.yaml", encoding: .utf8)
             + "filters:\n  - {symbols: [ZXA]}\n  - {kinds: [trade]}\n"
         try config.write(toFile: dir.file("f.yaml"), atomically: true, encoding: .utf8)
-        let all = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap")]).stdout)
-        let result = try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", dir.file("f.yaml")])
+        let all = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"]).stdout)
+        let result = try Commands.run(
+            Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", dir.file("f.yaml"), "--format", "jsonl"])
         #expect(result.status == 0, "\(result.stderr)")
         let kept = try jsonLines(result.stdout)
         let expected = all.filter { $0["kind"] as? String == "trade" && $0["stock"] as? String == "ZXA" }
@@ -45,18 +46,21 @@ import Testing
         defer { dir.remove() }
         try CaptureFile.write(try SessionGenerator.generate(.init(messages: 5_000, seed: 2)), to: dir.file("s.pcap"))
         let config = Commands.root + "/feeds/fanout.yaml"
-        let all = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap")]).stdout)
-        let quotes = try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config, "--publish", "quotesOut"])
+        let all = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"]).stdout)
+        let quotes = try Commands.run(
+            Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config, "--publish", "quotesOut", "--format", "jsonl"])
         #expect(quotes.status == 0, "\(quotes.stderr)")
         let expected = all.filter { $0["kind"] as? String == "quote" }
         let got = try jsonLines(quotes.stdout)
         #expect(got.count == expected.count && got.count > 10)
         #expect(got.map { $0["seq"] as? Int } == expected.map { $0["seq"] as? Int })
-        let trades = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config]).stdout)
+        let trades = try jsonLines(
+            try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config, "--format", "jsonl"]).stdout)
         #expect(
             !trades.isEmpty && trades.allSatisfy { $0["kind"] as? String == "trade" || $0["kind"] as? String == "tradeBreak" },
             "without --publish, the first branch")
-        let unknown = try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config, "--publish", "nope"])
+        let unknown = try Commands.run(
+            Commands.dsi, ["ticks", dir.file("s.pcap"), "--config", config, "--publish", "nope", "--format", "jsonl"])
         #expect(unknown.status != 0 && unknown.stderr.contains("no publish node 'nope'") && unknown.stderr.contains("quotesOut"))
     }
 

@@ -73,7 +73,7 @@ import Testing
 
         // And the handler's view: the recorded A/B capture gives the original's ticks.
         func ticks(_ file: String) throws -> [String] {
-            try jsonLines(try Commands.run(Commands.dsi, ["ticks", file]).stdout).map {
+            try jsonLines(try Commands.run(Commands.dsi, ["ticks", file, "--format", "jsonl"]).stdout).map {
                 var tick = $0
                 tick["receiveTime"] = 0
                 return try canonical(tick)

@@ -18,7 +18,7 @@ import Testing
         var options = SessionGenerator.Options(messages: 30_000, seed: 33)
         options.symbols = 10
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
-        let offline = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap")]).stdout)
+        let offline = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"]).stdout)
         try #require(offline.count > 3_000)
         let tls = try FreePort.tcp(), mcast = try FreePort.udp(), recovery = try FreePort.udp()
         let yaml = """
@@ -47,7 +47,10 @@ import Testing
         // From the start of the day's stream: whatever the moment it connects, it misses nothing.
         let subscriber = try Commands.start(
             Commands.dsi,
-            ["subscribe", "127.0.0.1:\(tls)", "--ca", dir.path + "/state/tls/publisher-cert.pem", "--from-seq", "1"])
+            [
+                "subscribe", "127.0.0.1:\(tls)", "--ca", dir.path + "/state/tls/publisher-cert.pem", "--from-seq", "1",
+                "--format", "jsonl",
+            ])
         let replay = try Commands.start(
             Commands.dsi,
             [

@@ -18,7 +18,8 @@ import Testing
         var options = SessionGenerator.Options(messages: 200_000, seed: 12)
         options.symbols = 20
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
-        let offline = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap")], timeout: 120).stdout)
+        let offline = try jsonLines(
+            try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"], timeout: 120).stdout)
         let tls = try FreePort.tcp(), mcast = try FreePort.udp()
         let yaml = """
             feeds:
@@ -49,7 +50,8 @@ import Testing
                 "--from-seq", "1",
             ])
         // Both from the day's first tick (the journal): however late a subscription lands, nothing is missed.
-        let reading = try Commands.start(Commands.dsi, ["subscribe", "127.0.0.1:\(tls)", "--ca", ca, "--from-seq", "1"])
+        let reading = try Commands.start(
+            Commands.dsi, ["subscribe", "127.0.0.1:\(tls)", "--ca", ca, "--from-seq", "1", "--format", "jsonl"])
         usleep(1_500_000)  // subscribed before the flood: the stalled one is then behind on the live stream, and conflated
         let replay = try Commands.run(
             Commands.dsi,
