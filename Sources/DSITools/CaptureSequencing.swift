@@ -12,6 +12,8 @@ public struct CaptureSequencing {
     var printed = [Int](repeating: 0, count: FeedEvent.Kind.allCases.count)
     var held = [Int](repeating: 0, count: FeedEvent.Kind.allCases.count)
     static let perKind = 20
+    /// Live progress for long captures (datagrams read).
+    public var progress: ProgressLine? = nil
 
     /// - Parameters:
     ///   - command: what the lines start with (`dsi decode`).
@@ -46,7 +48,9 @@ public struct CaptureSequencing {
             feed.process(packet: base, length: datagram.payload.count, receiveTime: datagram.time, sink: &sink)
             lastTime = max(lastTime, datagram.time)
             if !feed.events.isEmpty { report(&feed) }
+            progress?.update(UInt64(datagrams))
         }
+        progress?.finish()
         feed.finish(now: lastTime, sink: &sink)
         report(&feed)
         for kind in FeedEvent.Kind.allCases where held[kind.rawValue] > 0 {

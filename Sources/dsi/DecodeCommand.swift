@@ -12,6 +12,7 @@ struct Decode: ParsableCommand {
 
     @Argument(help: "The pcap or pcapng file.") var file: String
     @Option(help: OutputFormat.help(withNone: false)) var format = OutputFormat.text
+    @Flag(help: "No progress line.") var quiet = false
 
     func validate() throws {
         guard format != .none else { throw ValidationError("--format is text or jsonl") }
@@ -24,23 +25,25 @@ struct Decode: ParsableCommand {
         var feed = SequencedFeed(consumer: MessagePrinter(format: format), counters: counters, policy: .capture)
         var sink = GapPrinter(format: format)
         var sequencing = CaptureSequencing(command: "dsi decode") { FileHandleStderr.write($0 + "\n") }
+        sequencing.progress = ProgressLine(label: "decode", unit: "datagrams", style: .automatic(quiet: quiet))
         let reader = try failing { try sequencing.run(file: file, feed: &feed, sink: &sink) }
-        FileHandleStderr.write(
-            """
-            dsi decode: \(reader.summary); \(counters.malformedPackets.load) not MoldUDP64, \
-            \(counters.duplicateMessages.load) duplicate messages, \(feed.consumer.undecodable) unknown or short messages\
-            \(Self.strays(counters))\n
-            """)
+        var rows: [(String, String)] = [
+            ("capture", reader.summary), ("not MoldUDP64", "\(counters.malformedPackets.load) packets"),
+            ("duplicates", "\(counters.duplicateMessages.load) messages"),
+            ("unknown or short", "\(feed.consumer.undecodable) messages"),
+        ]
+        if let strays = Self.strays(counters) { rows.append(("strays dropped", strays)) }
+        FileHandleStderr.write(Table.render(title: "dsi decode:", rows: rows))
     }
 
-    /// The stray packets a capture held, for the summary line (empty when there were none).
-    static func strays(_ c: FeedCounters) -> String {
+    /// The stray packets a capture held, for the summary (nil when there were none).
+    static func strays(_ c: FeedCounters) -> String? {
         let parts = [
             ("of other sessions", c.foreignSessionPackets.load), ("implausibly far ahead", c.implausiblePackets.load),
             ("beyond the session's end", c.beyondEndPackets.load), ("of a session already left", c.staleSessionPackets.load),
         ]
         .filter { $0.1 > 0 }.map { "\($0.1) packets \($0.0)" }
-        return parts.isEmpty ? "" : "; dropped " + parts.joined(separator: ", ")
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 }
 

@@ -84,11 +84,15 @@ struct Subscribe: AsyncParsableCommand {
         watching.cancel()
         let s = client.statistics
         FileHandleStderr.write(
-            """
-            dsi subscribe: \(received.ticks) ticks (\(received.images) images) over \(s.tlsVersion.isEmpty ? "no connection" : s.tlsVersion); \
-            last streamSeq \(s.lastStreamSeq); missed \(s.missed); conflated \(s.conflated); \
-            connections \(s.connections); resumed \(s.resumed)\(s.resumeFailures > 0 ? " (\(s.resumeFailures) not possible)" : "")\n
-            """)
+            Table.render(
+                title: "dsi subscribe:",
+                rows: [
+                    ("ticks", "\(received.ticks) (\(received.images) images)"),
+                    ("TLS", s.tlsVersion.isEmpty ? "no connection" : s.tlsVersion),
+                    ("last streamSeq", "\(s.lastStreamSeq)"), ("missed", "\(s.missed)"), ("conflated", "\(s.conflated)"),
+                    ("connections", "\(s.connections)"),
+                    ("resumed", "\(s.resumed)" + (s.resumeFailures > 0 ? " (\(s.resumeFailures) not possible)" : "")),
+                ]))
         if let failure {
             FileHandleStderr.write("dsi subscribe: \(failure)\n")
             throw ExitCode.failure

@@ -12,6 +12,7 @@ struct Ticks: ParsableCommand {
 
     @Argument(help: "The pcap or pcapng file.") var file: String
     @Option(help: OutputFormat.help(withNone: false)) var format = OutputFormat.text
+    @Flag(help: "No progress line.") var quiet = false
     @Option(help: "A handler configuration whose filters apply (as `dsi run` would).") var config: String?
     @Option(help: "With a graph that branches: the publish node whose filters apply (default: the first).") var publish: String?
     /// What a subscriber would take: `--symbols`, `--kinds`.
@@ -27,10 +28,11 @@ struct Ticks: ParsableCommand {
         let filter = try failing { try Self.filter(config: config, publish: publish) }
         var sink = FilteringSink(inner: PrintingSink(selection: try selection.selection(), format: format), filter: filter)
         var sequencing = CaptureSequencing(command: "dsi ticks") { FileHandleStderr.write($0 + "\n") }
+        sequencing.progress = ProgressLine(label: "ticks", unit: "datagrams", style: .automatic(quiet: quiet))
         let reader = try failing { try sequencing.run(file: file, feed: &processor, sink: &sink) }
-        let counters = processor.counters.snapshot.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-        let held = sink.filtered.load > 0 ? " filtered=\(sink.filtered.load)" : ""
-        FileHandleStderr.write("dsi ticks: \(reader.summary); \(counters)\(held)\n")
+        var rows = [("capture", reader.summary)] + processor.counters.snapshot.filter { $0.1 > 0 }.map { ($0.0, "\($0.1)") }
+        if sink.filtered.load > 0 { rows.append(("filtered", "\(sink.filtered.load)")) }
+        FileHandleStderr.write(Table.render(title: "dsi ticks:", rows: rows))
     }
 }
 

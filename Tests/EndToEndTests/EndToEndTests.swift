@@ -110,7 +110,9 @@ import Testing
         }
         let other = try insecure.wait(timeout: 60)
         #expect(other.status == 0, "\(other.stderr)")
-        #expect(other.stderr.contains("1000 ticks (0 images) over TLSv1.3"), "\(other.stderr)")
+        #expect(
+            other.stderr.contains("ticks           1000 (0 images)") && other.stderr.contains("TLS             TLSv1.3"),
+            "\(other.stderr)")
 
         // SIGTERM: a clean, draining stop with the counters logged.
         run.signal(SIGTERM)

@@ -86,7 +86,7 @@ import Testing
         #expect(stopped.stderr.contains("restored"), "\(stopped.stderr)")
         let got = try subscriber.wait(timeout: 60)
         #expect(got.status == 0, "\(got.stderr)")
-        #expect(got.stderr.contains("connections 2") && got.stderr.contains("missed 0"), "\(got.stderr)")
+        #expect(got.stderr.contains("connections     2") && got.stderr.contains("missed          0"), "\(got.stderr)")
 
         func comparable(_ o: [String: Any]) throws -> String {
             var c = o
