@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -260,4 +261,59 @@ int CDSIShims_take_reload_request(void) {
     int requested = reload_flag;
     reload_flag = 0;
     return requested;
+}
+
+// ---- Kernel-paced sending -------------------------------------------------------------------------------------------
+
+int CDSIShims_enable_txtime(int fd) {
+    struct sock_txtime config = {.clockid = CLOCK_TAI, .flags = SOF_TXTIME_REPORT_ERRORS};
+    return setsockopt(fd, SOL_SOCKET, SO_TXTIME, &config, sizeof(config)) == 0 ? 0 : -errno;
+}
+
+int CDSIShims_send_at(int fd, const void *buffer, size_t length, uint32_t address_be, uint16_t port_be,
+                      uint64_t txtime_tai_ns) {
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof(to));
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = address_be;
+    to.sin_port = port_be;
+    struct iovec iov = {.iov_base = (void *)buffer, .iov_len = length};
+    char control[CMSG_SPACE(sizeof(uint64_t))];
+    memset(control, 0, sizeof(control));
+    struct msghdr message = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov, .msg_iovlen = 1,
+                             .msg_control = control, .msg_controllen = sizeof(control)};
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_TXTIME;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(uint64_t));
+    memcpy(CMSG_DATA(cmsg), &txtime_tai_ns, sizeof(uint64_t));
+    ssize_t n;
+    do {
+        n = sendmsg(fd, &message, 0);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : (int)n;
+}
+
+int CDSIShims_txtime_misses(int fd) {
+    int misses = 0;
+    for (;;) {
+        char data[64];
+        char control[256];
+        struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+        struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                                 .msg_controllen = sizeof(control)};
+        ssize_t n = recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT);
+        if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? misses : -errno;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR) continue;
+            struct sock_extended_err *e = (struct sock_extended_err *)CMSG_DATA(c);
+            if (e->ee_origin == SO_EE_ORIGIN_TXTIME) misses++;
+        }
+    }
+}
+
+uint64_t CDSIShims_tai_nanos(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_TAI, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 }

@@ -73,3 +73,34 @@ extension MulticastSender {
         }
     }
 }
+
+extension MulticastSender {
+    /// Kernel-paced sending from now on (`SO_TXTIME`, CLOCK_TAI): `send(_:to:at:)` hands each datagram to the qdisc
+    /// with the time it should leave at. Only an `etf` or `fq` qdisc on the device honours it; other qdiscs send at
+    /// once, which is why `dsi replay --txtime` checks the device first.
+    public func enableTxTime() throws {
+        let result = CDSIShims_enable_txtime(fd)
+        if result < 0 { throw SystemError("setsockopt(SO_TXTIME)", errno: -result) }
+    }
+
+    /// Sends one datagram to leave at `tai` (ns, CLOCK_TAI); a full device queue is waited out as `send` does.
+    public func send(_ payload: UnsafeRawBufferPointer, to destination: IPv4Endpoint, at tai: UInt64) throws {
+        while true {
+            let n = CDSIShims_send_at(
+                fd, payload.baseAddress, payload.count, destination.address.value.bigEndian, destination.port.bigEndian, tai)
+            if n >= 0 { return }
+            guard n == -ENOBUFS || n == -EAGAIN else { throw SystemError("sendmsg(SCM_TXTIME, \(destination))", errno: -n) }
+            Clock.sleep(nanos: 20_000)
+        }
+    }
+
+    /// Datagrams the qdisc dropped since the last call because their time had passed (read from the error queue).
+    public func txTimeMisses() throws -> Int {
+        let n = CDSIShims_txtime_misses(fd)
+        if n < 0 { throw SystemError("recvmsg(MSG_ERRQUEUE)", errno: -n) }
+        return Int(n)
+    }
+
+    /// CLOCK_TAI now (ns): the clock `SO_TXTIME` times are in.
+    public static func taiNanos() -> UInt64 { CDSIShims_tai_nanos() }
+}

@@ -29,6 +29,8 @@ public struct Replayer {
         /// How long the paced replay should have taken (ns): the capture's span over the passes, at the pacing asked
         /// for; 0 at top speed.
         public var intendedNanos: UInt64 = 0
+        /// With kernel pacing: datagrams the qdisc dropped because their time had passed (0 when all kept it).
+        public var txTimeMisses = 0
         /// How late packets left, against their due time (ns): the pacing error.
         public var lateness = LatencySummary(count: 0, p50: 0, p99: 0, p999: 0, max: 0)
         public var latenessP90: UInt64 = 0
@@ -65,6 +67,9 @@ public struct Replayer {
     public var limit: Int? = nil
     /// Live progress, when the replay runs long enough to need it.
     public var progress: ProgressLine? = nil
+    /// Kernel pacing (`SO_TXTIME`): each datagram handed over `KernelPacing.lookaheadNanos` early with its time to
+    /// leave, for an etf or fq qdisc to release (`KernelPacing.check` first). Needs a paced mode, not top speed.
+    public var kernelPacing = false
 
     /// - Parameter destinations: where each datagram goes (A and B lines: two); empty means the capture's own
     ///   destination.
@@ -92,6 +97,13 @@ public struct Replayer {
         var random = SplitMix64(seed: dropSeed)
         let batch = SendBatch(destinations: destinations.count)
         progress?.total = UInt64(min(limit ?? .max, plan.datagrams * loops))
+        precondition(!(kernelPacing && pacing == .topSpeed), "kernel pacing needs a schedule")
+        // CLOCK_TAI minus CLOCK_MONOTONIC: a due time on the monotonic clock as the time SO_TXTIME takes.
+        var taiOffset: UInt64 = 0
+        if kernelPacing {
+            try sender.enableTxTime()
+            taiOffset = MulticastSender.taiNanos() &- Clock.monotonicNanos()
+        }
         let start = Clock.monotonicNanos()
         // The first pass's reader: its account of the file is the capture's (later passes read the same).
         var reader: PcapReader? = nil
@@ -118,7 +130,16 @@ public struct Replayer {
                         report.endsOfSessionHeld += 1
                         return
                     }
-                    lateness.record(pacer.wait(captureTime: datagram.time &+ timeShift))
+                    var leaveAt: UInt64? = nil
+                    if kernelPacing {
+                        // Handed over ahead of time; the qdisc holds it until its time (a constant lead later).
+                        let due = pacer.deadline(captureTime: datagram.time &+ timeShift)
+                        let handOver = due > KernelPacing.lookaheadNanos ? due - KernelPacing.lookaheadNanos : 0
+                        while case let now = Clock.monotonicNanos(), now < handOver { Clock.sleep(nanos: handOver - now) }
+                        leaveAt = due &+ taiOffset &+ KernelPacing.leadNanos
+                    } else {
+                        lateness.record(pacer.wait(captureTime: datagram.time &+ timeShift))
+                    }
                     let targets =
                         destinations.isEmpty
                         ? [IPv4Endpoint(address: datagram.destination, port: portOverride ?? datagram.destinationPort)]
@@ -134,7 +155,9 @@ public struct Replayer {
                             continue
                         }
                         sentAny = true
-                        if pacing == .topSpeed && !destinations.isEmpty {
+                        if let leaveAt {
+                            try sender.send(payload, to: target, at: leaveAt)
+                        } else if pacing == .topSpeed && !destinations.isEmpty {
                             batch.add(payload, for: i)
                         } else {
                             try sender.send(payload, to: target)
@@ -153,6 +176,11 @@ public struct Replayer {
             try batch.flush(sender, to: destinations)
         }
         progress?.finish()
+        if kernelPacing {
+            // The last datagrams leave up to a lookahead and a lead from now: then the error queue is complete.
+            Clock.sleep(nanos: KernelPacing.lookaheadNanos + KernelPacing.leadNanos + 10_000_000)
+            report.txTimeMisses = try sender.txTimeMisses()
+        }
         report.skipped = reader?.skipped.total ?? 0
         report.clampedGaps = pacer.clampedGaps
         report.longestClampedGap = pacer.longestClampedGap

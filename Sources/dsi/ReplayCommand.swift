@@ -42,6 +42,12 @@ struct Replay: ParsableCommand {
     var loop = 1
     @Option(help: "Stop after this many datagrams (over all passes).") var limit: Int?
     @Flag(help: "No progress line.") var quiet = false
+    @Flag(
+        help: """
+            Kernel pacing: hand each datagram over ahead with its time to leave (SO_TXTIME) for an etf or fq qdisc on \
+            the device to release; refused, in words, where the device has neither.
+            """)
+    var txtime = false
 
     func validate() throws {
         guard [speed != nil, pps != nil, topspeed].filter({ $0 }).count <= 1 else {
@@ -54,6 +60,7 @@ struct Replay: ParsableCommand {
         if let fromSequence, fromSequence == 0 { throw ValidationError("--from-sequence starts at 1") }
         for d in destinations where IPv4Endpoint(d) == nil { throw ValidationError("--to takes group:port, got '\(d)'") }
         guard drop >= 0 && drop < 1 else { throw ValidationError("--drop must be at least 0 and below 1") }
+        if txtime && topspeed { throw ValidationError("--txtime paces by a schedule: not with --topspeed") }
         guard (1...1_000_000).contains(loop) else { throw ValidationError("--loop must be 1 to 1000000") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if loop > 1 && recoveryPort != nil {
@@ -74,6 +81,11 @@ struct Replay: ParsableCommand {
         replayer.fromSequence = fromSequence
         replayer.maxGapNanos = keepGaps ? nil : UInt64(maxGap * 1e9)
         replayer.loops = loop
+        if txtime {
+            let device = try failing { try KernelPacing.check(interface: IPv4Address(interface)!) }
+            FileHandleStderr.write("dsi replay: kernel pacing on \(device) (SO_TXTIME)\n")
+            replayer.kernelPacing = true
+        }
         replayer.limit = limit
         replayer.progress = ProgressLine(label: "replay", unit: "datagrams", style: .automatic(quiet: quiet))
         var server: RecoveryServer? = nil
@@ -127,7 +139,10 @@ struct Replay: ParsableCommand {
             ("seconds", String(format: "%.3f", report.seconds)),
             ("rate", String(format: "%.0f datagrams/s", report.rate)),
         ]
-        if mode != .topSpeed && report.intendedNanos > 0 {
+        if report.txTimeMisses > 0 || mode != .topSpeed && report.lateness.count == 0 && report.intendedNanos > 0 {
+            rows.append(("kernel pacing", "\(report.txTimeMisses) datagrams missed their time (dropped by the qdisc)"))
+        }
+        if mode != .topSpeed && report.intendedNanos > 0 && report.lateness.count > 0 {
             let intended = Double(report.intendedNanos) / 1e9
             rows.append(
                 (

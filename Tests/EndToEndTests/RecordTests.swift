@@ -177,6 +177,52 @@ import Testing
         }
     }
 
+    /// `dsi replay --txtime` in a network namespace of the test's own: refused in words where the device's qdisc
+    /// does not pace (pfifo); where the kernel has etf, paced by it, the recording's gaps checked against the
+    /// schedule. (This machine's kernel has no sch_etf: there, the refusal is what runs.)
+    @Test func kernelPacingIsRefusedWhereTheDeviceCannotPace() throws {
+        let dir = try TemporaryDirectory("dsi-txtime")
+        defer { dir.remove() }
+        var options = SessionGenerator.Options(messages: 2_000, seed: 6)
+        options.symbols = 3
+        try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
+        let namespace = "dsi-txtime-\(getpid())"
+        #expect(try Commands.run("ip", ["netns", "add", namespace]).status == 0)
+        defer { _ = try? Commands.run("ip", ["netns", "del", namespace]) }
+        func inside(_ arguments: [String], timeout: Double = 60) throws -> Commands.Result {
+            try Commands.run("ip", ["netns", "exec", namespace] + arguments, timeout: timeout)
+        }
+        #expect(try inside(["ip", "link", "set", "lo", "up"]).status == 0)
+        #expect(try inside(["tc", "qdisc", "replace", "dev", "lo", "root", "pfifo"]).status == 0)
+        let replay = ["replay", dir.file("s.pcap"), "--to", "239.255.7.9:31900", "--pps", "2000", "--txtime"]
+        let refused = try inside([Commands.dsi] + replay)
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("lo's qdisc is pfifo, which sends at once"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("tc qdisc replace dev lo root etf clockid CLOCK_TAI"), "\(refused.stderr)")
+        let both = try Commands.run(
+            Commands.dsi, ["replay", dir.file("s.pcap"), "--to", "239.255.7.9:31900", "--topspeed", "--txtime"])
+        #expect(both.status != 0 && both.stderr.contains("not with --topspeed"), "\(both.stderr)")
+
+        guard
+            try inside(["tc", "qdisc", "replace", "dev", "lo", "root", "etf", "clockid", "CLOCK_TAI", "delta", "200000"]).status
+                == 0
+        else { return }  // no sch_etf in this kernel: nothing paces SO_TXTIME here
+        let record = try Commands.start(
+            "ip",
+            [
+                "netns", "exec", namespace, Commands.dsi, "record", "--group", "239.255.7.9:31900", "--duration", "6", "--out",
+                dir.file("r.pcap"),
+            ])
+        try waitForCapture(dir.file("r.pcap"), record)
+        let paced = try inside([Commands.dsi] + replay)
+        #expect(paced.status == 0 && paced.stderr.contains("0 datagrams missed their time"), "\(paced.stderr)")
+        #expect(try record.wait(timeout: 30).status == 0)
+        let stamps = try Commands.run("tshark", ["-r", dir.file("r.pcap"), "-T", "fields", "-e", "frame.time_epoch"]).stdout
+            .split(separator: "\n").compactMap { Double($0) }
+        let gaps = zip(stamps.dropFirst(), stamps).map { abs(($0 - $1) - 1.0 / 2_000) }.sorted()
+        #expect(gaps.count > 100 && gaps[gaps.count * 99 / 100] < 50e-6, "p99 gap error \(gaps[gaps.count * 99 / 100])")
+    }
+
     @Test func stopsByDurationAndOnSIGINTWithACompleteFile() throws {
         let dir = try TemporaryDirectory("dsi-record-stop")
         defer { dir.remove() }

@@ -94,6 +94,19 @@ int CDSIShims_request_timestamping(int fd);
 int CDSIShims_send_batch(int fd, const void *const *buffers, const size_t *lengths, unsigned count,
                          uint32_t address_be, uint16_t port_be);
 
+/// Kernel-paced sending (`SO_TXTIME`): each datagram carries the CLOCK_TAI time it should leave at, and an `etf` (or
+/// `fq`) qdisc on the device holds it until then. Asks for late packets to be reported on the error queue.
+/// Returns 0 or -errno (ENOPROTOOPT: the kernel has no SO_TXTIME).
+int CDSIShims_enable_txtime(int fd);
+/// Sends one datagram to leave at `txtime_tai_ns` (CLOCK_TAI). Returns the bytes sent or -errno.
+int CDSIShims_send_at(int fd, const void *buffer, size_t length, uint32_t address_be, uint16_t port_be,
+                      uint64_t txtime_tai_ns);
+/// Drains the socket's error queue; returns how many datagrams the qdisc dropped for missing their time (or an
+/// invalid one), or -errno.
+int CDSIShims_txtime_misses(int fd);
+/// CLOCK_TAI now, ns.
+uint64_t CDSIShims_tai_nanos(void);
+
 // ---- Signals --------------------------------------------------------------------------------------------------------
 
 /// Installs SIGINT/SIGTERM handlers that only set a flag (a handler must be async-signal-safe, which Swift code is not).
