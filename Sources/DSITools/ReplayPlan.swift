@@ -30,7 +30,9 @@ struct ReplayPlan {
         }
         guard datagrams > 0 else { return }
         let span = last - first
-        passNanos = span + (datagrams > 1 ? span / UInt64(datagrams - 1) : 1_000)
+        // Saturating: a damaged capture's stamps may span centuries.
+        let (sum, overflow) = span.addingReportingOverflow(datagrams > 1 ? span / UInt64(datagrams - 1) : 1_000)
+        passNanos = overflow ? .max : sum
         sequenceSpan = end > lowest ? end - lowest : 0
     }
 }
