@@ -244,6 +244,29 @@ import Testing
         #expect(read.status == 0, "a complete file: \(read.stderr)")
     }
 
+    /// Past two seconds a command shows progress: on a pipe (as here) a plain line, not a redrawn one; none with
+    /// --quiet, and none for work that ends sooner.
+    @Test func progressAfterTwoSecondsAsPlainLinesOnAPipe() throws {
+        let dir = try TemporaryDirectory("dsi-progress")
+        defer { dir.remove() }
+        let port = try FreePort.udp()
+        func record(_ seconds: String, _ extra: [String] = []) throws -> String {
+            let result = try Commands.run(
+                Commands.dsi,
+                ["record", "--group", "239.255.7.11:\(port)", "--duration", seconds, "--out", dir.file("p.pcap")] + extra,
+                timeout: 30)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stderr
+        }
+        let long = try record("2.6")
+        let lines = long.split(separator: "\n").filter { $0.hasPrefix("record  ") }
+        #expect(lines.count == 1, "\(long)")
+        #expect(lines.first?.hasSuffix("0 packets  0/s  0:02") == true, "\(long)")
+        #expect(!long.contains("\r") && !long.contains("\u{1B}["), "no terminal control on a pipe")
+        #expect(!(try record("2.6", ["--quiet"])).contains("record  "))
+        #expect(!(try record("0.5")).contains("record  "), "nothing for short work")
+    }
+
     @Test func refusesWhatItCannotRecordInWords() throws {
         let dir = try TemporaryDirectory("dsi-record-bad")
         defer { dir.remove() }
