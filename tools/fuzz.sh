@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(capture moldudp64 config frames requests journal)
+((${#targets[@]})) || targets=(capture moldudp64 config frames requests journal http)
 
 tools/setup.sh >&2
 scratch=.build-fuzz

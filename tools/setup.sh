@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 packages=(libssl-dev libuv1-dev libnuma-dev libpcap-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(tshark openssl python3-venv iproute2 protobuf-compiler python3-protobuf)
+    # prometheus: the real server the metrics tests start (and promtool, which lints the exposition).
+    packages+=(tshark openssl python3-venv iproute2 protobuf-compiler python3-protobuf prometheus)
 fi
 
 missing=()
@@ -22,6 +23,10 @@ if ((${#missing[@]})); then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Debian starts the prometheus service on install where systemd runs; the tests start their own.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+        $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
 fi
 
 if [[ "${1:-}" == "--test" ]]; then

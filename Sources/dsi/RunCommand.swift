@@ -29,6 +29,10 @@ struct Run: ParsableCommand {
         CDSIShims_install_stop_handlers()
         CDSIShims_install_reload_handler()
         let handler = try failing { try FeedHandler(config: validated, logger: logger) }
+        // The endpoint binds before the workers start: a port in use is refused before anything runs.
+        let metrics = try failing {
+            try validated.metricsListen.map { try MetricsServer.start(for: handler, listen: $0, logger: logger) }
+        }
         handler.start()
         var nextStats = Clock.monotonicNanos() + UInt64(statsInterval * 1e9)
         while CDSIShims_stop_requested() == 0 && handler.failure == nil {
@@ -49,6 +53,7 @@ struct Run: ParsableCommand {
         }
         logger.info("stopping: draining the pipeline and the publisher")
         let failure = handler.stop()
+        metrics?.stop()
         logger.info("stopped. \(Self.counterLine(handler))")
         if let failure {
             FileHandleStderr.write("dsi: error: a worker failed: \(failure)\n")

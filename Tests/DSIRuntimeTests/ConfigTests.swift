@@ -145,6 +145,15 @@ import Testing
         #expect(entitlements.allowed(for: ClientIdentity(commonName: "mallory", dnsNames: ["evil.example.com"])) == nil)
     }
 
+    @Test func metricsListenIsAnAddressNoPublisherHolds() throws {
+        #expect(try load(Self.good + "\nmetrics:\n  listen: 127.0.0.1:9464\n").metricsListen?.description == "127.0.0.1:9464")
+        #expect(try load(Self.good).metricsListen == nil)
+        expectError(Self.good + "\nmetrics:\n  listen: nowhere\n", containing: ["metrics.listen", "'nowhere' is not HOST:PORT"])
+        expectError(
+            Self.good + "\nmetrics:\n  listen: 0.0.0.0:9443\n", containing: ["metrics.listen", "also where 'publish' listens"])
+        expectError(Self.good + "\nmetrics:\n  port: 9464\n", containing: ["metrics", "port"])
+    }
+
     @Test func timestampsChooseTheClock() throws {
         #expect(try load(Self.good).timestamps == .software)
         let hardware = Self.good.replacingOccurrences(

@@ -59,7 +59,9 @@ package enum Socket {
     }
 
     /// A setsockopt of a plain value.
-    static func setOption<T: BitwiseCopyable>(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: T, _ name: String) throws {
+    package static func setOption<T: BitwiseCopyable>(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: T, _ name: String)
+        throws
+    {
         var v = value
         try syscall("setsockopt(\(name))") { setsockopt(fd, level, option, &v, socklen_t(MemoryLayout<T>.size)) }
     }
@@ -131,8 +133,50 @@ package enum Socket {
         return n.map { ($0, IPv4Endpoint(address)) }
     }
 
+    /// Listens on a bound stream socket.
+    package static func listen(_ fd: Int32, backlog: Int32) throws {
+        try syscall("listen") { Glibc.listen(fd, backlog) }
+    }
+
+    /// The next connection (close-on-exec), or nil when none came within the socket's receive timeout.
+    package static func accept(_ fd: Int32) throws -> Int32? {
+        guard let client = try nonBlocking("accept", { Glibc.accept(fd, nil, nil) }) else { return nil }
+        _ = fcntl(client, F_SETFD, FD_CLOEXEC)  // accept4 is GNU-only: Glibc's module does not export it
+        return client
+    }
+
+    /// Reads what a connected socket has into `buffer`: the count (0 at the peer's end), nil when nothing came
+    /// within the receive timeout.
+    package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+        try nonBlocking("recv") { recv(fd, buffer.baseAddress, buffer.count, 0) }
+    }
+
+    /// Writes all of `bytes` to a connected socket (blocking, within its send timeout); false if the peer went away
+    /// or the timeout passed first.
+    package static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n > 0 {
+                offset += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Sets a send timeout: a peer that stops reading cannot hold the writer for longer.
+    package static func setSendTimeout(_ fd: Int32, nanos: UInt64) throws {
+        try setOption(
+            fd, SOL_SOCKET, SO_SNDTIMEO,
+            timeval(tv_sec: Int(nanos / 1_000_000_000), tv_usec: Int(nanos % 1_000_000_000 / 1_000)), "SO_SNDTIMEO")
+    }
+
     /// Sets a receive timeout, so that a blocking receive returns (nil) to let its caller look at a stop condition.
-    static func setReceiveTimeout(_ fd: Int32, nanos: UInt64) throws {
+    package static func setReceiveTimeout(_ fd: Int32, nanos: UInt64) throws {
         try setOption(
             fd, SOL_SOCKET, SO_RCVTIMEO,
             timeval(tv_sec: Int(nanos / 1_000_000_000), tv_usec: Int(nanos % 1_000_000_000 / 1_000)), "SO_RCVTIMEO")

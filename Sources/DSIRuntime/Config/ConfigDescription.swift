@@ -55,6 +55,8 @@ extension ValidatedConfig {
             "  conflateGraceMs: \(ms(conflateGraceNanos))",
             "  clientCA: \(clientCA ?? "null  # no client certificates asked for")",
             "  entitlements: \(entitlements.map { "\($0.entries.count) (\($0.entries.map(\.name).joined(separator: ", ")))" } ?? "null  # every client takes everything")",
+            "metrics:",
+            "  listen: \(metricsListen.map(\.description) ?? "null  # no /metrics, /healthz, /readyz")",
             "# graph: \(graph.description)",
             "# workers:",
         ]

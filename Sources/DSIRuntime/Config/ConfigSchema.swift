@@ -16,12 +16,22 @@ public struct HandlerConfig: Codable, Sendable {
     public var filters: [FilterConfig]?
     /// The processing graph: nodes (feed, filters, publish) and, under `workers`, which worker runs which.
     public var graph: [NodeConfig]?
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (HTTP); none without it.
+    public var metrics: MetricsConfig?
 
     public init(feeds: [FeedConfig], publisher: PublisherConfig, workers: [WorkerConfig]? = nil) {
         self.feeds = feeds
         self.publisher = publisher
         self.workers = workers
     }
+}
+
+/// `metrics:`: the HTTP endpoint for Prometheus and health checks.
+public struct MetricsConfig: Codable, Sendable {
+    /// HOST:PORT to listen on.
+    public var listen: String
+
+    public init(listen: String) { self.listen = listen }
 }
 
 public struct FeedConfig: Codable, Sendable {
@@ -243,7 +253,12 @@ extension HandlerConfig: ConfigSection {
         ("workers", .list(.section(WorkerConfig.self))),
         ("filters", .list(.section(FilterConfig.self))),
         ("graph", .list(.section(NodeConfig.self))),
+        ("metrics", .section(MetricsConfig.self)),
     ]
+}
+
+extension MetricsConfig: ConfigSection {
+    public static let fields: [(key: String, field: ConfigField)] = [("listen", .text)]
 }
 
 extension FeedConfig: ConfigSection {

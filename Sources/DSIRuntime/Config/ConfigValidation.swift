@@ -149,7 +149,7 @@ extension HandlerConfig {
         let entitlements = try Self.entitlements(publisher, file: file)
         var subscriberLimits = SubscriberLimits()
         if let n = publisher.maxSymbolsPerSubscriber { subscriberLimits.maxSymbols = n }
-        let validated = ValidatedConfig(
+        var validated = ValidatedConfig(
             file: file, feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
             receiveBuffer: feed.receiveBuffer ?? FeedConfig.defaultReceiveBuffer, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
             timestamps: feed.timestamps ?? .software,
@@ -163,7 +163,27 @@ extension HandlerConfig {
             clientCA: publisher.clientCA, entitlements: entitlements,
             journal: publisher.journal, retentionDays: publisher.retention ?? 5,
             graph: graph)
+        validated.metricsListen = try metricsEndpoint(bound: bound, fail: fail)
         return validated
+    }
+
+    /// `metrics.listen`, checked: an address and a port no publisher listens on (port 0 takes a free one).
+    func metricsEndpoint(bound: [(endpoint: IPv4Endpoint, publish: String)], fail: (String, String) -> ConfigError) throws
+        -> IPv4Endpoint?
+    {
+        guard let metrics else { return nil }
+        guard let endpoint = IPv4Endpoint(metrics.listen) else {
+            throw fail("metrics.listen", "'\(metrics.listen)' is not HOST:PORT (an IPv4 address and a port)")
+        }
+        if endpoint.port != 0,
+            let other = bound.first(where: {
+                $0.endpoint.port == endpoint.port
+                    && ($0.endpoint.address == endpoint.address || $0.endpoint.address.value == 0 || endpoint.address.value == 0)
+            })
+        {
+            throw fail("metrics.listen", "\(endpoint) is also where '\(other.publish)' listens (\(other.endpoint))")
+        }
+        return endpoint
     }
 
     /// Without `graph:`: feed → the `filters:` chain → publish, on workers named `pipeline` and `publisher`.

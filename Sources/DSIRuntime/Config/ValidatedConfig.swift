@@ -39,6 +39,8 @@ public struct ValidatedConfig: Sendable {
     public var journal: String?
     public var retentionDays: Int
     public var graph: ProcessingGraph
+    /// Where the metrics endpoint listens (`metrics.listen`); nil: none.
+    public var metricsListen: IPv4Endpoint? = nil
     public var pipelineWorker: WorkerConfig { graph.pipelineWorker }
     /// Every worker once, the pipeline's first.
     public var workers: [WorkerConfig] {

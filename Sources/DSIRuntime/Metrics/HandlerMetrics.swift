@@ -1,0 +1,123 @@
+import DSICore
+import DSIFeeds
+import DSINet
+import Foundation
+import Prometheus
+
+/// The handler's counters and gauges in Prometheus' text format, through swift-prometheus' registry (its metrics are
+/// swift-metrics handlers). The hot path keeps its own atomic counters; these are sampled from them when scraped, on
+/// the metrics thread, so a scrape costs the pipeline nothing. Registered with help texts: `promtool check metrics`
+/// refuses metrics without one, which swift-metrics' factory path cannot give.
+public final class HandlerMetrics: @unchecked Sendable {
+    // @unchecked Sendable: `sample` and `exposition` run under `lock`; the registry is thread-safe.
+    public let registry = PrometheusCollectorRegistry()
+    private let lock = NSLock()
+    private var counters: [(read: () -> UInt64, metric: Prometheus.Counter, last: UInt64)] = []
+    private var gauges: [(read: () -> Double, metric: Gauge)] = []
+
+    /// A counter sampled from `read` (a monotonic DSI counter); `name` ends in `_total`.
+    public func counter(_ name: String, _ help: String, _ labels: [(String, String)] = [], _ read: @escaping () -> UInt64) {
+        precondition(name.hasSuffix("_total"), "a counter's name ends in _total")
+        let descriptor = MetricNameDescriptor(metricName: String(name.dropLast(6)), unitName: "total", helpText: help)
+        counters.append((read, registry.makeCounter(descriptor: descriptor, labels: labels), 0))
+    }
+
+    /// A gauge sampled from `read`.
+    public func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = [], _ read: @escaping () -> Double) {
+        let descriptor = MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        gauges.append((read, registry.makeGauge(descriptor: descriptor, labels: labels)))
+    }
+
+    /// Brings every metric up to its source, then writes the exposition.
+    public func exposition() -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        for i in counters.indices {
+            let now = counters[i].read()
+            // A source never goes back; if one did (a restart in place), the counter holds rather than going down.
+            if now > counters[i].last {
+                counters[i].metric.increment(by: Int64(clamping: now - counters[i].last))
+                counters[i].last = now
+            }
+        }
+        for g in gauges { g.metric.set(g.read()) }
+        return registry.emitToBuffer()
+    }
+}
+
+extension FeedHandler {
+    /// Every counter and gauge the handler keeps, named by Prometheus' conventions (`dsi_` prefix, `_total` on
+    /// counters, base units), labelled by feed, line and publish node.
+    public func makeMetrics() -> HandlerMetrics {
+        let m = HandlerMetrics()
+        let feed = [("feed", config.feedName)]
+        let c = counters
+        let feedCounters: [(String, String, DSICore.Counter)] = [
+            ("dsi_packets_total", "MoldUDP64 packets taken from the lines (both copies of a message count)", c.packets),
+            ("dsi_messages_total", "ITCH messages handled once each, after arbitration", c.messages),
+            ("dsi_duplicate_messages_total", "Second copies of messages dropped by A/B arbitration", c.duplicateMessages),
+            ("dsi_gaps_total", "Gaps in the sequence seen (each is recovered or reported lost)", c.gaps),
+            ("dsi_lost_messages_total", "Messages neither line nor recovery delivered, reported as gap ticks", c.lostMessages),
+            ("dsi_recovery_requests_total", "MoldUDP64 re-requests sent", c.recoveryRequests),
+            ("dsi_recovered_messages_total", "Messages filled in by re-requests", c.recoveredMessages),
+            ("dsi_heartbeats_total", "MoldUDP64 heartbeats received", c.heartbeats),
+            ("dsi_session_changes_total", "MoldUDP64 session changes followed", c.sessionChanges),
+            ("dsi_malformed_packets_total", "Datagrams that are not MoldUDP64", c.malformedPackets),
+            ("dsi_unknown_messages_total", "ITCH messages of an unknown type or too short", c.unknownMessages),
+            ("dsi_ticks_total", "Ticks the pipeline made", c.ticks),
+        ]
+        for (name, help, counter) in feedCounters { m.counter(name, help, feed) { counter.load } }
+        for (reason, counter) in [
+            ("stale_session", c.staleSessionPackets), ("foreign_session", c.foreignSessionPackets),
+            ("implausible", c.implausiblePackets), ("beyond_end", c.beyondEndPackets),
+        ] {
+            m.counter("dsi_stray_packets_total", "Packets set aside as strays, by why", feed + [("reason", reason)]) {
+                counter.load
+            }
+        }
+        for (line, receiver) in zip(config.lines, receivers) {
+            let labels = feed + [("line", line.name)]
+            m.counter("dsi_line_datagrams_total", "Datagrams received on the line", labels) { receiver.datagrams.load }
+            m.counter("dsi_line_kernel_drops_total", "Datagrams the kernel dropped for the line (socket buffer full)", labels) {
+                receiver.kernelDrops.load
+            }
+        }
+        let ingest = self.ingest
+        m.gauge("dsi_ring_slots_used", "Slots in use in a ring", feed + [("ring", "ingest")]) { Double(ingest.count) }
+        for branch in branches {
+            let labels = feed + [("publisher", branch.layout.publish)]
+            let p = branch.publisher
+            let ring = branch.ring
+            m.gauge("dsi_ring_slots_used", "Slots in use in a ring", feed + [("ring", "publish:\(branch.layout.publish)")]) {
+                Double(ring.count)
+            }
+            m.counter("dsi_published_ticks_total", "Ticks the publisher numbered and sent", labels) { p.ticksPublished.load }
+            m.gauge("dsi_subscribers", "Subscribers logged in", labels) { Double(p.subscribers.load) }
+            m.gauge("dsi_connections", "Connections open (handshaking, subscribed or closing)", labels) {
+                Double(p.openConnections.load)
+            }
+            m.counter("dsi_slow_consumer_disconnects_total", "Subscribers cut off for falling behind", labels) {
+                p.slowConsumerDisconnects.load
+            }
+            m.counter(
+                "dsi_quotes_conflated_total", "Quotes a conflating subscriber did not get (a later one replaced them)", labels
+            ) {
+                p.quotesConflated.load
+            }
+            m.counter("dsi_connections_refused_total", "Connections closed on arrival by a connection limit", labels) {
+                p.connectionsRefused.load
+            }
+            m.counter("dsi_handshake_failures_total", "TLS handshakes that failed", labels) { p.handshakeFailures.load }
+            m.counter("dsi_protocol_errors_total", "Subscribers cut off for breaking the protocol", labels) {
+                p.protocolErrors.load
+            }
+            m.gauge("dsi_journal_damaged", "1 when the journal's tail was found damaged at start or the journal failed", labels) {
+                Double(p.journalDamaged.load + p.journalFailed.load)
+            }
+        }
+        m.counter("dsi_ticks_dropped_total", "Ticks dropped at a full publish ring (back-pressure drop)", feed) { [self] in
+            ticksDropped
+        }
+        return m
+    }
+}

@@ -1,0 +1,65 @@
+import DSICore
+import Foundation
+import Logging
+
+/// What `/readyz` holds a handler to: every line joined and receiving (a datagram within the last `window`, which a
+/// live feed's heartbeats give every second even when the market is closed), every publisher listening, no worker
+/// dead. Kept by the metrics thread only.
+public final class Readiness: @unchecked Sendable {
+    // @unchecked Sendable: used by the metrics server's one thread.
+    let handler: FeedHandler
+    let windowNanos: UInt64
+    private var seen: [(count: UInt64, at: UInt64?)]
+
+    public init(handler: FeedHandler, windowNanos: UInt64 = 10_000_000_000) {
+        self.handler = handler
+        self.windowNanos = windowNanos
+        seen = handler.receivers.map { ($0.datagrams.load, nil) }
+    }
+
+    /// Why the handler is not ready, one reason per line; empty when it is.
+    public func reasons(now: UInt64 = Clock.monotonicNanos()) -> [String] {
+        var reasons: [String] = []
+        if let failure = handler.failure { reasons.append("a worker died: \(failure)") }
+        for (i, receiver) in handler.receivers.enumerated() {
+            let count = receiver.datagrams.load
+            if count != seen[i].count { seen[i] = (count, now) }
+            let name = handler.config.lines[i].name
+            guard let at = seen[i].at else {
+                reasons.append("line \(name): nothing received yet")
+                continue
+            }
+            if now &- at > windowNanos {
+                reasons.append("line \(name): nothing received for \((now &- at) / 1_000_000_000) s")
+            }
+        }
+        for publisher in handler.publishers where publisher.port == 0 {
+            reasons.append("a publisher is not listening")
+        }
+        return reasons
+    }
+}
+
+extension MetricsServer {
+    /// The handler's endpoint: `/metrics` (Prometheus text), `/healthz` (the process answers), `/readyz` (200 when
+    /// `Readiness` finds nothing wrong, else 503 with the reasons).
+    public static func start(for handler: FeedHandler, listen: IPv4Endpoint, logger: Logger) throws -> MetricsServer {
+        let metrics = handler.makeMetrics()
+        let readiness = Readiness(handler: handler)
+        let server = try MetricsServer(
+            listen: listen,
+            routes: [
+                "/metrics": { (200, "OK", "text/plain; version=0.0.4; charset=utf-8", metrics.exposition()) },
+                "/healthz": { (200, "OK", "text/plain", Array("ok\n".utf8)) },
+                "/readyz": {
+                    let reasons = readiness.reasons()
+                    return reasons.isEmpty
+                        ? (200, "OK", "text/plain", Array("ready\n".utf8))
+                        : (503, "Service Unavailable", "text/plain", Array((reasons.joined(separator: "\n") + "\n").utf8))
+                },
+            ], logger: logger)
+        server.start()
+        logger.info("metrics on http://\(listen.address):\(server.port)/metrics (and /healthz, /readyz)")
+        return server
+    }
+}
