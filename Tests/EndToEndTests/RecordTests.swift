@@ -267,6 +267,22 @@ import Testing
         #expect(!(try record("0.5")).contains("record  "), "nothing for short work")
     }
 
+    /// On a terminal (a pseudo-terminal from util-linux `script`), the progress is one line redrawn in place:
+    /// carriage return and erase-line, several times, then cleared before the summary.
+    @Test func progressOnATerminalIsOneRedrawnLine() throws {
+        let dir = try TemporaryDirectory("dsi-progress-tty")
+        defer { dir.remove() }
+        let port = try FreePort.udp()
+        let command = "\(Commands.dsi) record --group 239.255.7.13:\(port) --duration 3 --out \(dir.file("t.pcap"))"
+        let result = try Commands.run("script", ["-qec", command, dir.file("typescript")], timeout: 30)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let seen = try String(contentsOfFile: dir.file("typescript"), encoding: .utf8)
+        let redraws = seen.components(separatedBy: "\r\u{1B}[Krecord  ").count - 1
+        #expect(redraws >= 3, "redrawn about five times a second after two seconds: \(seen.debugDescription)")
+        #expect(
+            seen.contains("\r\u{1B}[Kdsi record: \(dir.file("t.pcap"))"), "cleared before the summary: \(seen.debugDescription)")
+    }
+
     @Test func refusesWhatItCannotRecordInWords() throws {
         let dir = try TemporaryDirectory("dsi-record-bad")
         defer { dir.remove() }
