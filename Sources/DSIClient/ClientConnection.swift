@@ -37,7 +37,7 @@ final class ClientConnection: @unchecked Sendable {
     var statistics: DSIClient.Statistics { stats.withLock { $0 } }
 
     /// Reads until at least one tick can be delivered; nil at the end of the stream or when cancelled.
-    func readBatch(cancelled: Flag) throws -> [Tick]? {
+    func readBatch(cancelled: StopFlag) throws -> [Tick]? {
         var batch: [Tick] = []
         while !ended {
             if cancelled.isSet { return nil }
@@ -135,7 +135,7 @@ final class ClientConnection: @unchecked Sendable {
 
     /// The live connection, or a new one: it resumes after the last delivered tick when the publisher's stream is
     /// the one that tick came from (same day, numbering not started again).
-    private func connected(cancelled: Flag) throws -> TLSSubscriber? {
+    private func connected(cancelled: StopFlag) throws -> TLSSubscriber? {
         if let subscriber { return subscriber }
         let deadline = Clock.monotonicNanos() + options.reconnectTimeoutNanos
         var delay: UInt64 = 50_000_000

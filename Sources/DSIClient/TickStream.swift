@@ -21,7 +21,7 @@ public struct TickStream: AsyncSequence, Sendable {
             while position == batch.count {
                 if finished || Task.isCancelled { return nil }
                 let connection = self.connection
-                let cancelled = Flag()
+                let cancelled = StopFlag()
                 let read = try await withTaskCancellationHandler {
                     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[Tick]?, Error>) in
                         connection.queue.async {
@@ -42,11 +42,4 @@ public struct TickStream: AsyncSequence, Sendable {
             return batch[position]
         }
     }
-}
-
-/// A flag set from another thread (a task's cancellation) and read by the reading queue.
-final class Flag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .releasing) }
-    var isSet: Bool { value.load(ordering: .acquiring) }
 }

@@ -164,12 +164,3 @@ struct Replay: ParsableCommand {
         return Table.render(title: "dsi replay:", rows: rows)
     }
 }
-
-/// A flag one thread sets and another polls.
-final class StopFlag: @unchecked Sendable {
-    // @unchecked Sendable: guarded by the lock.
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
-}

@@ -19,7 +19,7 @@ final class LiveFeed: @unchecked Sendable {
     private let subscriber: TLSSubscriber
     private let reading: BackgroundThread
     private let serving: BackgroundThread?
-    private let stop = Flag()
+    private let stop = StopFlag()
 
     struct Outcome {
         var counters: [String: UInt64]
@@ -69,13 +69,12 @@ final class LiveFeed: @unchecked Sendable {
         reading = BackgroundThread { _ = try? subscriber.run { box.ticks.append($0) } }
         boxed = box
         let stop = self.stop
-        serving = server.map { server in BackgroundThread { server.serve { stop.value } } }
+        serving = server.map { server in BackgroundThread { server.serve { stop.isSet } } }
         let deadline = Date().addingTimeInterval(5)
         while handler.publisher.subscribers.load < 1 && Date() < deadline { usleep(1000) }
     }
 
     final class Box: @unchecked Sendable { var ticks: [Tick] = [] }
-    final class Flag: @unchecked Sendable { var value = false }
     private var boxed: Box
 
     /// The two lines' groups, for a replay's `--to`.
@@ -90,7 +89,7 @@ final class LiveFeed: @unchecked Sendable {
         #expect(ended, "end of session handled", sourceLocation: sourceLocation)
         _ = handler.stop()
         reading.join()
-        stop.value = true
+        stop.set()
         serving?.join()
         return Outcome(counters: Dictionary(uniqueKeysWithValues: handler.counters.snapshot), ticks: boxed.ticks)
     }

@@ -15,7 +15,7 @@ public final class MetricsServer: @unchecked Sendable {
     public let port: UInt16
     private let fd: Int32
     private let routes: [String: Route]
-    private let stopping = Flag()
+    private let stopping = StopFlag()
     private let finished = DispatchSemaphore(value: 0)
     private let logger: Logger
     /// Requests answered, and connections refused or dropped (bad requests, timeouts), for the tests and the log.
@@ -120,13 +120,4 @@ public final class MetricsServer: @unchecked Sendable {
             }
         }
     }
-}
-
-/// A flag one thread sets and others read.
-final class Flag: @unchecked Sendable {
-    // @unchecked Sendable: guarded by the lock.
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
 }
