@@ -310,12 +310,6 @@ public final class TLSSubscriber: @unchecked Sendable {
         }
     }
 
-    /// The next frame among the bytes already received, without reading more; nil when they hold no complete frame.
-    public func bufferedFrame() throws -> ServerFrame? {
-        if !held.isEmpty { return held.removeFirst() }
-        return try parseBuffered()
-    }
-
     /// The next complete frame among the bytes received, checked and counted.
     private func parseBuffered() throws -> ServerFrame? {
         if let tick = bufferedBinaryTick() {
