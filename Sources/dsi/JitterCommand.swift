@@ -39,21 +39,20 @@ struct JitterBenchCommand: ParsableCommand {
         options.progress = ProgressLine(label: "jitter", unit: "datagrams", style: .automatic(quiet: quiet || json))
         let logger = global.logger("dsi.bench")
         let result = try failing { try JitterBench(options: options, logger: logger).run() }
-        if let histogram {
-            for (name, h) in result.histograms {
-                let path = name == JitterBench.endToEnd ? histogram : Self.stagePath(histogram, name)
-                try failing { try h.percentileDistribution().write(toFile: path, atomically: true, encoding: .utf8) }
-            }
-        }
-        if let plot {
+        if histogram != nil || plot != nil {
+            // The plot reads the .hgrm files: without --histogram they are written to a temporary place first.
             let hgrm = histogram ?? NSTemporaryDirectory() + "dsi-jitter-\(getpid()).hgrm"
-            if histogram == nil {
-                for (name, h) in result.histograms {
-                    let path = name == JitterBench.endToEnd ? hgrm : Self.stagePath(hgrm, name)
-                    try failing { try h.percentileDistribution().write(toFile: path, atomically: true, encoding: .utf8) }
+            defer {
+                if histogram == nil {
+                    for (name, _) in result.histograms { try? FileManager.default.removeItem(atPath: Self.path(hgrm, name)) }
                 }
             }
-            try Self.draw(result, hgrm: hgrm, to: plot)
+            for (name, h) in result.histograms {
+                try failing {
+                    try h.percentileDistribution().write(toFile: Self.path(hgrm, name), atomically: true, encoding: .utf8)
+                }
+            }
+            if let plot { try Self.draw(result, hgrm: hgrm, to: plot) }
         }
         if json {
             print(Self.json(result))
@@ -62,8 +61,9 @@ struct JitterBenchCommand: ParsableCommand {
         }
     }
 
-    /// FILE.hgrm → FILE.receive-ring.hgrm for a stage.
-    static func stagePath(_ path: String, _ stage: String) -> String {
+    /// Where a histogram goes: the end-to-end one at FILE.hgrm itself, a stage's beside it (FILE.receive-ring.hgrm).
+    static func path(_ path: String, _ stage: String) -> String {
+        guard stage != JitterBench.endToEnd else { return path }
         let slug = stage.replacingOccurrences(of: "→", with: "-")
         let base = path.hasSuffix(".hgrm") ? String(path.dropLast(5)) : path
         return "\(base).\(slug).hgrm"
@@ -72,7 +72,7 @@ struct JitterBenchCommand: ParsableCommand {
     static func draw(_ result: JitterBench.Result, hgrm: String, to plot: String) throws {
         var arguments = ["--out", plot, "--title", "dsi bench jitter: \(result.placement)"]
         for (name, _) in result.histograms {
-            arguments += ["\(name)=\(name == JitterBench.endToEnd ? hgrm : stagePath(hgrm, name))"]
+            arguments += ["\(name)=\(path(hgrm, name))"]
         }
         try PythonTool.run("plot_latency.py", arguments)
     }
