@@ -40,7 +40,7 @@ if ldd "$out/dsi" | awk '$3 ~ /^\// {print $1, $3}' | grep -Ev "$system" | grep 
     echo "build-static: the libraries above do not come from $out/lib" >&2
     exit 1
 fi
-cp tools/plot_latency.py tools/plot_sweep.py "$out/tools/" && cp -r tools/lab "$out/tools/lab"
+cp tools/plot_latency.py tools/plot_sweep.py tools/plotting.py "$out/tools/" && cp -r tools/lab "$out/tools/lab"
 cp tools/latency-lab.sh "$out/latency-lab.sh"
 du -sh "$out" >&2
 echo "$out"

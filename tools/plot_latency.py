@@ -9,6 +9,8 @@ Needs matplotlib (tools/setup.sh --test installs it into .venv). Used by `dsi be
 import argparse
 import sys
 
+import plotting
+
 
 def read_hgrm(path):
     """The (percentile, value) rows of an .hgrm file, the last (100%) row dropped: 1/(1-p) is infinite there."""
@@ -33,16 +35,7 @@ def main():
     parser.add_argument("--title", default="latency by percentile")
     parser.add_argument("series", nargs="+", help="NAME=FILE.hgrm")
     args = parser.parse_args()
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import FixedLocator, FixedFormatter
-    except ImportError:
-        sys.exit("plot_latency.py: matplotlib is not installed (tools/setup.sh --test puts it in .venv)")
-
-    fig, ax = plt.subplots(figsize=(10, 6))
+    _, fig, ax = plotting.figure("plot_latency.py")
     drawn = 0
     for item in args.series:
         name, _, path = item.partition("=")
@@ -54,18 +47,11 @@ def main():
         drawn += 1
     if drawn == 0:
         sys.exit("plot_latency.py: nothing to draw")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ticks = [1, 2, 10, 100, 1000, 10000, 100000]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(FixedFormatter(["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"]))
-    ax.set_xlabel("percentile")
-    ax.set_ylabel("latency (µs)")
-    ax.set_title(args.title, fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
+    percentiles = (
+        [1, 2, 10, 100, 1000, 10000, 100000],
+        ["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"],
+    )
+    plotting.finish(fig, ax, "percentile", "latency (µs)", args.title, args.out, xticks=percentiles)
 
 
 if __name__ == "__main__":
