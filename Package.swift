@@ -98,6 +98,8 @@ let package = Package(
         .testTarget(name: "DSIPcapTests", dependencies: ["DSIPcap", "DSIFeeds", "DSITools", "DSITestSupport"]),
         .testTarget(name: "DSIRuntimeTests", dependencies: ["DSIRuntime", "DSITools", "DSITestSupport"]),
         .testTarget(name: "DSIClientTests", dependencies: ["DSIClient", "DSIRuntime", "DSITools", "DSITestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DSIRuntime", "DSITools", "DSIClient", "DSITestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["DSIRuntime", "DSITools", "DSIClient", "DSITestSupport", .product(name: "Yams", package: "Yams")]),
     ]
 )

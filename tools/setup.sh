@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 packages=(libssl-dev libuv1-dev libnuma-dev libpcap-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     # prometheus: the real server the metrics tests start (and promtool, which lints the exposition).
-    packages+=(tshark openssl python3-venv iproute2 protobuf-compiler python3-protobuf prometheus)
+    # systemd: systemd-analyze, which checks the unit in tools/deploy/.
+    packages+=(tshark openssl python3-venv iproute2 protobuf-compiler python3-protobuf prometheus systemd)
 fi
 
 missing=()

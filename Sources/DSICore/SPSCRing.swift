@@ -74,8 +74,10 @@ public final class SPSCRing: @unchecked Sendable {
 
     /// The NUMA node the slots live on, if libnuma placed them.
     public var node: Int32? { memory.node }
-    /// Whether the slots were given transparent huge pages.
+    /// Whether the slots are on huge pages (reserved, or transparent ones requested).
     public var hugePages: Bool { memory.hugePages }
+    /// Whether the slots are on reserved huge pages (`vm.nr_hugepages`'s pool).
+    public var reservedHugePages: Bool { memory.reservedHugePages }
 
     // MARK: Producer
 

@@ -68,6 +68,10 @@ public final class TLSPublisher {
     public let protocolErrors = Counter()
     /// Quotes not sent to conflating subscribers (replaced by a later one of the same symbol).
     public let quotesConflated = Counter()
+    /// Called on the publisher's thread after each batch is written, with the receive-to-written latency (ns) of
+    /// the batch's first tick, the one that waited longest: a sample per batch, so the cost is one clock read and
+    /// one call however many ticks the batch held. Set before the publisher's worker starts; nil: not measured.
+    public var onBatchLatency: ((UInt64) -> Void)? = nil
     /// Image ticks sent to new subscriptions, and journal ticks sent to resuming ones.
     public let imageTicksSent = Counter()
     public let catchUpTicksSent = Counter()
@@ -237,6 +241,10 @@ public final class TLSPublisher {
                 if let stamps = options.stamps { stampBatch(stamps, .dequeued, count: count) }
                 fanOut(count: count)
                 if let stamps = options.stamps { stampBatch(stamps, .written, count: count) }
+                if let onBatchLatency, batchTicks[0].receiveTime > 0 {
+                    let now = Clock.realtimeNanos()
+                    onBatchLatency(now > batchTicks[0].receiveTime ? now - batchTicks[0].receiveTime : 0)
+                }
             }
         }
         let caughtUp = serveCatchUps()

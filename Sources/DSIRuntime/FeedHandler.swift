@@ -178,8 +178,15 @@ public final class FeedHandler: @unchecked Sendable {
             """
             feed \(config.feedName): lines \(config.lines.map { "\($0.name)=\($0.group)" }.joined(separator: " ")) \
             on \(config.interface); publishing TLS 1.3 on \(listening.joined(separator: " ")); \
-            graph \(config.graph.description); \(workerLine)
+            graph \(config.graph.description); \(workerLine); \(memoryLine)
             """)
+    }
+
+    /// Which rings the kernel gave reserved huge pages (the `vm.nr_hugepages` pool), for whoever sized that pool.
+    var memoryLine: String {
+        let rings = [ingest] + branches.map(\.ring)
+        let reserved = rings.filter(\.reservedHugePages).count
+        return "\(reserved) of \(rings.count) rings on reserved huge pages"
     }
 
     var workerLine: String {

@@ -25,7 +25,12 @@ public final class Worker: @unchecked Sendable {
     public private(set) var failure: Error?
     /// The CPU the thread actually ran on after pinning (checked, not assumed).
     public private(set) var observedCPU: Int = -1
-    public private(set) var dutyCycles: UInt64 = 0
+    /// Duty cycles run, those that found no work, and the time spent in cycles that did (ns): the worker's load,
+    /// for metrics. Written by the worker's thread only.
+    public let cycles = Counter()
+    public let idleCycles = Counter()
+    public let busyNanos = Counter()
+    public var dutyCycles: UInt64 { cycles.load }
 
     public init(name: String, cpu: Int?, idle: IdleStrategyKind) {
         self.name = name
@@ -49,12 +54,20 @@ public final class Worker: @unchecked Sendable {
             }
             observedCPU = Int(CDSIShims_current_cpu())
             var strategy = IdleStrategy(idle)
-            var cycles: UInt64 = 0
             do {
                 while !stopRequested.load(ordering: .relaxed) {
+                    // Two clock reads a cycle (vDSO, tens of ns): nothing beside a batch's work, and an idle
+                    // cycle only spins a little slower. The busy time is what says how loaded the core is; a
+                    // count of idle cycles alone would call a spinning worker 99% idle under heavy load.
+                    let started = Clock.monotonicNanos()
                     let work = try box.agent.doWork()
+                    if work > 0 {
+                        busyNanos.add(Clock.monotonicNanos() &- started)
+                    } else {
+                        idleCycles.add()
+                    }
                     strategy.idle(workDone: work)
-                    cycles &+= 1
+                    cycles.add()
                 }
                 // Drain: keep polling until a cycle finds nothing, so that stop loses nothing already received.
                 while try box.agent.doWork() > 0 {}
@@ -64,7 +77,6 @@ public final class Worker: @unchecked Sendable {
                 onFailure(error)
             }
             box.agent.onClose()
-            dutyCycles = cycles
             finished.store(true, ordering: .releasing)
             done.signal()
         }

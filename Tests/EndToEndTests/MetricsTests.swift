@@ -94,6 +94,11 @@ import Testing
         #expect(try http(port, "/healthz").0 == 200, "answered after a stalled client")
         _ = try? stall.wait(timeout: 10)
 
+        // A subscriber through the replay: its own series appear while it is connected and go when it leaves.
+        let subscriber = try Commands.start(
+            Commands.dsi, ["subscribe", "127.0.0.1:\(tls)", "--insecure", "--name", "watcher", "--format", "none"])
+        defer { subscriber.signal(SIGKILL) }
+        usleep(500_000)
         let replay = try Commands.run(
             Commands.dsi,
             ["replay", dir.file("s.pcap"), "--to", "239.255.0.1:\(mcast)", "--to", "239.255.0.2:\(mcast)", "--pps", "20000"],
@@ -109,7 +114,24 @@ import Testing
         let packets = Double(session.packets.count)
         #expect(sample(text, #"dsi_line_datagrams_total{feed="m",line="A"}"#) == packets)
         #expect(sample(text, #"dsi_line_datagrams_total{feed="m",line="B"}"#) == packets)
-        #expect(sample(text, #"dsi_subscribers{feed="m",publisher="publish"}"#) == 0)
+        #expect(sample(text, #"dsi_subscribers{feed="m",publisher="publish"}"#) == 1)
+        let published = sample(text, #"dsi_published_ticks_total{feed="m",publisher="publish"}"#) ?? 0
+        #expect(published > 0)
+        let watcher = text.split(separator: "\n").first {
+            $0.hasPrefix("dsi_subscriber_ticks_sent_total{") && $0.contains(#"subscriber="watcher""#)
+        }
+        #expect(watcher.flatMap { Double($0.split(separator: " ").last!) } == published, "\(watcher ?? "none")")
+        // Latency: one sample per publish batch, so at least one and at most one per tick.
+        let latencies = sample(text, #"dsi_tick_latency_seconds_count{feed="m",publisher="publish"}"#) ?? 0
+        #expect(latencies >= 1 && latencies <= published, "\(latencies)")
+        #expect(sample(text, #"dsi_tick_latency_seconds_bucket{feed="m",publisher="publish",le="+Inf"}"#) == latencies)
+        // The pipeline's worker did work, and is up; its busy time is under the run's wall time.
+        let busy = sample(text, #"dsi_worker_busy_seconds_total{worker="pipeline"}"#) ?? 0
+        #expect(busy > 0 && busy < 60, "\(busy)")
+        #expect(sample(text, #"dsi_worker_up{worker="pipeline"}"#) == 1)
+        let cycles = sample(text, #"dsi_worker_duty_cycles_total{worker="pipeline"}"#) ?? 0
+        let idle = sample(text, #"dsi_worker_idle_cycles_total{worker="pipeline"}"#) ?? 0
+        #expect(idle > 0 && idle < cycles, "\(idle) of \(cycles)")
         try text.write(toFile: dir.file("metrics.txt"), atomically: true, encoding: .utf8)
         let lint = try Commands.run("sh", ["-c", "promtool check metrics < \(dir.file("metrics.txt"))"])
         #expect(lint.status == 0, "promtool: \(lint.stdout)\(lint.stderr)")
@@ -120,8 +142,16 @@ import Testing
         for name in queried {
             let exported = text.split(separator: "\n").filter { $0.hasPrefix(name + "{") }
             #expect(!exported.isEmpty, "the dashboard queries \(name), which is not exported")
-            #expect(exported.allSatisfy { $0.contains("feed=\"m\"") }, "\(name) carries the feed label")
+            // Workers are the handler's, not a feed's.
+            #expect(
+                name.hasPrefix("dsi_worker_") || exported.allSatisfy { $0.contains("feed=\"m\"") },
+                "\(name) carries the feed label")
         }
+        subscriber.signal(SIGKILL)
+        _ = try? subscriber.wait(timeout: 10)
+        usleep(1_500_000)  // the publisher's snapshot is at most a second old
+        let after = try http(port, "/metrics").1
+        #expect(!after.contains("dsi_subscriber_ticks_sent_total{"), "a subscriber that left keeps no series")
         #expect(text.contains(#"reason="foreign_session""#) && text.contains(#"publisher="publish""#))
         run.signal(SIGTERM)
         #expect(try run.wait(timeout: 30).status == 0)

@@ -12,14 +12,31 @@ public final class HandlerMetrics: @unchecked Sendable {
     // @unchecked Sendable: `sample` and `exposition` run under `lock`; the registry is thread-safe.
     public let registry = PrometheusCollectorRegistry()
     private let lock = NSLock()
-    private var counters: [(read: () -> UInt64, metric: Prometheus.Counter, last: UInt64)] = []
+    /// Each counter with its source and the scale from the source's unit to the metric's (1e-9 from ns to s).
+    private var counters: [(read: () -> UInt64, metric: Prometheus.Counter, last: UInt64, scale: Double)] = []
     private var gauges: [(read: () -> Double, metric: Gauge)] = []
+    /// Run at each scrape before the gauges, for series that come and go (one per subscriber).
+    private var refreshers: [() -> Void] = []
 
     /// A counter sampled from `read` (a monotonic DSI counter); `name` ends in `_total`.
     public func counter(_ name: String, _ help: String, _ labels: [(String, String)] = [], _ read: @escaping () -> UInt64) {
+        counter(name, help, labels, scale: 1, read)
+    }
+
+    /// A counter of seconds (`name` ends in `_seconds_total`) sampled from a DSI counter of nanoseconds.
+    public func secondsCounter(
+        _ name: String, _ help: String, _ labels: [(String, String)] = [], nanos read: @escaping () -> UInt64
+    ) {
+        precondition(name.hasSuffix("_seconds_total"), "a counter of seconds ends in _seconds_total")
+        counter(name, help, labels, scale: 1e-9, read)
+    }
+
+    private func counter(
+        _ name: String, _ help: String, _ labels: [(String, String)], scale: Double, _ read: @escaping () -> UInt64
+    ) {
         precondition(name.hasSuffix("_total"), "a counter's name ends in _total")
         let descriptor = MetricNameDescriptor(metricName: String(name.dropLast(6)), unitName: "total", helpText: help)
-        counters.append((read, registry.makeCounter(descriptor: descriptor, labels: labels), 0))
+        counters.append((read, registry.makeCounter(descriptor: descriptor, labels: labels), 0, scale))
     }
 
     /// A gauge sampled from `read`.
@@ -28,15 +45,38 @@ public final class HandlerMetrics: @unchecked Sendable {
         gauges.append((read, registry.makeGauge(descriptor: descriptor, labels: labels)))
     }
 
+    /// A latency histogram in seconds (`name` ends in `_seconds`); its `record` may be called from any thread.
+    public func latencyHistogram(_ name: String, _ help: String, _ labels: [(String, String)]) -> DurationHistogram {
+        precondition(name.hasSuffix("_seconds"), "a latency histogram's name ends in _seconds")
+        let descriptor = MetricNameDescriptor(metricName: String(name.dropLast(8)), unitName: "seconds", helpText: help)
+        return registry.makeDurationHistogram(descriptor: descriptor, labels: labels, buckets: Self.latencyBuckets)
+    }
+
+    /// From 5 µs (a tick through an idle pipeline on a dedicated core) to 1 s (a handler far behind).
+    static let latencyBuckets: [Duration] = [
+        .microseconds(5), .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100),
+        .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2_500), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+    ]
+
+    /// Runs `refresh` under the metrics' lock at every scrape, before the exposition is written.
+    public func onScrape(_ refresh: @escaping () -> Void) { refreshers.append(refresh) }
+
     /// Brings every metric up to its source, then writes the exposition.
     public func exposition() -> [UInt8] {
         lock.lock()
         defer { lock.unlock() }
+        for refresh in refreshers { refresh() }
         for i in counters.indices {
             let now = counters[i].read()
             // A source never goes back; if one did (a restart in place), the counter holds rather than going down.
             if now > counters[i].last {
-                counters[i].metric.increment(by: Int64(clamping: now - counters[i].last))
+                let delta = now - counters[i].last
+                if counters[i].scale == 1 {
+                    counters[i].metric.increment(by: Int64(clamping: delta))
+                } else {
+                    counters[i].metric.increment(by: Double(delta) * counters[i].scale)
+                }
                 counters[i].last = now
             }
         }
@@ -118,6 +158,29 @@ extension FeedHandler {
         m.counter("dsi_ticks_dropped_total", "Ticks dropped at a full publish ring (back-pressure drop)", feed) { [self] in
             ticksDropped
         }
+        for branch in branches {
+            let histogram = m.latencyHistogram(
+                "dsi_tick_latency_seconds",
+                "Kernel receive to TLS write of a publish batch's first tick (one sample per batch, the tick that waited longest)",
+                feed + [("publisher", branch.layout.publish)])
+            branch.publisher.onBatchLatency = { histogram.recordNanoseconds(Int64(clamping: $0)) }
+            SubscriberSeries(publisher: branch.publisher, labels: labels(branch)).register(on: m)
+        }
+        for worker in [pipelineWorker] + publisherWorkers.map(\.worker) {
+            let labels = [("worker", worker.name)]
+            m.counter("dsi_worker_duty_cycles_total", "Duty cycles the worker ran", labels) { worker.cycles.load }
+            m.counter("dsi_worker_idle_cycles_total", "Duty cycles that found no work", labels) { worker.idleCycles.load }
+            m.secondsCounter(
+                "dsi_worker_busy_seconds_total", "Time in duty cycles that found work (its rate is the share of the core busy)",
+                labels, nanos: { worker.busyNanos.load })
+            m.gauge("dsi_worker_up", "1 while the worker's thread runs its duty cycle, 0 once it stopped or failed", labels) {
+                worker.hasFinished ? 0 : 1
+            }
+        }
         return m
+    }
+
+    private func labels(_ branch: Branch) -> [(String, String)] {
+        [("feed", config.feedName), ("publisher", branch.layout.publish)]
     }
 }
