@@ -9,7 +9,9 @@ command -v protoc >/dev/null || apt-get install -y protobuf-compiler
 work=${TMPDIR:-/tmp}/dsi-protoc-gen-swift
 if [ ! -x "$work/.build/release/protoc-gen-swift" ]; then
     rm -rf "$work"
-    git clone -q --branch "$version" https://github.com/apple/swift-protobuf "$work"
+    # The package mirror's checkout when there is one (no network needed), else GitHub.
+    if [ -d .build/checkouts/swift-protobuf ]; then cp -r .build/checkouts/swift-protobuf "$work"; else
+        git clone -q --branch "$version" https://github.com/apple/swift-protobuf "$work"; fi
     (cd "$work" && swift build -c release --product protoc-gen-swift)
 fi
 mkdir -p Sources/DSINet/Generated

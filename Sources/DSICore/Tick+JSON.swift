@@ -2,7 +2,9 @@
 extension Tick {
     /// The JSON object for this tick, without a trailing newline.
     public var jsonLine: String {
-        var out = "{\"kind\":\"\(kind.name)\",\"seq\":\(seq),\"streamSeq\":\(streamSeq),\"topicSeq\":\(topicSeq)"
+        var out = "{\"kind\":\"\(kind.name)\","
+        if feed.raw != 0 { out += "\"feed\":\"\(feed.description.jsonEscaped)\"," }
+        out += "\"seq\":\(seq),\"streamSeq\":\(streamSeq),\"topicSeq\":\(topicSeq)"
         if flags & Flags.image != 0 { out += ",\"image\":true" }
         if flags & Flags.conflated != 0 { out += ",\"conflated\":true" }
         out += ",\"stockLocate\":\(stockLocate)"

@@ -32,6 +32,12 @@ extension Tick {
             throw JSONError(reason: "'kind' is not a tick kind")
         }
         self.init(kind: kind)
+        if let name = try string("feed", required: false) {
+            guard (1...8).contains(name.utf8.count), name.allSatisfy(\.isASCII) else {
+                throw JSONError(reason: "'feed' is not a name of 1 to 8 ASCII characters")
+            }
+            feed = Symbol(name)
+        }
         seq = try number("seq")
         streamSeq = try number("streamSeq")
         topicSeq = try number("topicSeq", required: false)

@@ -1,6 +1,6 @@
 /// The tick's fixed binary form on the publish wire and in the journal (little-endian, `Tick.wireSize` bytes). See
 /// docs/publish-protocol.md. Bytes 80-95 hold the book sizes of a quote or the range of a status tick (a gap or a
-/// join): no tick has both.
+/// join): no tick has both. Bytes 104-111 hold the feed's name (ASCII, space padded; zero when unnamed).
 extension Tick {
     public static let wireSize = 112
 
@@ -29,7 +29,7 @@ extension Tick {
         p.storeBytes(of: (status ? gapFirst : bidSize).littleEndian, toByteOffset: 80, as: UInt64.self)
         p.storeBytes(of: (status ? gapLast : askSize).littleEndian, toByteOffset: 88, as: UInt64.self)
         p.storeBytes(of: topicSeq.littleEndian, toByteOffset: 96, as: UInt64.self)
-        p.storeBytes(of: UInt64(0), toByteOffset: 104, as: UInt64.self)
+        p.storeBytes(of: feed.raw, toByteOffset: 104, as: UInt64.self)  // raw bytes, first character first
     }
 
     /// Reads a tick written by `write(to:)`; nil when the kind byte is not a known kind.
@@ -63,5 +63,6 @@ extension Tick {
             askSize = second
         }
         topicSeq = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 96, as: UInt64.self))
+        feed = Symbol(raw: p.loadUnaligned(fromByteOffset: 104, as: UInt64.self))
     }
 }

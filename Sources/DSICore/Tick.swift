@@ -60,6 +60,9 @@ public struct Tick: Sendable, Equatable {
     /// For gap status ticks: messages `gapFirst...gapLast` were lost for good (no line and no re-request had them).
     public var gapFirst: UInt64
     public var gapLast: UInt64
+    /// The name of the feed the tick came from (`feeds[].name`, up to 8 ASCII characters); all zero when unnamed
+    /// (a tick of a journal written before feeds were named, or of `dsi ticks` without `--feed`).
+    public var feed: Symbol
 
     /// Bits of `flags`.
     public enum Flags {
@@ -90,6 +93,7 @@ public struct Tick: Sendable, Equatable {
         stock = Symbol(); seq = 0; streamSeq = 0; topicSeq = 0; flags = 0; timestamp = 0; receiveTime = 0
         price = 0; bidPrice = 0; askPrice = 0
         shares = 0; matchNumber = 0; bidSize = 0; askSize = 0; gapFirst = 0; gapLast = 0
+        feed = Symbol(raw: 0)
     }
 }
 

@@ -13,8 +13,13 @@ extension TLSPublisher {
 
     /// `finish(ring:)`, with the gate the polls used applied to what is drained.
     public func finish<Gate: TickGate>(ring: SPSCRing, gate: inout Gate, timeoutNanos: UInt64 = 2_000_000_000) {
+        finish(rings: [ring], gate: &gate, timeoutNanos: timeoutNanos)
+    }
+
+    /// `finish(ring:)` for a publisher fed by several rings: each is drained.
+    public func finish<Gate: TickGate>(rings: [SPSCRing], gate: inout Gate, timeoutNanos: UInt64 = 2_000_000_000) {
         guard !closed else { return }
-        while ring.readySlots(limit: 1) > 0 { _ = poll(ring: ring, gate: &gate) }
+        while rings.contains(where: { $0.readySlots(limit: 1) > 0 }) { _ = poll(rings: rings, gate: &gate) }
         for session in sessions.values where session.state == .ready {
             send(.end(lastStreamSeq: lastStreamSeq), to: session)
             SSL_shutdown(session.ssl)

@@ -219,6 +219,19 @@ public final class TLSPublisher {
     /// sequence (the numbers are the publisher's: what a gate holds back leaves no hole) and their topics'
     /// sequences, then runs the loop once.
     public func poll<Gate: TickGate>(ring: SPSCRing, gate: inout Gate) -> Int {
+        take(from: ring, gate: &gate) + service()
+    }
+
+    /// `poll(ring:gate:)` for a publisher fed by several rings (one per worker whose feeds reach it): a batch from
+    /// each, then the loop once.
+    public func poll<Gate: TickGate>(rings: [SPSCRing], gate: inout Gate) -> Int {
+        var taken = 0
+        for ring in rings { taken += take(from: ring, gate: &gate) }
+        return taken + service()
+    }
+
+    /// Numbers, records and writes up to one batch from `ring`; returns the ticks taken from it.
+    func take<Gate: TickGate>(from ring: SPSCRing, gate: inout Gate) -> Int {
         let ready = ring.readySlots(limit: options.batch)
         if ready > 0 {
             var count = 0
@@ -247,6 +260,11 @@ public final class TLSPublisher {
                 }
             }
         }
+        return ready
+    }
+
+    /// Catch-ups, the loop once, timers and the log: everything of a duty cycle but the ring.
+    func service() -> Int {
         let caughtUp = serveCatchUps()
         // uv_run's result only says whether handles are open (the listener always is), so it is not work done.
         uv_run(loop, UV_RUN_NOWAIT)
@@ -254,7 +272,7 @@ public final class TLSPublisher {
         if handshaking > 0 { closeStalledHandshakes() }
         checkTimers()
         if connectionLog.holding { summarizeLog() }
-        return ready + caughtUp
+        return caughtUp
     }
 
     /// Stamps the batch's ticks (by stream sequence) at `stage`: one clock read for the batch, as they move together.

@@ -13,6 +13,7 @@ public enum TickProtobuf {
         m.conflated = tick.flags & Tick.Flags.conflated != 0
         m.stockLocate = UInt32(tick.stockLocate)
         m.stock = tick.stock.description
+        if tick.feed.raw != 0 { m.feed = tick.feed.description }
         m.timestamp = tick.timestamp
         m.receiveTime = tick.receiveTime
         m.side = UInt32(tick.side)
@@ -55,6 +56,10 @@ public enum TickProtobuf {
         if m.conflated { t.flags |= Tick.Flags.conflated }
         t.stockLocate = UInt16(m.stockLocate)
         t.stock = Symbol(m.stock)
+        if !m.feed.isEmpty {
+            guard m.feed.utf8.count <= 8 else { throw FrameError("a protobuf tick with a feed name over 8 bytes") }
+            t.feed = Symbol(m.feed)
+        }
         t.timestamp = m.timestamp
         t.receiveTime = m.receiveTime
         t.side = UInt8(truncatingIfNeeded: m.side)

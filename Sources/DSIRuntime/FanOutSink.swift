@@ -1,15 +1,23 @@
 import DSICore
 import DSIFeeds
 
-/// The pipeline's end when the graph branches: each tick is offered to every branch, which applies its own filters
-/// (those on the feed's worker) and writes it into its own publish ring. With one branch it is one filtered ring.
+/// A feed pipeline's end: each tick is named with its feed, then offered to every branch the feed reaches, which
+/// applies its own filters (those on the feed's worker) and writes it into its own publish ring. With one branch it
+/// is one filtered ring.
 public struct FanOutSink: TickSink {
     public var branches: [FilteringSink<TickRingSink>]
+    /// The feed's name as ticks carry it.
+    public let feed: Symbol
 
-    public init(branches: [FilteringSink<TickRingSink>]) { self.branches = branches }
+    public init(branches: [FilteringSink<TickRingSink>], feed: Symbol = Symbol(raw: 0)) {
+        self.branches = branches
+        self.feed = feed
+    }
 
     @inlinable
     public mutating func publish(_ tick: Tick) {
-        for b in branches.indices { branches[b].publish(tick) }
+        var named = tick
+        named.feed = feed
+        for b in branches.indices { branches[b].publish(named) }
     }
 }

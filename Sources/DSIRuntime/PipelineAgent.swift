@@ -85,26 +85,49 @@ public struct PipelineAgent: Agent {
     }
 }
 
-/// The publisher's worker: drains the publish ring to the TLS sessions and runs the libuv loop.
+/// The publisher's worker: drains the publish rings (one per worker whose feeds reach it) to the TLS sessions and
+/// runs the libuv loop.
 struct PublisherAgent: Agent {
     let publisher: TLSPublisher
-    let ring: SPSCRing
+    let rings: [SPSCRing]
     /// The graph's filters placed on the publisher's worker (before the stream is numbered).
-    var gate: CountingGate
+    var gate: FeedGate
 
-    mutating func doWork() throws -> Int { publisher.poll(ring: ring, gate: &gate) }
+    mutating func doWork() throws -> Int { publisher.poll(rings: rings, gate: &gate) }
 
-    mutating func onClose() { publisher.finish(ring: ring, gate: &gate) }
+    mutating func onClose() { publisher.finish(rings: rings, gate: &gate) }
 }
 
-/// A filter as the publisher's gate, counting what it holds back.
-struct CountingGate: TickGate {
-    var filter: TickFilter
+/// The filters of each feed's path on the publisher's worker as the publisher's gate, counting what they hold back.
+/// Ticks say which feed they came from, so one gate serves every path into the publisher.
+struct FeedGate: TickGate {
+    /// By feed name (as ticks carry it); a feed not listed has no filter here.
+    var filters: [(feed: UInt64, filter: TickFilter)]
+    /// When every path has the same filter (always, with one feed): no lookup per tick.
+    var common: TickFilter?
     let filtered: Counter
+
+    init(_ paths: [(feed: Symbol, filter: TickFilter)], filtered: Counter) {
+        filters = paths.map { ($0.feed.raw, $0.filter) }
+        if paths.count == 1 {
+            common = paths[0].filter
+        } else {
+            common = paths.allSatisfy { $0.filter.conditions.isEmpty } ? TickFilter() : nil
+        }
+        self.filtered = filtered
+    }
+
     mutating func admit(_ tick: Tick) -> Bool {
-        if filter.admit(tick) { return true }
-        filtered.add()
-        return false
+        let admitted: Bool
+        if common != nil {
+            admitted = common!.admit(tick)
+        } else if let i = filters.firstIndex(where: { $0.feed == tick.feed.raw }) {
+            admitted = filters[i].filter.admit(tick)
+        } else {
+            admitted = true
+        }
+        if !admitted { filtered.add() }
+        return admitted
     }
 }
 

@@ -140,7 +140,7 @@ public struct Demo {
 
         // 5. Wait for the end of session to be handled, then drain and stop.
         try waitUntil("the end of session", timeoutNanos: 30_000_000_000) {
-            (handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) || handler.failure != nil
+            (handler.sessionEnded && handler.ingestEmpty) || handler.failure != nil
         }
         if let failure = handler.stop() { throw failure }
         subscriberDone.wait()

@@ -96,7 +96,7 @@ public struct JitterBench {
         replayer.spinThresholdNanos = options.replaySpinNanos
         let report = try replayer.replay(path: options.capture)
         try waitUntil("the end of session", timeoutNanos: 60_000_000_000) {
-            (handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) || handler.failure != nil
+            (handler.sessionEnded && handler.ingestEmpty) || handler.failure != nil
         }
         if let failure = handler.stop() { throw failure }
         done.wait()

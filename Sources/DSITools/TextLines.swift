@@ -56,8 +56,10 @@ public enum TextLines {
         if t.flags & Tick.Flags.image != 0 { detail += "  [image]" }
         if t.flags & Tick.Flags.conflated != 0 { detail += "  [conflated]" }
         let stock = t.stock.description.isEmpty ? "-" : t.stock.description
+        // Several feeds' ticks in one stream: each line says whose.
+        let feed = t.feed.raw == 0 ? "" : "\(padded(t.feed.description, 8))  "
         return
-            "\(right(String(t.streamSeq), 8))  \(time(t.timestamp))  \(padded(stock, 8))  \(padded(t.kind.name, 10))  \(detail)"
+            "\(feed)\(right(String(t.streamSeq), 8))  \(time(t.timestamp))  \(padded(stock, 8))  \(padded(t.kind.name, 10))  \(detail)"
     }
 
     /// Fields of a decoded message a person does not need on its summary line (they are in `--format jsonl`).

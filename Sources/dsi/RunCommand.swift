@@ -62,9 +62,12 @@ struct Run: ParsableCommand {
     }
 
     static func counterLine(_ handler: FeedHandler) -> String {
-        let feed = handler.counters.snapshot.filter { $0.1 > 0 || ["messages", "gaps"].contains($0.0) }
-            .map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-        return "\(feed) kernelDrops=\(handler.kernelDrops) ticksPublished=\(handler.ticksPublished) "
+        let feeds = handler.feeds.map { feed in
+            let counts = feed.counters.snapshot.filter { $0.1 > 0 || ["messages", "gaps"].contains($0.0) }
+                .map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+            return handler.feeds.count > 1 ? "[\(feed.config.name)] \(counts)" : counts
+        }
+        return "\(feeds.joined(separator: " ")) kernelDrops=\(handler.kernelDrops) ticksPublished=\(handler.ticksPublished) "
             + "ticksDropped=\(handler.ticksDropped) ticksFiltered=\(handler.ticksFiltered) subscribers=\(handler.subscribers) "
             + "slowConsumers=\(handler.slowConsumerDisconnects) connectionsRefused=\(handler.connectionsRefused)"
             + (handler.config.timestamps == .hardware ? " hardwareStamped=\(handler.hardwareStamped)" : "")

@@ -52,7 +52,7 @@ import Testing
         let (handler, lines) = try handler(dir)
         try replay(dir.file("s.pcap"), to: lines)
         let deadline = Date().addingTimeInterval(20)
-        while !handler.sessionEnded.load(ordering: .acquiring) && Date() < deadline { usleep(10_000) }
+        while !handler.sessionEnded && Date() < deadline { usleep(10_000) }
         let total = handler.ticksPublished
         try #require(total > 1_000)
         let endpoint = "127.0.0.1:\(handler.port)"
@@ -135,7 +135,7 @@ import Testing
         defer { _ = handler.stop() }
         try replay(dir.file("s.pcap"), to: lines)
         let deadline = Date().addingTimeInterval(20)
-        while !handler.sessionEnded.load(ordering: .acquiring) && Date() < deadline { usleep(10_000) }
+        while !handler.sessionEnded && Date() < deadline { usleep(10_000) }
         let total = handler.ticksPublished
         try #require(total > 5_000)
         let port = try FreePort.tcp()

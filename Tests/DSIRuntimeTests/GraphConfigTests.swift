@@ -232,3 +232,111 @@ import Testing
             saying: ["node 'zxa'", "exactly one"])
     }
 }
+
+/// Several feeds in one handler: each has one feed node, each publish node serves one feed, and what would be
+/// ambiguous (a name twice, a group shared, a feed with no node) is refused by key.
+@Suite struct MultiFeedConfigTests {
+    static let feeds = """
+        feeds:
+          - {name: alpha, protocol: moldudp64-itch50, interface: 127.0.0.1, lines: [{name: A, group: "239.255.0.1:30001"}]}
+          - {name: beta, protocol: moldudp64-itch50, interface: 127.0.0.1, lines: [{name: A, group: "239.255.1.1:30001"}]}
+        publisher:
+          listen: 127.0.0.1:9443
+
+        """
+    static let graph = """
+        graph:
+          - {name: alpha, kind: feed}
+          - {name: b, kind: feed, options: {feed: beta}}
+          - {name: betaTrades, kind: filter, input: b, options: {kinds: [trade]}}
+          - {name: alphaOut, kind: publish, input: alpha}
+          - {name: betaOut, kind: publish, input: betaTrades, options: {listen: "127.0.0.1:9444"}}
+        workers:
+          - {name: wa, cpu: 0, nodes: [alpha]}
+          - {name: wb, cpu: 1, nodes: [b, betaTrades]}
+          - {name: wp, cpu: 1, nodes: [alphaOut, betaOut]}
+
+        """
+
+    func load(_ yaml: String) throws -> ValidatedConfig {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try yaml.write(toFile: dir.file("m.yaml"), atomically: true, encoding: .utf8)
+        return try HandlerConfig.load(path: dir.file("m.yaml"))
+    }
+
+    func refuses(_ yaml: String, saying parts: [String]) {
+        #expect { try load(yaml) } throws: { error in
+            let text = "\(error)"
+            let ok = parts.allSatisfy { text.contains($0) }
+            if !ok { Issue.record("message was: \(text)") }
+            return ok
+        }
+    }
+
+    @Test func eachFeedHasItsNodeWorkerAndPublisher() throws {
+        let c = try load(Self.feeds + Self.graph)
+        #expect(c.feeds.map(\.name) == ["alpha", "beta"])
+        #expect(c.graph.feedWorkers.map(\.name) == ["wa", "wb"])
+        let alpha = try #require(c.graph.branch("alphaOut")), beta = try #require(c.graph.branch("betaOut"))
+        #expect(alpha.feeds == [0] && beta.feeds == [1])
+        #expect(beta.chain == ["b", "betaTrades", "betaOut"] && beta.pipelineFilter.conditions.count == 1)
+        #expect(alpha.worker?.name == "wp" && beta.worker?.name == "wp")
+        #expect(c.publishRingCount == 2)
+        // Memory is counted per feed.
+        let keys = MachineLimits.memory(for: c).map(\.key)
+        #expect(keys.contains("feeds[0].maxOrders") && keys.contains("feeds[1].maxOrders"))
+        #expect(c.resolvedDescription.contains("  - name: alpha") && c.resolvedDescription.contains("  - name: beta"))
+    }
+
+    @Test func ambiguousFeedsAreRefusedByKey() {
+        refuses(Self.feeds, saying: ["feeds", "2 feeds need a graph"])
+        refuses(
+            Self.feeds.replacingOccurrences(of: "name: beta,", with: "name: alpha,") + Self.graph,
+            saying: ["feeds[1].name", "duplicate feed name 'alpha'"])
+        refuses(
+            Self.feeds.replacingOccurrences(of: "239.255.1.1:30001", with: "239.255.0.1:30001") + Self.graph,
+            saying: ["feeds[1].lines[0].group", "also feeds[0].lines[0]"])
+        refuses(
+            Self.feeds.replacingOccurrences(of: "name: beta,", with: "name: beta-venue-2,") + Self.graph,
+            saying: ["feeds[1].name", "1 to 8 characters"])
+        refuses(
+            Self.feeds.replacingOccurrences(of: "name: beta,", with: "name: \"be.ta\",") + Self.graph,
+            saying: ["feeds[1].name", "letters, digits"])
+        refuses(
+            Self.feeds + Self.graph.replacingOccurrences(of: "options: {feed: beta}", with: "options: {feed: gamma}"),
+            saying: ["node 'b'", "'gamma' is not a feed's name"])
+        refuses(
+            Self.feeds + Self.graph.replacingOccurrences(of: "options: {feed: beta}", with: "options: {feed: alpha}"),
+            saying: ["node 'b'", "which 'alpha' runs already"])
+        refuses(
+            Self.feeds
+                + Self.graph.replacingOccurrences(
+                    of: "{name: alphaOut, kind: publish, input: alpha}",
+                    with: "{name: alphaOut, kind: publish, inputs: [alpha, betaTrades]}"),
+            saying: ["node 'alphaOut'", "2 feeds", "serves one feed"])
+        refuses(
+            Self.feeds
+                + Self.graph.replacingOccurrences(
+                    of: "{name: alphaOut, kind: publish, input: alpha}",
+                    with: "{name: alphaOut, kind: publish, input: alpha, inputs: [alpha]}"),
+            saying: ["node 'alphaOut'", "input or inputs"])
+        // A feed with no node: beta's chain removed.
+        refuses(
+            Self.feeds
+                + """
+                graph:
+                  - {name: alpha, kind: feed}
+                  - {name: alphaOut, kind: publish, input: alpha}
+                workers: [{name: w, cpu: 0, nodes: [alpha, alphaOut]}]
+
+                """, saying: ["feed 'beta'", "has no feed node"])
+        // The same feed twice into one publisher (a diamond) would publish each tick twice.
+        refuses(
+            Self.feeds
+                + Self.graph.replacingOccurrences(
+                    of: "{name: betaOut, kind: publish, input: betaTrades,",
+                    with: "{name: betaOut, kind: publish, inputs: [betaTrades, b],"),
+            saying: ["node 'betaOut'", "feed 'beta' reaches it by 2 paths"])
+    }
+}

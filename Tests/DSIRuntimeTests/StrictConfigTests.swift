@@ -133,10 +133,12 @@ import Testing
         #expect(try keys(WorkerConfig(name: "w", cpu: 0, idle: .spin, nodes: [])) == fields(WorkerConfig.self))
         #expect(try keys(FilterConfig(symbols: [], kinds: [], priceBand: .init(min: 0, max: 1))) == fields(FilterConfig.self))
         #expect(
-            try keys(NodeConfig(name: "n", kind: "feed", input: "i", options: NodeOptions(), priority: 0))
+            try keys(NodeConfig(name: "n", kind: "feed", input: "i", inputs: [], options: NodeOptions(), priority: 0))
                 == fields(NodeConfig.self))
         #expect(
-            try keys(NodeOptions(symbols: [], kinds: [], priceBand: .init(min: 0, max: 1), backPressure: .drop, listen: "l"))
+            try keys(
+                NodeOptions(
+                    feed: "f", symbols: [], kinds: [], priceBand: .init(min: 0, max: 1), backPressure: .drop, listen: "l"))
                 == fields(NodeOptions.self))
     }
 

@@ -58,7 +58,7 @@ import Testing
         replayer.spinThresholdNanos = 0
         _ = try replayer.replay(path: dir.file("s.pcap"))
         let ended = Date().addingTimeInterval(20)
-        while !(handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) && Date() < ended { usleep(2000) }
+        while !(handler.sessionEnded && handler.ingestEmpty) && Date() < ended { usleep(2000) }
         _ = handler.stop()
         for (reader, _) in readers { reader.join() }
         #expect(handler.ticksDropped == 0)

@@ -84,8 +84,8 @@ final class LiveFeed: @unchecked Sendable {
     /// re-request server, and collects.
     func finish(timeout: Double = 30, sourceLocation: SourceLocation = #_sourceLocation) -> Outcome {
         let deadline = Date().addingTimeInterval(timeout)
-        while !(handler.sessionEnded.load(ordering: .acquiring) && handler.ingestEmpty) && Date() < deadline { usleep(2000) }
-        let ended = handler.sessionEnded.load(ordering: .acquiring)
+        while !(handler.sessionEnded && handler.ingestEmpty) && Date() < deadline { usleep(2000) }
+        let ended = handler.sessionEnded
         #expect(ended, "end of session handled", sourceLocation: sourceLocation)
         _ = handler.stop()
         reading.join()
@@ -112,7 +112,7 @@ final class LiveFeed: @unchecked Sendable {
 
 /// `dsi ticks` of a capture in the form `LiveFeed.Outcome.marketTicks` compares.
 func offlineTicks(_ capture: String) throws -> [String] {
-    let result = try Commands.run(Commands.dsi, ["ticks", capture, "--format", "jsonl"])
+    let result = try Commands.run(Commands.dsi, ["ticks", capture, "--feed", "live", "--format", "jsonl"])
     try #require(result.status == 0, "dsi ticks \(capture): \(result.stderr)")
     return try jsonLines(result.stdout).filter { ($0["status"] as? String) != "gap" && ($0["status"] as? String) != "join" }
         .map { object in

@@ -47,8 +47,10 @@ import Testing
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
         let names = Array(
             Set(
-                try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"]).stdout)
-                    .compactMap { $0["stock"] as? String }.filter { !$0.isEmpty })
+                try jsonLines(
+                    try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--feed", "mtls", "--format", "jsonl"]).stdout
+                )
+                .compactMap { $0["stock"] as? String }.filter { !$0.isEmpty })
         ).sorted()
         try #require(names.count >= 2)
         let tls = try FreePort.tcp(), mcast = try FreePort.udp()
@@ -201,7 +203,11 @@ import Testing
         }
         let expected = try jsonLines(
             try Commands.run(
-                Commands.dsi, ["ticks", dir.file("s.pcap"), "--symbols", names[0], "--kinds", "trade,quote", "--format", "jsonl"]
+                Commands.dsi,
+                [
+                    "ticks", dir.file("s.pcap"), "--feed", "mtls", "--symbols", names[0], "--kinds", "trade,quote", "--format",
+                    "jsonl",
+                ]
             ).stdout)
         let got = try jsonLines(aliceDone.stdout)
         #expect(got.count == expected.count && got.count > 10, "\(got.count) vs \(expected.count)")
@@ -212,7 +218,8 @@ import Testing
         #expect(daveDone.status == 0, "\(daveDone.stderr)")
         let daveExpected = try jsonLines(
             try Commands.run(
-                Commands.dsi, ["ticks", dir.file("s.pcap"), "--symbols", names[1], "--kinds", "quote", "--format", "jsonl"]
+                Commands.dsi,
+                ["ticks", dir.file("s.pcap"), "--feed", "mtls", "--symbols", names[1], "--kinds", "quote", "--format", "jsonl"]
             ).stdout)
         let daveGot = try jsonLines(daveDone.stdout)
         #expect(daveGot.count == daveExpected.count && daveGot.count > 10, "\(daveGot.count) vs \(daveExpected.count)")

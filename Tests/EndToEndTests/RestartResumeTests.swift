@@ -18,7 +18,8 @@ import Testing
         var options = SessionGenerator.Options(messages: 30_000, seed: 33)
         options.symbols = 10
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
-        let offline = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"]).stdout)
+        let offline = try jsonLines(
+            try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--feed", "restart", "--format", "jsonl"]).stdout)
         try #require(offline.count > 3_000)
         let tls = try FreePort.tcp(), mcast = try FreePort.udp(), recovery = try FreePort.udp()
         let yaml = """

@@ -19,7 +19,8 @@ import Testing
         options.symbols = 20
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
         let offline = try jsonLines(
-            try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"], timeout: 120).stdout)
+            try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--feed", "slow", "--format", "jsonl"], timeout: 120)
+                .stdout)
         let tls = try FreePort.tcp(), mcast = try FreePort.udp()
         let yaml = """
             feeds:

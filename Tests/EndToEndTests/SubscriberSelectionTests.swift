@@ -45,7 +45,8 @@ import Testing
         var options = SessionGenerator.Options(messages: 30_000, seed: 21)
         options.symbols = 10
         try CaptureFile.write(try SessionGenerator.generate(options), to: dir.file("s.pcap"))
-        let everything = try jsonLines(try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--format", "jsonl"]).stdout)
+        let everything = try jsonLines(
+            try Commands.run(Commands.dsi, ["ticks", dir.file("s.pcap"), "--feed", "live", "--format", "jsonl"]).stdout)
         let names = Array(Set(everything.compactMap { $0["stock"] as? String }.filter { !$0.isEmpty })).sorted()
         try #require(names.count >= 6)
         let specs = [
@@ -97,7 +98,7 @@ import Testing
             let result = try process.wait(timeout: 60)
             #expect(result.status == 0, "\(spec): \(result.stderr)")
             let got = try jsonLines(result.stdout)
-            var offlineArguments = ["ticks", dir.file("s.pcap"), "--format", "jsonl"] + spec.selectionArguments
+            var offlineArguments = ["ticks", dir.file("s.pcap"), "--feed", "live", "--format", "jsonl"] + spec.selectionArguments
             let expected = try jsonLines(try Commands.run(Commands.dsi, offlineArguments).stdout)
             offlineArguments.removeAll()
             let images = got.filter { $0["image"] as? Bool == true }

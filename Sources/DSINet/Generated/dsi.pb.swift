@@ -207,6 +207,12 @@ public nonisolated struct Dsi_Tick: @unchecked Sendable {
     set {_uniqueStorage()._gapLast = newValue}
   }
 
+  /// The feed the tick came from (feeds[].name in the handler's config); empty when unnamed.
+  public var feed: String {
+    get {_storage._feed}
+    set {_uniqueStorage()._feed = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -224,7 +230,7 @@ nonisolated extension Dsi_Kind: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Dsi_Tick: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Tick"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}seq\0\u{3}stream_seq\0\u{3}topic_seq\0\u{1}image\0\u{1}conflated\0\u{3}stock_locate\0\u{1}stock\0\u{1}timestamp\0\u{3}receive_time\0\u{1}side\0\u{3}status_type\0\u{3}status_code\0\u{1}reason\0\u{1}price\0\u{1}shares\0\u{3}match_number\0\u{3}bid_price\0\u{3}bid_size\0\u{3}ask_price\0\u{3}ask_size\0\u{3}gap_first\0\u{3}gap_last\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}seq\0\u{3}stream_seq\0\u{3}topic_seq\0\u{1}image\0\u{1}conflated\0\u{3}stock_locate\0\u{1}stock\0\u{1}timestamp\0\u{3}receive_time\0\u{1}side\0\u{3}status_type\0\u{3}status_code\0\u{1}reason\0\u{1}price\0\u{1}shares\0\u{3}match_number\0\u{3}bid_price\0\u{3}bid_size\0\u{3}ask_price\0\u{3}ask_size\0\u{3}gap_first\0\u{3}gap_last\0\u{1}feed\0")
 
   fileprivate class _StorageClass {
     var _kind: Dsi_Kind = .unspecified
@@ -250,6 +256,7 @@ nonisolated extension Dsi_Tick: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
     var _askSize: UInt64 = 0
     var _gapFirst: UInt64 = 0
     var _gapLast: UInt64 = 0
+    var _feed: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -283,6 +290,7 @@ nonisolated extension Dsi_Tick: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       _askSize = source._askSize
       _gapFirst = source._gapFirst
       _gapLast = source._gapLast
+      _feed = source._feed
     }
   }
 
@@ -324,6 +332,7 @@ nonisolated extension Dsi_Tick: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._askSize) }()
         case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._gapFirst) }()
         case 23: try { try decoder.decodeSingularUInt64Field(value: &_storage._gapLast) }()
+        case 24: try { try decoder.decodeSingularStringField(value: &_storage._feed) }()
         default: break
         }
       }
@@ -405,6 +414,9 @@ nonisolated extension Dsi_Tick: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       if _storage._gapLast != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._gapLast, fieldNumber: 23)
       }
+      if !_storage._feed.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._feed, fieldNumber: 24)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -437,6 +449,7 @@ nonisolated extension Dsi_Tick: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         if _storage._askSize != rhs_storage._askSize {return false}
         if _storage._gapFirst != rhs_storage._gapFirst {return false}
         if _storage._gapLast != rhs_storage._gapLast {return false}
+        if _storage._feed != rhs_storage._feed {return false}
         return true
       }
       if !storagesAreEqual {return false}

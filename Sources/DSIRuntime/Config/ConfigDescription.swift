@@ -6,35 +6,39 @@ extension ValidatedConfig {
     /// The configuration as the handler would run it, every default filled in, as YAML with the memory it would take:
     /// what `dsi run --check` prints.
     public var resolvedDescription: String {
-        let r = recovery
         func ms(_ nanos: UInt64) -> String { ConfigField.plain(Double(nanos) / 1e6) }
         var lines = ["# \(file): valid; resolved with every default (dsi run --check)", "feeds:"]
+        for feed in feeds {
+            let r = feed.recovery
+            lines += [
+                "  - name: \(feed.name)",
+                "    protocol: moldudp64-itch50",
+                "    interface: \(feed.interface)",
+                "    lines:",
+            ]
+            lines += feed.lines.map { "      - {name: \($0.name), group: \"\($0.group)\"}" }
+            lines += [
+                "    maxOrders: \(feed.maxOrders)",
+                "    receiveBuffer: \(feed.receiveBuffer)",
+                "    busyPollMicros: \(feed.busyPollMicros)",
+                "    timestamps: \(feed.timestamps.rawValue)",
+                "    recovery: \(feed.recoveryServer.map { "\($0)" } ?? "null  # none: ranges no line fills are reported lost")",
+                "    lineWaitMs: \(ms(r.lineWaitNanos))",
+                "    maxLineLagMs: \(ms(r.maxLineLagNanos))",
+                "    recoveryTimeoutMs: \(ms(r.requestTimeoutNanos))",
+                "    recoveryRetries: \(r.maxRetries)",
+                "    requestMessages: \(r.requestMessages)",
+                "    maxRequestsInFlight: \(r.maxRequestsInFlight)",
+                "    requestsPerSecond: \(ConfigField.plain(r.requestsPerSecond))",
+                "    holdBytes: \(r.holdBytes)",
+                "    session: \(r.pinnedSession.map { "\"\($0)\"" } ?? "null  # any, once confirmed")",
+                "    join: \(r.join)",
+                "    confirmPackets: \(r.confirmPackets)",
+                "    sequenceSlack: \(r.sequenceSlack)",
+                "    maxMessagesPerSecond: \(r.maxMessagesPerSecond)",
+            ]
+        }
         lines += [
-            "  - name: \(feedName)",
-            "    protocol: moldudp64-itch50",
-            "    interface: \(interface)",
-            "    lines:",
-        ]
-        lines += self.lines.map { "      - {name: \($0.name), group: \"\($0.group)\"}" }
-        lines += [
-            "    maxOrders: \(maxOrders)",
-            "    receiveBuffer: \(receiveBuffer)",
-            "    busyPollMicros: \(busyPollMicros)",
-            "    timestamps: \(timestamps.rawValue)",
-            "    recovery: \(recoveryServer.map { "\($0)" } ?? "null  # none: ranges no line fills are reported lost")",
-            "    lineWaitMs: \(ms(r.lineWaitNanos))",
-            "    maxLineLagMs: \(ms(r.maxLineLagNanos))",
-            "    recoveryTimeoutMs: \(ms(r.requestTimeoutNanos))",
-            "    recoveryRetries: \(r.maxRetries)",
-            "    requestMessages: \(r.requestMessages)",
-            "    maxRequestsInFlight: \(r.maxRequestsInFlight)",
-            "    requestsPerSecond: \(ConfigField.plain(r.requestsPerSecond))",
-            "    holdBytes: \(r.holdBytes)",
-            "    session: \(r.pinnedSession.map { "\"\($0)\"" } ?? "null  # any, once confirmed")",
-            "    join: \(r.join)",
-            "    confirmPackets: \(r.confirmPackets)",
-            "    sequenceSlack: \(r.sequenceSlack)",
-            "    maxMessagesPerSecond: \(r.maxMessagesPerSecond)",
             "publisher:",
             "  listen: \(listen)",
             "  certificate: \(certificate ?? "null  # self-signed, made in the state directory")",

@@ -208,15 +208,21 @@ public struct NodeConfig: Codable, Sendable {
     public var kind: String
     /// The node whose ticks this one takes (none for a feed).
     public var input: String?
+    /// Several nodes whose ticks this one takes (a filter or publish node joining feeds); instead of `input`.
+    public var inputs: [String]?
     public var options: NodeOptions?
     /// For a feed or publish node sharing its worker with the other: the higher is polled every duty cycle, the
     /// lower only when the higher is idle (and at least every few cycles). Default 0; equal means both every cycle.
     public var priority: Int?
 
-    public init(name: String, kind: String, input: String? = nil, options: NodeOptions? = nil, priority: Int? = nil) {
+    public init(
+        name: String, kind: String, input: String? = nil, inputs: [String]? = nil, options: NodeOptions? = nil,
+        priority: Int? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.input = input
+        self.inputs = inputs
         self.options = options
         self.priority = priority
     }
@@ -224,8 +230,10 @@ public struct NodeConfig: Codable, Sendable {
 
 /// A node's options: a filter takes exactly one of `symbols`, `kinds`, `priceBand`; `publish` takes `backPressure`
 /// for the ring in front of it when it runs on another worker, and `listen` (address:port) when the graph has more
-/// than one publish node (one of them may leave it out and take `publisher.listen`).
+/// than one publish node (one of them may leave it out and take `publisher.listen`); a feed node takes `feed`, the
+/// name of the configured feed it runs, when it is not named after it.
 public struct NodeOptions: Codable, Sendable {
+    public var feed: String?
     public var symbols: [String]?
     public var kinds: [String]?
     public var priceBand: FilterConfig.PriceBand?
@@ -233,9 +241,10 @@ public struct NodeOptions: Codable, Sendable {
     public var listen: String?
 
     public init(
-        symbols: [String]? = nil, kinds: [String]? = nil, priceBand: FilterConfig.PriceBand? = nil,
+        feed: String? = nil, symbols: [String]? = nil, kinds: [String]? = nil, priceBand: FilterConfig.PriceBand? = nil,
         backPressure: BackPressure? = nil, listen: String? = nil
     ) {
+        self.feed = feed
         self.symbols = symbols
         self.kinds = kinds
         self.priceBand = priceBand
@@ -354,6 +363,7 @@ extension NodeConfig: ConfigSection {
         ("name", .text),
         ("kind", .choice(["feed", "filter", "publish"])),
         ("input", .text),
+        ("inputs", .list(.text)),
         ("options", .section(NodeOptions.self)),
         ("priority", .integer(-1_000_000...1_000_000, unit: "")),
     ]
@@ -361,6 +371,7 @@ extension NodeConfig: ConfigSection {
 
 extension NodeOptions: ConfigSection {
     public static let fields: [(key: String, field: ConfigField)] = [
+        ("feed", .text),
         ("symbols", .list(.text)),
         ("kinds", .list(.choice(Tick.Kind.allCases.map(\.name)))),
         ("priceBand", .section(FilterConfig.PriceBand.self)),

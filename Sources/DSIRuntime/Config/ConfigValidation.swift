@@ -19,31 +19,21 @@ extension HandlerConfig {
     /// configuration (`dsi ticks --config` takes only its filters).
     func validatedValues(file: String) throws -> ValidatedConfig {
         func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: file, key: key, problem: problem) }
-        guard feeds.count == 1 else {
-            throw fail(
-                "feeds",
-                feeds.isEmpty
-                    ? "at least one feed is required" : "one feed per handler is supported for now (\(feeds.count) given)")
-        }
-        let feed = feeds[0]
-        guard feed.protocol == "moldudp64-itch50" else {
-            throw fail("feeds[0].protocol", "unknown protocol '\(feed.protocol)' (supported: moldudp64-itch50)")
-        }
-        guard let interface = IPv4Address(feed.interface) else {
-            throw fail("feeds[0].interface", "'\(feed.interface)' is not an IPv4 address")
-        }
-        guard !feed.lines.isEmpty else { throw fail("feeds[0].lines", "at least one line is required") }
-        var lines: [ValidatedConfig.Line] = []
-        var seen = Set<String>()
-        for (i, line) in feed.lines.enumerated() {
-            guard let group = IPv4Endpoint(line.group), group.address.isMulticast, group.port != 0 else {
-                throw fail(
-                    "feeds[0].lines[\(i)].group", "'\(line.group)' is not a multicast group:port (224.0.0.0/4, port 1-65535)")
+        guard !feeds.isEmpty else { throw fail("feeds", "at least one feed is required") }
+        var checked: [ValidatedConfig.Feed] = []
+        // Each group is one feed's line: two lines (of one feed or two) on one group would each get every datagram.
+        var groups: [IPv4Endpoint: String] = [:]
+        for (f, feed) in feeds.enumerated() {
+            let checkedFeed = try Self.validated(feed, key: "feeds[\(f)]", fail: fail)
+            if let other = checked.firstIndex(where: { $0.name == feed.name }) {
+                throw fail("feeds[\(f)].name", "duplicate feed name '\(feed.name)' (also feeds[\(other)])")
             }
-            guard seen.insert(line.name).inserted else {
-                throw fail("feeds[0].lines[\(i)].name", "duplicate line name '\(line.name)'")
+            for (i, line) in checkedFeed.lines.enumerated() {
+                if let other = groups.updateValue("feeds[\(f)].lines[\(i)]", forKey: line.group) {
+                    throw fail("feeds[\(f)].lines[\(i)].group", "\(line.group) is also \(other)'s group")
+                }
             }
-            lines.append(.init(name: line.name, group: group))
+            checked.append(checkedFeed)
         }
         guard let listen = IPv4Endpoint(publisher.listen) else {
             throw fail("publisher.listen", "'\(publisher.listen)' is not an address:port")
@@ -52,41 +42,6 @@ extension HandlerConfig {
             throw fail(
                 publisher.certificate == nil ? "publisher.certificate" : "publisher.key",
                 "give both certificate and key, or neither (for a self-signed one)")
-        }
-        let maxOrders = feed.maxOrders ?? 1_000_000
-        var recovery = RecoveryPolicy()
-        recovery.lines = lines.count
-        var recoveryServer: IPv4Endpoint? = nil
-        if let server = feed.recovery {
-            guard let endpoint = IPv4Endpoint(server), endpoint.port != 0, !endpoint.address.isMulticast else {
-                throw fail("feeds[0].recovery", "'\(server)' is not a unicast address:port (for example 10.1.2.3:18000)")
-            }
-            recoveryServer = endpoint
-            recovery.hasServer = true
-        }
-        if let ms = feed.lineWaitMs { recovery.lineWaitNanos = UInt64(ms * 1e6) }
-        if let ms = feed.maxLineLagMs { recovery.maxLineLagNanos = UInt64(ms * 1e6) }
-        if let ms = feed.recoveryTimeoutMs { recovery.requestTimeoutNanos = UInt64(ms * 1e6) }
-        if let n = feed.recoveryRetries { recovery.maxRetries = n }
-        if let n = feed.requestMessages { recovery.requestMessages = UInt16(n) }
-        if let n = feed.maxRequestsInFlight { recovery.maxRequestsInFlight = n }
-        if let rate = feed.requestsPerSecond { recovery.requestsPerSecond = rate }
-        if let bytes = feed.holdBytes { recovery.holdBytes = bytes }
-        if let n = feed.confirmPackets { recovery.confirmPackets = n }
-        if let n = feed.sequenceSlack { recovery.sequenceSlack = UInt64(n) }
-        if let n = feed.maxMessagesPerSecond { recovery.maxMessagesPerSecond = UInt64(n) }
-        if let name = feed.session {
-            guard !name.isEmpty, let key = SessionKey(name) else {
-                throw fail("feeds[0].session", "'\(name)' is not a MoldUDP64 session name (1 to 10 printable ASCII characters)")
-            }
-            recovery.pinnedSession = key
-        }
-        if let join = feed.join {
-            guard let policy = JoinPolicy(join) else {
-                throw fail(
-                    "feeds[0].join", "'\(join)' is not a join policy; expected first, recover, or a sequence number from 1")
-            }
-            recovery.join = policy
         }
         let ringSlots = publisher.ringSlots ?? 65_536
         for (i, worker) in (workers ?? []).enumerated() {
@@ -97,7 +52,7 @@ extension HandlerConfig {
         var graph: ProcessingGraph
         if let nodes = self.graph {
             guard filters == nil else { throw fail("filters", "give filters as nodes of the graph when there is a graph") }
-            graph = try ProcessingGraph.validate(nodes: nodes, workers: workers ?? [], file: file)
+            graph = try ProcessingGraph.validate(nodes: nodes, feeds: feeds.map(\.name), workers: workers ?? [], file: file)
         } else {
             graph = try defaultGraph(fail: fail)
         }
@@ -150,11 +105,7 @@ extension HandlerConfig {
         var subscriberLimits = SubscriberLimits()
         if let n = publisher.maxSymbolsPerSubscriber { subscriberLimits.maxSymbols = n }
         var validated = ValidatedConfig(
-            file: file, feedName: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
-            receiveBuffer: feed.receiveBuffer ?? FeedConfig.defaultReceiveBuffer, busyPollMicros: Int32(feed.busyPollMicros ?? 0),
-            timestamps: feed.timestamps ?? .software,
-            recoveryServer: recoveryServer, recovery: recovery,
-            listen: listen, certificate: publisher.certificate, key: publisher.key,
+            file: file, feeds: checked, listen: listen, certificate: publisher.certificate, key: publisher.key,
             stateDirectory: publisher.stateDirectory ?? Self.defaultStateDirectory,
             maxQueuedBytes: publisher.maxQueuedBytes ?? 8 << 20, backPressure: backPressure,
             ringSlots: ringSlots, connectionLimits: limits, subscriberLimits: subscriberLimits,
@@ -165,6 +116,82 @@ extension HandlerConfig {
             graph: graph)
         validated.metricsListen = try metricsEndpoint(bound: bound, fail: fail)
         return validated
+    }
+
+    /// One feed's values, checked; `key` is its place (`feeds[1]`) for messages.
+    static func validated(_ feed: FeedConfig, key: String, fail: (String, String) -> ConfigError) throws
+        -> ValidatedConfig.Feed
+    {
+        // The name travels in every tick (8 bytes of the binary form) and in NATS subjects: short, and no dots,
+        // spaces or wildcards.
+        guard (1...8).contains(feed.name.utf8.count),
+            feed.name.unicodeScalars.allSatisfy({
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
+            })
+        else {
+            throw fail(
+                "\(key).name",
+                "'\(feed.name)' is not a feed name: 1 to 8 characters of letters, digits, - and _ (ticks carry it in 8 bytes)")
+        }
+        guard feed.protocol == "moldudp64-itch50" else {
+            throw fail("\(key).protocol", "unknown protocol '\(feed.protocol)' (supported: moldudp64-itch50)")
+        }
+        guard let interface = IPv4Address(feed.interface) else {
+            throw fail("\(key).interface", "'\(feed.interface)' is not an IPv4 address")
+        }
+        guard !feed.lines.isEmpty else { throw fail("\(key).lines", "at least one line is required") }
+        var lines: [ValidatedConfig.Line] = []
+        var seen = Set<String>()
+        for (i, line) in feed.lines.enumerated() {
+            guard let group = IPv4Endpoint(line.group), group.address.isMulticast, group.port != 0 else {
+                throw fail(
+                    "\(key).lines[\(i)].group", "'\(line.group)' is not a multicast group:port (224.0.0.0/4, port 1-65535)")
+            }
+            guard seen.insert(line.name).inserted else {
+                throw fail("\(key).lines[\(i)].name", "duplicate line name '\(line.name)'")
+            }
+            lines.append(.init(name: line.name, group: group))
+        }
+        let maxOrders = feed.maxOrders ?? 1_000_000
+        var recovery = RecoveryPolicy()
+        recovery.lines = lines.count
+        var recoveryServer: IPv4Endpoint? = nil
+        if let server = feed.recovery {
+            guard let endpoint = IPv4Endpoint(server), endpoint.port != 0, !endpoint.address.isMulticast else {
+                throw fail("\(key).recovery", "'\(server)' is not a unicast address:port (for example 10.1.2.3:18000)")
+            }
+            recoveryServer = endpoint
+            recovery.hasServer = true
+        }
+        if let ms = feed.lineWaitMs { recovery.lineWaitNanos = UInt64(ms * 1e6) }
+        if let ms = feed.maxLineLagMs { recovery.maxLineLagNanos = UInt64(ms * 1e6) }
+        if let ms = feed.recoveryTimeoutMs { recovery.requestTimeoutNanos = UInt64(ms * 1e6) }
+        if let n = feed.recoveryRetries { recovery.maxRetries = n }
+        if let n = feed.requestMessages { recovery.requestMessages = UInt16(n) }
+        if let n = feed.maxRequestsInFlight { recovery.maxRequestsInFlight = n }
+        if let rate = feed.requestsPerSecond { recovery.requestsPerSecond = rate }
+        if let bytes = feed.holdBytes { recovery.holdBytes = bytes }
+        if let n = feed.confirmPackets { recovery.confirmPackets = n }
+        if let n = feed.sequenceSlack { recovery.sequenceSlack = UInt64(n) }
+        if let n = feed.maxMessagesPerSecond { recovery.maxMessagesPerSecond = UInt64(n) }
+        if let name = feed.session {
+            guard !name.isEmpty, let key = SessionKey(name) else {
+                throw fail("\(key).session", "'\(name)' is not a MoldUDP64 session name (1 to 10 printable ASCII characters)")
+            }
+            recovery.pinnedSession = key
+        }
+        if let join = feed.join {
+            guard let policy = JoinPolicy(join) else {
+                throw fail(
+                    "\(key).join", "'\(join)' is not a join policy; expected first, recover, or a sequence number from 1")
+            }
+            recovery.join = policy
+        }
+        return ValidatedConfig.Feed(
+            name: feed.name, interface: interface, lines: lines, maxOrders: maxOrders,
+            receiveBuffer: feed.receiveBuffer ?? FeedConfig.defaultReceiveBuffer,
+            busyPollMicros: Int32(feed.busyPollMicros ?? 0), timestamps: feed.timestamps ?? .software,
+            recoveryServer: recoveryServer, recovery: recovery)
     }
 
     /// `metrics.listen`, checked: an address and a port no publisher listens on (port 0 takes a free one).
@@ -186,7 +213,7 @@ extension HandlerConfig {
         return endpoint
     }
 
-    /// Without `graph:`: feed → the `filters:` chain → publish, on workers named `pipeline` and `publisher`.
+    /// Without `graph:`: the feed → the `filters:` chain → publish, on workers named `pipeline` and `publisher`.
     func defaultGraph(fail: (String, String) -> ConfigError) throws -> ProcessingGraph {
         var pipeline = WorkerConfig(name: "pipeline", cpu: 0, idle: .backoff)
         var publisherWorker = WorkerConfig(
@@ -199,12 +226,19 @@ extension HandlerConfig {
             default: throw fail("workers[\(i)].name", "unknown worker '\(worker.name)' (pipeline, publisher; or give a graph)")
             }
         }
+        guard feeds.count == 1 else {
+            throw fail(
+                "feeds",
+                "\(feeds.count) feeds need a graph: a publish node serves one feed, so give each feed's node a publish node with its own listen address"
+            )
+        }
         let filter = try Self.filter(filters ?? [], fail: fail)
+        let filterNodes = (filters ?? []).indices.map { "filter\($0)" }
+        let path = ProcessingGraph.Path(
+            feed: 0, chain: ["feed"] + filterNodes + ["publish"], pipelineFilter: filter, publisherFilter: TickFilter())
         let branch = ProcessingGraph.Branch(
-            chain: ["feed"] + (filters ?? []).indices.map { "filter\($0)" } + ["publish"],
-            pipelineFilter: filter, publisherFilter: TickFilter(), backPressureGiven: nil, backPressure: .block,
-            worker: publisherWorker, listen: nil)
-        return ProcessingGraph(branches: [branch], pipelineWorker: pipeline)
+            paths: [path], backPressureGiven: nil, backPressure: .block, worker: publisherWorker, listen: nil)
+        return ProcessingGraph(branches: [branch], feedWorkers: [pipeline])
     }
 
     /// Turns `filters:` into a tick filter; each entry must name exactly one condition.

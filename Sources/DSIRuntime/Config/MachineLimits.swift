@@ -11,15 +11,23 @@ import Glibc
 public enum MachineLimits {
     /// Bytes the handler will allocate up front for `config`, by what takes them, largest first.
     public static func memory(for config: ValidatedConfig) -> [(key: String, bytes: Int)] {
-        [
-            ("feeds[0].maxOrders", Normalizer.bytes(forExpectedOrders: config.maxOrders)),
+        var needs: [(key: String, bytes: Int)] = []
+        for (f, feed) in config.feeds.enumerated() {
+            needs += [
+                ("feeds[\(f)].maxOrders", Normalizer.bytes(forExpectedOrders: feed.maxOrders)),
+                ("feeds[\(f)].holdBytes", feed.recovery.holdBytes),
+                (
+                    "(feeds[\(f)] ingest ring)",
+                    SPSCRing.bytes(capacity: FeedHandler.ingestSlots, slotSize: FeedHandler.ingestSlotSize)
+                ),
+            ]
+        }
+        needs.append(
             (
                 "publisher.ringSlots",
-                SPSCRing.bytes(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride) * config.graph.branches.count
-            ),
-            ("feeds[0].holdBytes", config.recovery.holdBytes),
-            ("(ingest ring)", SPSCRing.bytes(capacity: FeedHandler.ingestSlots, slotSize: FeedHandler.ingestSlotSize)),
-        ].sorted { $0.bytes > $1.bytes }
+                SPSCRing.bytes(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride) * config.publishRingCount
+            ))
+        return needs.sorted { $0.bytes > $1.bytes }
     }
 
     /// Memory the kernel reports available now (`MemAvailable`), bytes; nil when it cannot be read.
@@ -46,16 +54,18 @@ public enum MachineLimits {
                     has \(gib(available)) available; lower it
                     """)
         }
-        do {
-            try MulticastReceiver.checkReceiveBuffer(config.receiveBuffer)
-        } catch let error as ReceiveBufferTooSmall {
-            throw refusal(error, file: config.file)
+        for (f, feed) in config.feeds.enumerated() {
+            do {
+                try MulticastReceiver.checkReceiveBuffer(feed.receiveBuffer)
+            } catch let error as ReceiveBufferTooSmall {
+                throw refusal(error, file: config.file, feed: f)
+            }
         }
     }
 
     /// A line socket's receive buffer came out smaller than asked: said against the key that asks.
-    static func refusal(_ error: ReceiveBufferTooSmall, file: String) -> ConfigError {
-        ConfigError(file: file, key: "feeds[0].receiveBuffer", problem: "\(error)")
+    static func refusal(_ error: ReceiveBufferTooSmall, file: String, feed: Int) -> ConfigError {
+        ConfigError(file: file, key: "feeds[\(feed)].receiveBuffer", problem: "\(error)")
     }
 
     static func gib(_ bytes: Int) -> String {

@@ -8,17 +8,35 @@ public struct ValidatedConfig: Sendable {
         public var name: String
         public var group: IPv4Endpoint
     }
+
+    /// One configured feed, checked.
+    public struct Feed: Sendable {
+        public var name: String
+        public var interface: IPv4Address
+        public var lines: [Line]
+        public var maxOrders: Int
+        public var receiveBuffer: Int
+        public var busyPollMicros: Int32
+        public var timestamps: Timestamps
+        public var recoveryServer: IPv4Endpoint?
+        public var recovery: RecoveryPolicy
+        /// The name as ticks carry it (8 bytes, space padded).
+        public var tickName: Symbol { Symbol(name) }
+    }
+
     /// The file it came from (for messages about it at start).
     public var file: String
-    public var feedName: String
-    public var interface: IPv4Address
-    public var lines: [Line]
-    public var maxOrders: Int
-    public var receiveBuffer: Int
-    public var busyPollMicros: Int32
-    public var timestamps: Timestamps
-    public var recoveryServer: IPv4Endpoint?
-    public var recovery: RecoveryPolicy
+    /// Every feed, in the configuration's order (`feeds[i]` in messages).
+    public var feeds: [Feed]
+    // The first feed's values, for what reads one feed (`dsi ticks --config`, a handler with one feed).
+    public var feedName: String { feeds[0].name }
+    public var interface: IPv4Address { feeds[0].interface }
+    public var lines: [Line] { feeds[0].lines }
+    public var maxOrders: Int { feeds[0].maxOrders }
+    public var receiveBuffer: Int { feeds[0].receiveBuffer }
+    public var timestamps: Timestamps { feeds[0].timestamps }
+    public var recoveryServer: IPv4Endpoint? { feeds[0].recoveryServer }
+    public var recovery: RecoveryPolicy { feeds[0].recovery }
     public var listen: IPv4Endpoint
     public var certificate: String?
     public var key: String?
@@ -42,13 +60,17 @@ public struct ValidatedConfig: Sendable {
     /// Where the metrics endpoint listens (`metrics.listen`); nil: none.
     public var metricsListen: IPv4Endpoint? = nil
     public var pipelineWorker: WorkerConfig { graph.pipelineWorker }
-    /// Every worker once, the pipeline's first.
+    /// Every worker once, those that run feeds first.
     public var workers: [WorkerConfig] {
         var seen = Set<String>()
-        return ([pipelineWorker] + graph.branches.compactMap(\.worker)).filter { seen.insert($0.name).inserted }
+        return (graph.feedWorkers + graph.branches.compactMap(\.worker)).filter { seen.insert($0.name).inserted }
     }
     /// The first branch's publisher's worker (the pipeline's when that publisher runs on the feed's worker).
     public var publisherWorker: WorkerConfig { graph.publisherWorker ?? graph.pipelineWorker }
+    /// The publish rings the handler allocates: one per branch and worker of the feeds that reach it.
+    public var publishRingCount: Int {
+        graph.branches.reduce(0) { count, branch in count + Set(branch.feeds.map { graph.feedWorkers[$0].name }).count }
+    }
     /// Every filter on the first branch, in order (what `dsi ticks --config` applies).
     public var filter: TickFilter { filter(of: graph.branches[0]) }
     /// Every filter on `branch`, in order.

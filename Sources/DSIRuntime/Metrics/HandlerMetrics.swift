@@ -90,46 +90,13 @@ extension FeedHandler {
     /// counters, base units), labelled by feed, line and publish node.
     public func makeMetrics() -> HandlerMetrics {
         let m = HandlerMetrics()
-        let feed = [("feed", config.feedName)]
-        let c = counters
-        let feedCounters: [(String, String, DSICore.Counter)] = [
-            ("dsi_packets_total", "MoldUDP64 packets taken from the lines (both copies of a message count)", c.packets),
-            ("dsi_messages_total", "ITCH messages handled once each, after arbitration", c.messages),
-            ("dsi_duplicate_messages_total", "Second copies of messages dropped by A/B arbitration", c.duplicateMessages),
-            ("dsi_gaps_total", "Gaps in the sequence seen (each is recovered or reported lost)", c.gaps),
-            ("dsi_lost_messages_total", "Messages neither line nor recovery delivered, reported as gap ticks", c.lostMessages),
-            ("dsi_recovery_requests_total", "MoldUDP64 re-requests sent", c.recoveryRequests),
-            ("dsi_recovered_messages_total", "Messages filled in by re-requests", c.recoveredMessages),
-            ("dsi_heartbeats_total", "MoldUDP64 heartbeats received", c.heartbeats),
-            ("dsi_session_changes_total", "MoldUDP64 session changes followed", c.sessionChanges),
-            ("dsi_malformed_packets_total", "Datagrams that are not MoldUDP64", c.malformedPackets),
-            ("dsi_unknown_messages_total", "ITCH messages of an unknown type or too short", c.unknownMessages),
-            ("dsi_ticks_total", "Ticks the pipeline made", c.ticks),
-        ]
-        for (name, help, counter) in feedCounters { m.counter(name, help, feed) { counter.load } }
-        for (reason, counter) in [
-            ("stale_session", c.staleSessionPackets), ("foreign_session", c.foreignSessionPackets),
-            ("implausible", c.implausiblePackets), ("beyond_end", c.beyondEndPackets),
-        ] {
-            m.counter("dsi_stray_packets_total", "Packets set aside as strays, by why", feed + [("reason", reason)]) {
-                counter.load
-            }
-        }
-        for (line, receiver) in zip(config.lines, receivers) {
-            let labels = feed + [("line", line.name)]
-            m.counter("dsi_line_datagrams_total", "Datagrams received on the line", labels) { receiver.datagrams.load }
-            m.counter("dsi_line_kernel_drops_total", "Datagrams the kernel dropped for the line (socket buffer full)", labels) {
-                receiver.kernelDrops.load
-            }
-        }
-        let ingest = self.ingest
-        m.gauge("dsi_ring_slots_used", "Slots in use in a ring", feed + [("ring", "ingest")]) { Double(ingest.count) }
+        for feed in feeds { register(feed, on: m) }
         for branch in branches {
-            let labels = feed + [("publisher", branch.layout.publish)]
+            let labels = labels(branch)
             let p = branch.publisher
-            let ring = branch.ring
-            m.gauge("dsi_ring_slots_used", "Slots in use in a ring", feed + [("ring", "publish:\(branch.layout.publish)")]) {
-                Double(ring.count)
+            for (worker, ring) in branch.rings {
+                let name = "publish:\(branch.layout.publish)" + (branch.rings.count > 1 ? ":\(worker)" : "")
+                m.gauge("dsi_ring_slots_used", "Slots in use in a ring", [labels[0], ("ring", name)]) { Double(ring.count) }
             }
             m.counter("dsi_published_ticks_total", "Ticks the publisher numbered and sent", labels) { p.ticksPublished.load }
             m.gauge("dsi_subscribers", "Subscribers logged in", labels) { Double(p.subscribers.load) }
@@ -155,18 +122,15 @@ extension FeedHandler {
                 Double(p.journalDamaged.load + p.journalFailed.load)
             }
         }
-        m.counter("dsi_ticks_dropped_total", "Ticks dropped at a full publish ring (back-pressure drop)", feed) { [self] in
-            ticksDropped
-        }
         for branch in branches {
             let histogram = m.latencyHistogram(
                 "dsi_tick_latency_seconds",
                 "Kernel receive to TLS write of a publish batch's first tick (one sample per batch, the tick that waited longest)",
-                feed + [("publisher", branch.layout.publish)])
+                labels(branch))
             branch.publisher.onBatchLatency = { histogram.recordNanoseconds(Int64(clamping: $0)) }
             SubscriberSeries(publisher: branch.publisher, labels: labels(branch)).register(on: m)
         }
-        for worker in [pipelineWorker] + publisherWorkers.map(\.worker) {
+        for (worker, _, _) in workers {
             let labels = [("worker", worker.name)]
             m.counter("dsi_worker_duty_cycles_total", "Duty cycles the worker ran", labels) { worker.cycles.load }
             m.counter("dsi_worker_idle_cycles_total", "Duty cycles that found no work", labels) { worker.idleCycles.load }
@@ -180,7 +144,52 @@ extension FeedHandler {
         return m
     }
 
+    /// A publisher's labels: the feeds it carries (joined by `+` when several) and its node's name.
     private func labels(_ branch: Branch) -> [(String, String)] {
-        [("feed", config.feedName), ("publisher", branch.layout.publish)]
+        [
+            ("feed", branch.layout.feeds.map { feeds[$0].config.name }.joined(separator: "+")),
+            ("publisher", branch.layout.publish),
+        ]
+    }
+
+    /// A feed's counters, its lines' and its ingest ring's.
+    private func register(_ runtime: Feed, on m: HandlerMetrics) {
+        let feed = [("feed", runtime.config.name)]
+        let c = runtime.counters
+        let feedCounters: [(String, String, DSICore.Counter)] = [
+            ("dsi_packets_total", "MoldUDP64 packets taken from the lines (both copies of a message count)", c.packets),
+            ("dsi_messages_total", "ITCH messages handled once each, after arbitration", c.messages),
+            ("dsi_duplicate_messages_total", "Second copies of messages dropped by A/B arbitration", c.duplicateMessages),
+            ("dsi_gaps_total", "Gaps in the sequence seen (each is recovered or reported lost)", c.gaps),
+            ("dsi_lost_messages_total", "Messages neither line nor recovery delivered, reported as gap ticks", c.lostMessages),
+            ("dsi_recovery_requests_total", "MoldUDP64 re-requests sent", c.recoveryRequests),
+            ("dsi_recovered_messages_total", "Messages filled in by re-requests", c.recoveredMessages),
+            ("dsi_heartbeats_total", "MoldUDP64 heartbeats received", c.heartbeats),
+            ("dsi_session_changes_total", "MoldUDP64 session changes followed", c.sessionChanges),
+            ("dsi_malformed_packets_total", "Datagrams that are not MoldUDP64", c.malformedPackets),
+            ("dsi_unknown_messages_total", "ITCH messages of an unknown type or too short", c.unknownMessages),
+            ("dsi_ticks_total", "Ticks the pipeline made", c.ticks),
+        ]
+        for (name, help, counter) in feedCounters { m.counter(name, help, feed) { counter.load } }
+        for (reason, counter) in [
+            ("stale_session", c.staleSessionPackets), ("foreign_session", c.foreignSessionPackets),
+            ("implausible", c.implausiblePackets), ("beyond_end", c.beyondEndPackets),
+        ] {
+            m.counter("dsi_stray_packets_total", "Packets set aside as strays, by why", feed + [("reason", reason)]) {
+                counter.load
+            }
+        }
+        for (line, receiver) in zip(runtime.config.lines, runtime.receivers) {
+            let labels = feed + [("line", line.name)]
+            m.counter("dsi_line_datagrams_total", "Datagrams received on the line", labels) { receiver.datagrams.load }
+            m.counter("dsi_line_kernel_drops_total", "Datagrams the kernel dropped for the line (socket buffer full)", labels) {
+                receiver.kernelDrops.load
+            }
+        }
+        let ingest = runtime.ingest
+        m.gauge("dsi_ring_slots_used", "Slots in use in a ring", feed + [("ring", "ingest")]) { Double(ingest.count) }
+        m.counter("dsi_ticks_dropped_total", "Ticks dropped at a full publish ring (back-pressure drop)", feed) {
+            runtime.sink.branches.reduce(0) { $0 + $1.inner.dropped.load }
+        }
     }
 }

@@ -21,16 +21,20 @@ public final class Readiness: @unchecked Sendable {
     public func reasons(now: UInt64 = Clock.monotonicNanos()) -> [String] {
         var reasons: [String] = []
         if let failure = handler.failure { reasons.append("a worker died: \(failure)") }
+        // Lines feed by feed, as `handler.receivers` lists them; named with their feed when there are several.
+        let names = handler.feeds.flatMap { feed in
+            feed.config.lines.map { handler.feeds.count > 1 ? "feed \(feed.config.name) line \($0.name)" : "line \($0.name)" }
+        }
         for (i, receiver) in handler.receivers.enumerated() {
             let count = receiver.datagrams.load
             if count != seen[i].count { seen[i] = (count, now) }
-            let name = handler.config.lines[i].name
+            let name = names[i]
             guard let at = seen[i].at else {
-                reasons.append("line \(name): nothing received yet")
+                reasons.append("\(name): nothing received yet")
                 continue
             }
             if now &- at > windowNanos {
-                reasons.append("line \(name): nothing received for \((now &- at) / 1_000_000_000) s")
+                reasons.append("\(name): nothing received for \((now &- at) / 1_000_000_000) s")
             }
         }
         for publisher in handler.publishers where publisher.port == 0 {

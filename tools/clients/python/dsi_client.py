@@ -55,11 +55,14 @@ def kinds_mask(names):
 
 def binary_tick(b):
     (kind, side, status_type, code, locate, flags, _r, reason, price, stock, seq, stream_seq, timestamp, receive_time,
-     bid, ask, shares, match, first, second, topic_seq, _reserved) = TICK.unpack(b)
+     bid, ask, shares, match, first, second, topic_seq, feed) = TICK.unpack(b)
     if kind not in KIND_NAMES:
         raise ValueError("a tick of unknown kind %d" % kind)
     stock_text = stock.to_bytes(8, "little").rstrip(b" \0").decode("ascii", "replace")
-    t = {"kind": KIND_NAMES[kind], "seq": seq, "streamSeq": stream_seq, "topicSeq": topic_seq}
+    t = {"kind": KIND_NAMES[kind]}
+    if feed:
+        t["feed"] = feed.to_bytes(8, "little").rstrip(b" \0").decode("ascii", "replace")
+    t.update({"seq": seq, "streamSeq": stream_seq, "topicSeq": topic_seq})
     if flags & FLAG_IMAGE:
         t["image"] = True
     if flags & FLAG_CONFLATED:
@@ -107,7 +110,10 @@ def protobuf_tick(b):
     m = protobuf_module().Tick()
     m.ParseFromString(b)
     name = KIND_NAMES[m.kind]
-    t = {"kind": name, "seq": m.seq, "streamSeq": m.stream_seq, "topicSeq": m.topic_seq}
+    t = {"kind": name}
+    if m.feed:
+        t["feed"] = m.feed
+    t.update({"seq": m.seq, "streamSeq": m.stream_seq, "topicSeq": m.topic_seq})
     if m.image:
         t["image"] = True
     if m.conflated:
