@@ -85,6 +85,7 @@ let package = Package(
             dependencies: [
                 "DSIRuntime", "DSITools", "DSIClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

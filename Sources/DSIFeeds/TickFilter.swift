@@ -4,8 +4,8 @@ import DSICore
 ///
 /// Loss reports (gap status ticks) always pass: a filter narrows what a consumer sees, it never hides a loss.
 /// Market-wide status (stock locate 0) passes symbol conditions, since it concerns every symbol.
-public struct TickFilter: Sendable, TickGate {
-    public enum Condition: Sendable {
+public struct TickFilter: Sendable, TickGate, Equatable {
+    public enum Condition: Sendable, Equatable {
         /// Only these symbols.
         case symbols(Set<UInt64>)
         /// Only these kinds.
@@ -52,7 +52,8 @@ public struct TickFilter: Sendable, TickGate {
 /// Applies a filter in front of another sink; counts what it holds back.
 public struct FilteringSink<Inner: TickSink>: TickSink {
     public var inner: Inner
-    public let filter: TickFilter
+    /// Replaced by a live reload (on the thread that owns the sink); the counter stays.
+    public var filter: TickFilter
     public let filtered = Counter()
 
     public init(inner: Inner, filter: TickFilter) {

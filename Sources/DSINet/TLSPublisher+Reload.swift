@@ -1,14 +1,19 @@
 import DSICore
 
-/// Reloading certificates and entitlements while running (SIGHUP in `dsi run`): new connections use the new
-/// certificate and client CA; every logged-in subscriber is held to the new entitlements at once (narrowed, or
-/// dropped when nothing is left), and one still entitled to what it takes is not disturbed.
+/// Reloading certificates, entitlements and the slow-consumer policy while running (SIGHUP or `dsi ctl reload`): new
+/// connections use the new certificate and client CA; every logged-in subscriber is held to the new entitlements at
+/// once (narrowed, or dropped when nothing is left), and one still entitled to what it takes is not disturbed; the
+/// slow-consumer limits apply from the next check of each subscriber's backlog.
 extension TLSPublisher {
     public struct Reload: Sendable {
         public var certificate: String
         public var key: String
         public var clientCA: String?
         public var entitlements: Entitlements?
+        /// The slow-consumer settings; nil keeps the running ones.
+        public var slowConsumer: SlowConsumerPolicy? = nil
+        public var maxQueuedBytes: Int? = nil
+        public var conflateGraceNanos: UInt64? = nil
 
         public init(certificate: String, key: String, clientCA: String?, entitlements: Entitlements?) {
             self.certificate = certificate
@@ -40,6 +45,9 @@ extension TLSPublisher {
             return
         }
         entitlements = reload.entitlements
+        if let policy = reload.slowConsumer { options.slowConsumer = policy }
+        if let bytes = reload.maxQueuedBytes { options.maxQueuedBytes = bytes }
+        if let nanos = reload.conflateGraceNanos { options.conflateGraceNanos = nanos }
         var narrowed = 0, dropped = 0
         for session in Array(sessions.values) where session.state == .ready {
             guard let entitlements, let identity = session.identity else {
@@ -63,7 +71,7 @@ extension TLSPublisher {
                 to: session)
         }
         logger.notice(
-            "reload: certificate \(reload.certificate), client CA \(reload.clientCA ?? "none"), \(reload.entitlements?.entries.count ?? 0) entitlements; \(narrowed) subscribers narrowed, \(dropped) dropped"
+            "reload: certificate \(reload.certificate), client CA \(reload.clientCA ?? "none"), \(reload.entitlements?.entries.count ?? 0) entitlements, slow consumers \(options.slowConsumer.rawValue) at \(options.maxQueuedBytes) bytes; \(narrowed) subscribers narrowed, \(dropped) dropped"
         )
     }
 }

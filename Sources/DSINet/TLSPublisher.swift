@@ -52,7 +52,9 @@ public final class TLSPublisher {
         }
     }
 
-    public let options: Options
+    /// As started, then as reloaded (the slow-consumer settings may change; the rest stays as started). Written and
+    /// read on the publisher's thread only, after start.
+    public internal(set) var options: Options
     /// The port actually listened on (differs from the option when that was 0).
     public private(set) var port: UInt16 = 0
     public let sessionsAccepted = Counter()

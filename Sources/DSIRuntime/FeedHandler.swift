@@ -21,8 +21,14 @@ public final class FeedHandler: @unchecked Sendable {
         public let receivers: [MulticastReceiver]
         public let recovery: RecoveryClient?
         let ingest: SPSCRing
-        /// Its end of the graph: a filtered sink per branch it reaches (made once the rings exist).
-        var sink = FanOutSink(branches: [])
+        /// Its end of the graph: a filtered sink per branch it reaches. The pipeline runs a copy; this one is for
+        /// counting (the counters are shared objects) and is replaced with it by a reload.
+        var sinks: [FilteringSink<TickRingSink>] {
+            get { sinkLock.withLock { _sinks } }
+            set { sinkLock.withLock { _sinks = newValue } }
+        }
+        private let sinkLock = NSLock()
+        private var _sinks: [FilteringSink<TickRingSink>] = []
         /// Set by its pipeline when the feed's end-of-session packet has been processed.
         public let sessionEnded = ManagedAtomic<Bool>(false)
 
@@ -58,9 +64,11 @@ public final class FeedHandler: @unchecked Sendable {
         /// By feed worker name, in the order the feeds first reach it.
         let rings: [(worker: String, ring: SPSCRing)]
         /// Set when the branch's publisher worker dies, so that a blocking ring stops waiting for it.
-        let consumerGone = ManagedAtomic<Bool>(false)
+        var consumerGone = ManagedAtomic<Bool>(false)
         /// Ticks the branch's filters on its publisher's worker held back.
-        let publisherFiltered = Counter()
+        var publisherFiltered = Counter()
+        /// Its publisher's batch latencies, for the metrics.
+        var latency = LatencyRecorder()
 
         func ring(from worker: String) -> SPSCRing { rings.first { $0.worker == worker }!.ring }
     }
@@ -70,103 +78,135 @@ public final class FeedHandler: @unchecked Sendable {
     static let ingestSlots = 4_096
     static let ingestSlotSize = 2_048
 
-    public let config: ValidatedConfig
     /// One per configured feed, in the configuration's order.
     public let feeds: [Feed]
-    /// One per publish node, in graph order.
-    public let publishers: [TLSPublisher]
     public let certificate: String
     public let key: String
-    let branches: [Branch]
-    /// Every worker, those that run feeds first (in the order they stop), with the feeds and branches each runs.
-    let workers: [(worker: Worker, feeds: [Int], branches: [Int])]
+    /// Every worker, those that run feeds first (in the order they stop), with the feeds each runs and the mailbox
+    /// reloads reach it through. Workers do not change while running.
+    let workers: [(worker: Worker, feeds: [Int], mailbox: ChangeMailbox)]
     let logger: Logger
+    /// The running configuration and branches: replaced by a reload (under `lock`), read by the metrics and admin
+    /// threads. The hot path never reads them.
+    private let lock = NSLock()
+    private var running: (config: ValidatedConfig, branches: [Branch])
+    /// Serialises reloads (SIGHUP and the admin socket may ask at once).
+    let reloadLock = NSLock()
+    /// Bumped by every reload that adds or removes a branch, so the metrics follow.
+    public let layoutGeneration = ManagedAtomic<Int>(0)
+    /// What removed branches had dropped and filtered, so the totals never go back.
+    let retiredDropped = ManagedAtomic<UInt64>(0)
+    let retiredFiltered = ManagedAtomic<UInt64>(0)
+    /// Stage stamps for `dsi bench jitter` (on the first branch).
+    let stamps: StageStamps?
+
+    /// The configuration running now (as started, or as last reloaded).
+    public var config: ValidatedConfig { lock.withLock { running.config } }
+    var branches: [Branch] { lock.withLock { running.branches } }
+    /// One per publish node, in graph order.
+    public var publishers: [TLSPublisher] { branches.map(\.publisher) }
+
+    /// The publish nodes running now, in graph order.
+    public var publisherNames: [String] { branches.map(\.layout.publish) }
+
+    /// After a reload: what runs now.
+    func replaceRunning(config: ValidatedConfig, branches: [Branch]) {
+        lock.withLock { running = (config, branches) }
+    }
 
     /// - Parameter stamps: per-tick stage times for `dsi bench jitter`, taken on the first branch; nil in production.
     public init(config: ValidatedConfig, logger: Logger, stamps: StageStamps? = nil) throws {
         try MachineLimits.check(config)  // before anything is allocated or bound
-        self.config = config
         self.logger = logger
+        self.stamps = stamps
         let (certificate, key) = try CertificateStore.resolve(config: config, logger: logger)
         self.certificate = certificate
         self.key = key
         let graph = config.graph
         var branches: [Branch] = []
         for layout in graph.branches {
-            var options = TLSPublisher.Options(listen: config.listen(of: layout), certificate: certificate, key: key)
-            options.maxQueuedBytes = config.maxQueuedBytes
-            options.limits = config.connectionLimits
-            options.subscriberLimits = config.subscriberLimits
-            options.journal = config.journal(of: layout)
-            options.slowConsumer = config.slowConsumer
-            options.conflateGraceNanos = config.conflateGraceNanos
-            options.clientCA = config.clientCA
-            options.entitlements = config.entitlements
-            if branches.isEmpty { options.stamps = stamps }
-            let publisher = try TLSPublisher(options, logger: logger)
-            // Each ring's memory goes on the NUMA node of the worker that reads it.
-            var rings: [(worker: String, ring: SPSCRing)] = []
-            for f in layout.feeds where !rings.contains(where: { $0.worker == graph.feedWorkers[f].name }) {
-                let reader = layout.worker ?? graph.feedWorkers[f]
-                rings.append(
-                    (
-                        graph.feedWorkers[f].name,
-                        SPSCRing(
-                            capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride, node: NUMA.node(ofCPU: reader.cpu))
-                    ))
-            }
-            branches.append(Branch(layout: layout, publisher: publisher, rings: rings))
+            branches.append(
+                try Self.makeBranch(
+                    layout, config: config, certificate: certificate, key: key, stamps: branches.isEmpty ? stamps : nil,
+                    logger: logger))
         }
-        self.branches = branches
-        publishers = branches.map(\.publisher)
         feeds = try config.feeds.enumerated().map { f, feed in
             try Feed(feed, key: "feeds[\(f)]", file: config.file, worker: graph.feedWorkers[f], logger: logger)
         }
-        for (f, feed) in feeds.enumerated() {
-            var reached: [FilteringSink<TickRingSink>] = []
-            for (b, branch) in branches.enumerated() {
-                guard let path = branch.layout.paths.first(where: { $0.feed == f }) else { continue }
-                reached.append(
-                    FilteringSink(
-                        inner: TickRingSink(
-                            ring: branch.ring(from: graph.feedWorkers[f].name), policy: branch.layout.backPressure,
-                            consumerGone: branch.consumerGone, stamps: b == 0 && f == 0 ? stamps : nil),
-                        filter: path.pipelineFilter))
-            }
-            feed.sink = FanOutSink(branches: reached, feed: feed.config.tickName)
-        }
-        var workers: [(worker: Worker, feeds: [Int], branches: [Int])] = []
+        running = (config, branches)
+        var workers: [(worker: Worker, feeds: [Int], mailbox: ChangeMailbox)] = []
         func place(_ w: WorkerConfig) -> Int {
             if let at = workers.firstIndex(where: { $0.worker.name == w.name }) { return at }
-            workers.append((Worker(name: w.name, cpu: w.cpu, idle: w.idle ?? .backoff), [], []))
+            workers.append((Worker(name: w.name, cpu: w.cpu, idle: w.idle ?? .backoff), [], ChangeMailbox()))
             return workers.count - 1
         }
         for f in feeds.indices { workers[place(graph.feedWorkers[f])].feeds.append(f) }
-        for (b, branch) in branches.enumerated() {
-            workers[place(branch.layout.worker ?? graph.feedWorkers[branch.layout.feeds[0]])].branches.append(b)
-        }
+        for branch in branches { _ = place(branch.layout.worker ?? graph.feedWorkers[branch.layout.feeds[0]]) }
         self.workers = workers
+        for (f, feed) in feeds.enumerated() { feed.sinks = routes(of: f, config, branches) }
     }
 
-    /// Re-reads what can change while running from `config` (certificates, client CA, entitlements) and hands it to
-    /// every publisher; lines, ports, the graph and workers cannot change, and differences there are refused.
-    /// - Returns: what was reloaded, for the log.
-    public func reload(_ config: ValidatedConfig) throws -> String {
-        guard config.feeds.map({ $0.lines.map(\.group) }) == self.config.feeds.map({ $0.lines.map(\.group) }),
-            config.listen == self.config.listen,
-            config.graph.description == self.config.graph.description
-        else {
-            throw ConfigError(
-                file: config.file, key: "feeds/publisher/graph",
-                problem: "lines, listen addresses and the graph cannot change while running (restart to change them)")
+    /// A publish node's publisher and rings (one from each worker whose feeds reach it); binds its port.
+    static func makeBranch(
+        _ layout: ProcessingGraph.Branch, config: ValidatedConfig, certificate: String, key: String, stamps: StageStamps?,
+        logger: Logger
+    ) throws -> Branch {
+        var options = TLSPublisher.Options(listen: config.listen(of: layout), certificate: certificate, key: key)
+        options.maxQueuedBytes = config.maxQueuedBytes
+        options.limits = config.connectionLimits
+        options.subscriberLimits = config.subscriberLimits
+        options.journal = config.journal(of: layout)
+        options.slowConsumer = config.slowConsumer
+        options.conflateGraceNanos = config.conflateGraceNanos
+        options.clientCA = config.clientCA
+        options.entitlements = config.entitlements
+        options.stamps = stamps
+        let publisher = try TLSPublisher(options, logger: logger)
+        let latency = LatencyRecorder()
+        publisher.onBatchLatency = { latency.record($0) }
+        // Each ring's memory goes on the NUMA node of the worker that reads it.
+        var rings: [(worker: String, ring: SPSCRing)] = []
+        let feedWorkers = config.graph.feedWorkers
+        for f in layout.feeds where !rings.contains(where: { $0.worker == feedWorkers[f].name }) {
+            let reader = layout.worker ?? feedWorkers[f]
+            rings.append(
+                (
+                    feedWorkers[f].name,
+                    SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride, node: NUMA.node(ofCPU: reader.cpu))
+                ))
         }
-        let (certificate, key) = try CertificateStore.resolve(config: config, logger: logger)
-        for publisher in publishers {
-            try publisher.requestReload(
-                .init(certificate: certificate, key: key, clientCA: config.clientCA, entitlements: config.entitlements))
+        return Branch(layout: layout, publisher: publisher, rings: rings, latency: latency)
+    }
+
+    /// The worker a branch's publisher runs on: its own, or its feed's.
+    func workerConfig(of layout: ProcessingGraph.Branch, in config: ValidatedConfig) -> WorkerConfig {
+        layout.worker ?? config.graph.feedWorkers[layout.feeds[0]]
+    }
+
+    /// Feed `f`'s end of the graph under `config`: a filtered sink into each branch it reaches. A branch `reuse`
+    /// already has keeps its ring sink (its ring, its counters); only the filter is new.
+    func routes(of f: Int, _ config: ValidatedConfig, _ branches: [Branch], reuse: [FilteringSink<TickRingSink>] = [])
+        -> [FilteringSink<TickRingSink>]
+    {
+        var sinks: [FilteringSink<TickRingSink>] = []
+        let worker = config.graph.feedWorkers[f].name
+        for (b, branch) in branches.enumerated() {
+            guard let path = branch.layout.paths.first(where: { $0.feed == f }) else { continue }
+            let ring = branch.ring(from: worker)
+            if let kept = reuse.first(where: { $0.inner.ring === ring }) {
+                var sink = kept
+                sink.filter = path.pipelineFilter
+                sinks.append(sink)
+            } else {
+                sinks.append(
+                    FilteringSink(
+                        inner: TickRingSink(
+                            ring: ring, policy: branch.layout.backPressure, consumerGone: branch.consumerGone,
+                            stamps: b == 0 && f == 0 ? stamps : nil),
+                        filter: path.pipelineFilter))
+            }
         }
-        return
-            "certificate \(certificate), client CA \(config.clientCA ?? "none"), \(config.entitlements?.entries.count ?? 0) entitlements"
+        return sinks
     }
 
     /// The publisher subscribers connect to: the first publish node's (the only one in most graphs).
@@ -175,29 +215,17 @@ public final class FeedHandler: @unchecked Sendable {
     public var port: UInt16 { publisher.port }
 
     public func start() {
-        func publishing(_ b: Int) -> PublisherAgent {
-            let branch = branches[b]
-            return PublisherAgent(
-                publisher: branch.publisher, rings: branch.rings.map(\.ring),
-                gate: FeedGate(
-                    branch.layout.paths.map { (feeds[$0.feed].config.tickName, $0.publisherFilter) },
-                    filtered: branch.publisherFiltered))
-        }
-        for (worker, feedIndices, branchIndices) in workers {
-            let gone = branchIndices.map { branches[$0].consumerGone }
-            let onFailure: @Sendable (Error) -> Void = { _ in for flag in gone { flag.store(true, ordering: .releasing) } }
-            let pipelines = AgentGroup(feedIndices.map(pipeline))
-            let publishers = AgentGroup(branchIndices.map(publishing))
-            if feedIndices.isEmpty {
-                worker.start(publishers, logger: logger, onFailure: onFailure)
-            } else if branchIndices.isEmpty {
-                worker.start(pipelines, logger: logger)
-            } else if let favoured = config.graph.favouredOn[worker.name] {
-                // Publishers on a feed worker: fused after its pipelines in the same duty cycle. Their rings stay as
-                // buffers; a full one cannot wait for a consumer on the same thread, so it drops (counted).
-                worker.start(PrioritizedPair(pipelines, publishers, favoured: favoured), logger: logger, onFailure: onFailure)
-            } else {
-                worker.start(AgentPair(pipelines, publishers), logger: logger, onFailure: onFailure)
+        let config = self.config, branches = self.branches
+        for (worker, feedIndices, mailbox) in workers {
+            let mine = branches.filter { workerConfig(of: $0.layout, in: config).name == worker.name }
+            let gone = mine.map(\.consumerGone)
+            worker.start(
+                WorkerAgent(
+                    pipelines: feedIndices.map(pipeline), publishers: mine.map(publishing),
+                    favoured: config.graph.favouredOn[worker.name], mailbox: mailbox), logger: logger
+            ) { _ in
+                // A blocking ring must not wait for a consumer that is gone.
+                for flag in gone { flag.store(true, ordering: .releasing) }
             }
         }
         let listening = branches.map { "\($0.layout.publish)=\(config.listen(of: $0.layout).address):\($0.publisher.port)" }
@@ -213,15 +241,25 @@ public final class FeedHandler: @unchecked Sendable {
             """)
     }
 
+    /// The agent that runs a branch's publisher: its rings, and the filters of each feed's path on its worker.
+    func publishing(_ branch: Branch) -> PublisherAgent {
+        PublisherAgent(
+            name: branch.layout.publish, publisher: branch.publisher, rings: branch.rings.map(\.ring),
+            gate: FeedGate(
+                branch.layout.paths.map { (feeds[$0.feed].config.tickName, $0.publisherFilter) },
+                filtered: branch.publisherFiltered))
+    }
+
     /// Feed `f`'s pipeline: line sockets → ingest ring → arbitration, decode, books, ticks → its branches' rings.
     func pipeline(_ f: Int) -> SessionWatch {
         let feed = feeds[f]
         let processor = FeedProcessor(
             expectedOrders: feed.config.maxOrders, counters: feed.counters, policy: feed.config.recovery)
         let pipeline = PipelineAgent(
-            receivers: feed.receivers, recovery: feed.recovery, ingest: feed.ingest, processor: processor, sink: feed.sink,
+            receivers: feed.receivers, recovery: feed.recovery, ingest: feed.ingest, processor: processor,
+            sink: FanOutSink(branches: feed.sinks, feed: feed.config.tickName),
             eventLog: FeedEventLog(feed: feed.config.name, logger: logger))
-        return SessionWatch(inner: pipeline, ended: feed.sessionEnded)
+        return SessionWatch(feed: f, inner: pipeline, ended: feed.sessionEnded)
     }
 
     /// Which rings the kernel gave reserved huge pages (the `vm.nr_hugepages` pool), for whoever sized that pool.
@@ -262,10 +300,12 @@ public final class FeedHandler: @unchecked Sendable {
     /// Whether every feed's end-of-session packet has been handled.
     public var sessionEnded: Bool { feeds.allSatisfy { $0.sessionEnded.load(ordering: .acquiring) } }
     /// Ticks that were built but could not be handed to a publisher (summed over feeds and branches).
-    public var ticksDropped: UInt64 { feeds.reduce(0) { $0 + $1.sink.branches.reduce(0) { $0 + $1.inner.dropped.load } } }
+    public var ticksDropped: UInt64 {
+        feeds.reduce(retiredDropped.load(ordering: .relaxed)) { $0 + $1.sinks.reduce(0) { $0 + $1.inner.dropped.load } }
+    }
     /// Ticks the configured filters held back (summed over branches: a tick two branches refuse counts twice).
     public var ticksFiltered: UInt64 {
-        feeds.reduce(0) { $0 + $1.sink.branches.reduce(0) { $0 + $1.filtered.load } }
+        feeds.reduce(retiredFiltered.load(ordering: .relaxed)) { $0 + $1.sinks.reduce(0) { $0 + $1.filtered.load } }
             + branches.reduce(0) { $0 + $1.publisherFiltered.load }
     }
     /// Ticks sent, subscribers connected, slow subscribers cut off: summed over the publishers.
@@ -285,6 +325,8 @@ public final class FeedHandler: @unchecked Sendable {
 
 /// Marks the feed's end of session for whoever waits on it (the demo, tests).
 struct SessionWatch: Agent {
+    /// The feed's place in the configuration.
+    let feed: Int
     var inner: PipelineAgent
     let ended: ManagedAtomic<Bool>
     mutating func doWork() throws -> Int {

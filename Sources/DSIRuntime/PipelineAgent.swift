@@ -88,6 +88,8 @@ public struct PipelineAgent: Agent {
 /// The publisher's worker: drains the publish rings (one per worker whose feeds reach it) to the TLS sessions and
 /// runs the libuv loop.
 struct PublisherAgent: Agent {
+    /// The publish node's name.
+    let name: String
     let publisher: TLSPublisher
     let rings: [SPSCRing]
     /// The graph's filters placed on the publisher's worker (before the stream is numbered).

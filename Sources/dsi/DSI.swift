@@ -1,4 +1,5 @@
 import ArgumentParser
+import Atomics
 import Glibc
 import Logging
 
@@ -10,7 +11,7 @@ struct DSI: AsyncParsableCommand {
         subcommands: [
             Demo.self, Run.self, Gen.self, Replay.self, Record.self, Subscribe.self, Decode.self, Ticks.self, JournalPrint.self,
             Certs.self,
-            Bench.self,
+            Bench.self, Ctl.self,
         ])
 }
 
@@ -31,12 +32,37 @@ enum LoggingBootstrap {
     static func once(level: Logger.Level) {
         guard !done else { return }
         done = true
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogLevelSwitch.set(level)
+        LoggingSystem.bootstrap { label in SwitchedLogHandler(inner: StreamLogHandler.standardError(label: label)) }
     }
+}
+
+/// The process's log level, shared by every logger, so that `dsi run` can change it while running (the config's
+/// `logLevel`, on a reload).
+enum LogLevelSwitch {
+    private static let levels = Logger.Level.allCases
+    private static let current = ManagedAtomic<Int>(Logger.Level.allCases.firstIndex(of: .info)!)
+
+    static var level: Logger.Level { levels[current.load(ordering: .relaxed)] }
+    static func set(_ level: Logger.Level) { current.store(levels.firstIndex(of: level)!, ordering: .relaxed) }
+}
+
+/// Standard error, at the level `LogLevelSwitch` holds now.
+struct SwitchedLogHandler: LogHandler {
+    var inner: StreamLogHandler
+    var logLevel: Logger.Level {
+        get { LogLevelSwitch.level }
+        set { LogLevelSwitch.set(newValue) }
+    }
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+    func log(event: LogEvent) { inner.log(event: event) }
 }
 
 /// Turns an error from below into a one-line message and exit code 1 (never a stack trace for bad input).

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Atomics
 import CDSIShims
 import DSICore
 import DSIRuntime
+import Logging
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,31 +28,51 @@ struct Run: ParsableCommand {
             return
         }
         let logger = global.logger("dsi.run")
+        if let level = validated.logLevel.flatMap(Logger.Level.init(rawValue:)) { LogLevelSwitch.set(level) }
         CDSIShims_install_stop_handlers()
         CDSIShims_install_reload_handler()
         let handler = try failing { try FeedHandler(config: validated, logger: logger) }
-        // The endpoint binds before the workers start: a port in use is refused before anything runs.
+        // The endpoints bind before the workers start: a port or socket in use is refused before anything runs.
         let metrics = try failing {
             try validated.metricsListen.map { try MetricsServer.start(for: handler, listen: $0, logger: logger) }
         }
+        let reloads = ManagedAtomic<Int>(0)
+        // SIGHUP and `dsi ctl reload`: the file again, checked whole; what cannot change live is refused and the
+        // running configuration kept.
+        let reload: @Sendable (String) -> String = { [config] origin in
+            do {
+                let new = try HandlerConfig.load(path: config)
+                let outcome = try handler.reload(new)
+                if let level = new.logLevel.flatMap(Logger.Level.init(rawValue:)) { LogLevelSwitch.set(level) }
+                reloads.wrappingIncrement(ordering: .relaxed)
+                logger.notice("\(origin): reloaded \(outcome)")
+                return "reloaded: \(outcome)\n"
+            } catch {
+                logger.error("\(origin): reload refused, running on unchanged: \(error)")
+                return "refused: \(error)\n"
+            }
+        }
+        let admin = try failing {
+            try AdminServer(
+                path: validated.adminSocket,
+                commands: [
+                    "status": { handler.statusReport(reloads: reloads.load(ordering: .relaxed)) },
+                    "reload": { reload("dsi ctl reload") },
+                ], logger: logger)
+        }
+        admin.start()
         handler.start()
+        logger.info("admin socket \(validated.adminSocket) (dsi ctl status | reload)")
         var nextStats = Clock.monotonicNanos() + UInt64(statsInterval * 1e9)
         while CDSIShims_stop_requested() == 0 && handler.failure == nil {
             Clock.sleep(nanos: 50_000_000)
-            if CDSIShims_take_reload_request() != 0 {
-                // SIGHUP: certificates and entitlements again; a bad file is reported and the running ones kept.
-                do {
-                    let reloaded = try handler.reload(try HandlerConfig.load(path: config))
-                    logger.notice("SIGHUP: reloading \(reloaded)")
-                } catch {
-                    logger.error("SIGHUP: reload refused, running on unchanged: \(error)")
-                }
-            }
+            if CDSIShims_take_reload_request() != 0 { _ = reload("SIGHUP") }
             if statsInterval > 0 && Clock.monotonicNanos() >= nextStats {
                 nextStats += UInt64(statsInterval * 1e9)
                 logger.info("\(Self.counterLine(handler))")
             }
         }
+        admin.stop()
         logger.info("stopping: draining the pipeline and the publisher")
         let failure = handler.stop()
         metrics?.stop()

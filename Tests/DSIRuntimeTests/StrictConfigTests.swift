@@ -127,9 +127,11 @@ import Testing
         #expect(try keys(EntitlementConfig(subject: "s", san: "n", symbols: [], kinds: [])) == fields(EntitlementConfig.self))
         var handler = HandlerConfig(feeds: [], publisher: publisher, workers: [])
         handler.filters = []; handler.graph = []; handler.metrics = MetricsConfig(listen: "l")
+        handler.admin = AdminConfig(socket: "s"); handler.logLevel = "info"
         #expect(try keys(handler) == fields(HandlerConfig.self))
         #expect(try keys(LineConfig(name: "n", group: "g")) == fields(LineConfig.self))
         #expect(try keys(MetricsConfig(listen: "l")) == fields(MetricsConfig.self))
+        #expect(try keys(AdminConfig(socket: "s")) == fields(AdminConfig.self))
         #expect(try keys(WorkerConfig(name: "w", cpu: 0, idle: .spin, nodes: [])) == fields(WorkerConfig.self))
         #expect(try keys(FilterConfig(symbols: [], kinds: [], priceBand: .init(min: 0, max: 1))) == fields(FilterConfig.self))
         #expect(

@@ -77,7 +77,8 @@ import Testing
             """
         }
         try config(bobEntitled: true).write(toFile: dir.file("run.yaml"), atomically: true, encoding: .utf8)
-        let run = try Commands.start(Commands.dsi, ["run", "--config", dir.file("run.yaml")])
+        let run = try Commands.start(
+            Commands.dsi, ["run", "--config", dir.file("run.yaml")], environment: ["DSI_STATE_DIR": dir.path])
         try EndToEndTests().waitForListening(tls, run)
         let endpoint = "127.0.0.1:\(tls)"
 
@@ -193,7 +194,7 @@ import Testing
         #expect(stale.status != 0 && stale.stderr.contains("unable to get local issuer certificate"), "\(stale.stderr)")
         run.signal(SIGTERM)
         let stopped = try run.wait(timeout: 30)
-        #expect(stopped.stderr.contains("SIGHUP: reloading"), "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("SIGHUP: reloaded"), "\(stopped.stderr)")
         let aliceDone = try alice.wait(timeout: 30)
         #expect(aliceDone.status == 0, "\(aliceDone.stderr)")
         func comparable(_ o: [String: Any]) throws -> String {

@@ -40,7 +40,8 @@ import Testing
             """
         try yaml.write(toFile: dir.file("run.yaml"), atomically: true, encoding: .utf8)
         func startHandler() throws -> Commands.Running {
-            let run = try Commands.start(Commands.dsi, ["run", "--config", dir.file("run.yaml")])
+            let run = try Commands.start(
+                Commands.dsi, ["run", "--config", dir.file("run.yaml")], environment: ["DSI_STATE_DIR": dir.path])
             try EndToEndTests().waitForListening(tls, run)
             return run
         }

@@ -27,6 +27,8 @@ int CDSIShims_pin_current_thread(int cpu);
 
 /// The CPU the calling thread runs on now (`sched_getcpu` is a GNU extension), or -1.
 int CDSIShims_current_cpu(void);
+/// The user id of the process at the other end of Unix socket `fd` (SO_PEERCRED); 0 or -errno.
+int CDSIShims_peer_uid(int fd, unsigned int *uid);
 
 /// Whether `cpu` is in this process's allowed CPU set (`CPU_ISSET` is a macro).
 int CDSIShims_cpu_is_allowed(int cpu);

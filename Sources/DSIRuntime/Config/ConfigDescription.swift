@@ -61,6 +61,9 @@ extension ValidatedConfig {
             "  entitlements: \(entitlements.map { "\($0.entries.count) (\($0.entries.map(\.name).joined(separator: ", ")))" } ?? "null  # every client takes everything")",
             "metrics:",
             "  listen: \(metricsListen.map(\.description) ?? "null  # no /metrics, /healthz, /readyz")",
+            "admin:",
+            "  socket: \(adminSocket)",
+            "logLevel: \(logLevel ?? "null  # as --log-level")",
             "# graph: \(graph.description)",
             "# workers:",
         ]

@@ -18,12 +18,25 @@ public struct HandlerConfig: Codable, Sendable {
     public var graph: [NodeConfig]?
     /// Where `/metrics`, `/healthz` and `/readyz` are served (HTTP); none without it.
     public var metrics: MetricsConfig?
+    /// The local admin socket `dsi ctl` talks to.
+    public var admin: AdminConfig?
+    /// The log level (trace, debug, info, notice, warning, error, critical): overrides `--log-level`, and a reload
+    /// changes it.
+    public var logLevel: String?
 
     public init(feeds: [FeedConfig], publisher: PublisherConfig, workers: [WorkerConfig]? = nil) {
         self.feeds = feeds
         self.publisher = publisher
         self.workers = workers
     }
+}
+
+/// `admin:`: the Unix domain socket of `dsi ctl status` and `dsi ctl reload`.
+public struct AdminConfig: Codable, Sendable {
+    /// Its path; absent: `dsi.sock` in the state directory.
+    public var socket: String?
+
+    public init(socket: String? = nil) { self.socket = socket }
 }
 
 /// `metrics:`: the HTTP endpoint for Prometheus and health checks.
@@ -263,7 +276,13 @@ extension HandlerConfig: ConfigSection {
         ("filters", .list(.section(FilterConfig.self))),
         ("graph", .list(.section(NodeConfig.self))),
         ("metrics", .section(MetricsConfig.self)),
+        ("admin", .section(AdminConfig.self)),
+        ("logLevel", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"])),
     ]
+}
+
+extension AdminConfig: ConfigSection {
+    public static let fields: [(key: String, field: ConfigField)] = [("socket", .text)]
 }
 
 extension MetricsConfig: ConfigSection {

@@ -115,6 +115,14 @@ extension HandlerConfig {
             journal: publisher.journal, retentionDays: publisher.retention ?? 5,
             graph: graph)
         validated.metricsListen = try metricsEndpoint(bound: bound, fail: fail)
+        validated.adminSocket = admin?.socket ?? validated.stateDirectory + "/dsi.sock"
+        // sockaddr_un holds 107 bytes of path.
+        guard !validated.adminSocket.isEmpty, validated.adminSocket.utf8.count <= 107 else {
+            throw fail(
+                admin?.socket == nil ? "publisher.stateDirectory" : "admin.socket",
+                "the admin socket's path '\(validated.adminSocket)' is longer than a Unix socket path may be (107 bytes)")
+        }
+        validated.logLevel = logLevel
         return validated
     }
 

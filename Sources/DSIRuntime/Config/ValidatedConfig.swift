@@ -59,6 +59,10 @@ public struct ValidatedConfig: Sendable {
     public var graph: ProcessingGraph
     /// Where the metrics endpoint listens (`metrics.listen`); nil: none.
     public var metricsListen: IPv4Endpoint? = nil
+    /// The admin socket's path (`admin.socket`, or `dsi.sock` in the state directory).
+    public var adminSocket: String = ""
+    /// `logLevel`, when the configuration sets one.
+    public var logLevel: String? = nil
     public var pipelineWorker: WorkerConfig { graph.pipelineWorker }
     /// Every worker once, those that run feeds first.
     public var workers: [WorkerConfig] {

@@ -13,10 +13,14 @@ public final class HandlerMetrics: @unchecked Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let lock = NSLock()
     /// Each counter with its source and the scale from the source's unit to the metric's (1e-9 from ns to s).
-    private var counters: [(read: () -> UInt64, metric: Prometheus.Counter, last: UInt64, scale: Double)] = []
-    private var gauges: [(read: () -> Double, metric: Gauge)] = []
-    /// Run at each scrape before the gauges, for series that come and go (one per subscriber).
-    private var refreshers: [() -> Void] = []
+    private var counters: [(read: () -> UInt64, metric: Prometheus.Counter, last: UInt64, scale: Double, owner: String?)] = []
+    private var gauges: [(read: () -> Double, metric: Gauge, owner: String?)] = []
+    private var histograms: [(metric: DurationHistogram, owner: String?)] = []
+    /// Run at each scrape before the gauges, for series that come and go (one per subscriber); `clear` unregisters
+    /// what they made when their owner goes.
+    private var refreshers: [(refresh: () -> Void, clear: () -> Void, owner: String?)] = []
+    /// While registering what belongs to something that may go away (a publish node a reload removes): its name.
+    private var owner: String? = nil
 
     /// A counter sampled from `read` (a monotonic DSI counter); `name` ends in `_total`.
     public func counter(_ name: String, _ help: String, _ labels: [(String, String)] = [], _ read: @escaping () -> UInt64) {
@@ -36,20 +40,22 @@ public final class HandlerMetrics: @unchecked Sendable {
     ) {
         precondition(name.hasSuffix("_total"), "a counter's name ends in _total")
         let descriptor = MetricNameDescriptor(metricName: String(name.dropLast(6)), unitName: "total", helpText: help)
-        counters.append((read, registry.makeCounter(descriptor: descriptor, labels: labels), 0, scale))
+        counters.append((read, registry.makeCounter(descriptor: descriptor, labels: labels), 0, scale, owner))
     }
 
     /// A gauge sampled from `read`.
     public func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = [], _ read: @escaping () -> Double) {
         let descriptor = MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
-        gauges.append((read, registry.makeGauge(descriptor: descriptor, labels: labels)))
+        gauges.append((read, registry.makeGauge(descriptor: descriptor, labels: labels), owner))
     }
 
     /// A latency histogram in seconds (`name` ends in `_seconds`); its `record` may be called from any thread.
     public func latencyHistogram(_ name: String, _ help: String, _ labels: [(String, String)]) -> DurationHistogram {
         precondition(name.hasSuffix("_seconds"), "a latency histogram's name ends in _seconds")
         let descriptor = MetricNameDescriptor(metricName: String(name.dropLast(8)), unitName: "seconds", helpText: help)
-        return registry.makeDurationHistogram(descriptor: descriptor, labels: labels, buckets: Self.latencyBuckets)
+        let histogram = registry.makeDurationHistogram(descriptor: descriptor, labels: labels, buckets: Self.latencyBuckets)
+        histograms.append((histogram, owner))
+        return histogram
     }
 
     /// From 5 µs (a tick through an idle pipeline on a dedicated core) to 1 s (a handler far behind).
@@ -59,14 +65,38 @@ public final class HandlerMetrics: @unchecked Sendable {
         .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
     ]
 
-    /// Runs `refresh` under the metrics' lock at every scrape, before the exposition is written.
-    public func onScrape(_ refresh: @escaping () -> Void) { refreshers.append(refresh) }
+    /// Runs `refresh` under the metrics' lock at every scrape, before the exposition is written; `clear` when its
+    /// owner is removed.
+    public func onScrape(_ refresh: @escaping () -> Void, clear: @escaping () -> Void = {}) {
+        refreshers.append((refresh, clear, owner))
+    }
+
+    /// Registers what `body` registers as belonging to `owner`, so that `remove(owner:)` can take it away.
+    public func owned(by owner: String, _ body: () -> Void) {
+        lock.withLock { self.owner = owner }
+        body()
+        lock.withLock { self.owner = nil }
+    }
+
+    /// Every series `owner` registered leaves the exposition.
+    public func remove(owner: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        for c in counters where c.owner == owner { registry.unregisterCounter(c.metric) }
+        for g in gauges where g.owner == owner { registry.unregisterGauge(g.metric) }
+        for h in histograms where h.owner == owner { registry.unregisterDurationHistogram(h.metric) }
+        for r in refreshers where r.owner == owner { r.clear() }
+        counters.removeAll { $0.owner == owner }
+        gauges.removeAll { $0.owner == owner }
+        histograms.removeAll { $0.owner == owner }
+        refreshers.removeAll { $0.owner == owner }
+    }
 
     /// Brings every metric up to its source, then writes the exposition.
     public func exposition() -> [UInt8] {
         lock.lock()
         defer { lock.unlock() }
-        for refresh in refreshers { refresh() }
+        for r in refreshers { r.refresh() }
         for i in counters.indices {
             let now = counters[i].read()
             // A source never goes back; if one did (a restart in place), the counter holds rather than going down.
@@ -82,114 +112,5 @@ public final class HandlerMetrics: @unchecked Sendable {
         }
         for g in gauges { g.metric.set(g.read()) }
         return registry.emitToBuffer()
-    }
-}
-
-extension FeedHandler {
-    /// Every counter and gauge the handler keeps, named by Prometheus' conventions (`dsi_` prefix, `_total` on
-    /// counters, base units), labelled by feed, line and publish node.
-    public func makeMetrics() -> HandlerMetrics {
-        let m = HandlerMetrics()
-        for feed in feeds { register(feed, on: m) }
-        for branch in branches {
-            let labels = labels(branch)
-            let p = branch.publisher
-            for (worker, ring) in branch.rings {
-                let name = "publish:\(branch.layout.publish)" + (branch.rings.count > 1 ? ":\(worker)" : "")
-                m.gauge("dsi_ring_slots_used", "Slots in use in a ring", [labels[0], ("ring", name)]) { Double(ring.count) }
-            }
-            m.counter("dsi_published_ticks_total", "Ticks the publisher numbered and sent", labels) { p.ticksPublished.load }
-            m.gauge("dsi_subscribers", "Subscribers logged in", labels) { Double(p.subscribers.load) }
-            m.gauge("dsi_connections", "Connections open (handshaking, subscribed or closing)", labels) {
-                Double(p.openConnections.load)
-            }
-            m.counter("dsi_slow_consumer_disconnects_total", "Subscribers cut off for falling behind", labels) {
-                p.slowConsumerDisconnects.load
-            }
-            m.counter(
-                "dsi_quotes_conflated_total", "Quotes a conflating subscriber did not get (a later one replaced them)", labels
-            ) {
-                p.quotesConflated.load
-            }
-            m.counter("dsi_connections_refused_total", "Connections closed on arrival by a connection limit", labels) {
-                p.connectionsRefused.load
-            }
-            m.counter("dsi_handshake_failures_total", "TLS handshakes that failed", labels) { p.handshakeFailures.load }
-            m.counter("dsi_protocol_errors_total", "Subscribers cut off for breaking the protocol", labels) {
-                p.protocolErrors.load
-            }
-            m.gauge("dsi_journal_damaged", "1 when the journal's tail was found damaged at start or the journal failed", labels) {
-                Double(p.journalDamaged.load + p.journalFailed.load)
-            }
-        }
-        for branch in branches {
-            let histogram = m.latencyHistogram(
-                "dsi_tick_latency_seconds",
-                "Kernel receive to TLS write of a publish batch's first tick (one sample per batch, the tick that waited longest)",
-                labels(branch))
-            branch.publisher.onBatchLatency = { histogram.recordNanoseconds(Int64(clamping: $0)) }
-            SubscriberSeries(publisher: branch.publisher, labels: labels(branch)).register(on: m)
-        }
-        for (worker, _, _) in workers {
-            let labels = [("worker", worker.name)]
-            m.counter("dsi_worker_duty_cycles_total", "Duty cycles the worker ran", labels) { worker.cycles.load }
-            m.counter("dsi_worker_idle_cycles_total", "Duty cycles that found no work", labels) { worker.idleCycles.load }
-            m.secondsCounter(
-                "dsi_worker_busy_seconds_total", "Time in duty cycles that found work (its rate is the share of the core busy)",
-                labels, nanos: { worker.busyNanos.load })
-            m.gauge("dsi_worker_up", "1 while the worker's thread runs its duty cycle, 0 once it stopped or failed", labels) {
-                worker.hasFinished ? 0 : 1
-            }
-        }
-        return m
-    }
-
-    /// A publisher's labels: the feeds it carries (joined by `+` when several) and its node's name.
-    private func labels(_ branch: Branch) -> [(String, String)] {
-        [
-            ("feed", branch.layout.feeds.map { feeds[$0].config.name }.joined(separator: "+")),
-            ("publisher", branch.layout.publish),
-        ]
-    }
-
-    /// A feed's counters, its lines' and its ingest ring's.
-    private func register(_ runtime: Feed, on m: HandlerMetrics) {
-        let feed = [("feed", runtime.config.name)]
-        let c = runtime.counters
-        let feedCounters: [(String, String, DSICore.Counter)] = [
-            ("dsi_packets_total", "MoldUDP64 packets taken from the lines (both copies of a message count)", c.packets),
-            ("dsi_messages_total", "ITCH messages handled once each, after arbitration", c.messages),
-            ("dsi_duplicate_messages_total", "Second copies of messages dropped by A/B arbitration", c.duplicateMessages),
-            ("dsi_gaps_total", "Gaps in the sequence seen (each is recovered or reported lost)", c.gaps),
-            ("dsi_lost_messages_total", "Messages neither line nor recovery delivered, reported as gap ticks", c.lostMessages),
-            ("dsi_recovery_requests_total", "MoldUDP64 re-requests sent", c.recoveryRequests),
-            ("dsi_recovered_messages_total", "Messages filled in by re-requests", c.recoveredMessages),
-            ("dsi_heartbeats_total", "MoldUDP64 heartbeats received", c.heartbeats),
-            ("dsi_session_changes_total", "MoldUDP64 session changes followed", c.sessionChanges),
-            ("dsi_malformed_packets_total", "Datagrams that are not MoldUDP64", c.malformedPackets),
-            ("dsi_unknown_messages_total", "ITCH messages of an unknown type or too short", c.unknownMessages),
-            ("dsi_ticks_total", "Ticks the pipeline made", c.ticks),
-        ]
-        for (name, help, counter) in feedCounters { m.counter(name, help, feed) { counter.load } }
-        for (reason, counter) in [
-            ("stale_session", c.staleSessionPackets), ("foreign_session", c.foreignSessionPackets),
-            ("implausible", c.implausiblePackets), ("beyond_end", c.beyondEndPackets),
-        ] {
-            m.counter("dsi_stray_packets_total", "Packets set aside as strays, by why", feed + [("reason", reason)]) {
-                counter.load
-            }
-        }
-        for (line, receiver) in zip(runtime.config.lines, runtime.receivers) {
-            let labels = feed + [("line", line.name)]
-            m.counter("dsi_line_datagrams_total", "Datagrams received on the line", labels) { receiver.datagrams.load }
-            m.counter("dsi_line_kernel_drops_total", "Datagrams the kernel dropped for the line (socket buffer full)", labels) {
-                receiver.kernelDrops.load
-            }
-        }
-        let ingest = runtime.ingest
-        m.gauge("dsi_ring_slots_used", "Slots in use in a ring", feed + [("ring", "ingest")]) { Double(ingest.count) }
-        m.counter("dsi_ticks_dropped_total", "Ticks dropped at a full publish ring (back-pressure drop)", feed) {
-            runtime.sink.branches.reduce(0) { $0 + $1.inner.dropped.load }
-        }
     }
 }

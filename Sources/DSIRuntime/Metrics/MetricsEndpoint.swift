@@ -1,3 +1,4 @@
+import Atomics
 import DSICore
 import Foundation
 import Logging
@@ -48,7 +49,7 @@ extension MetricsServer {
     /// The handler's endpoint: `/metrics` (Prometheus text), `/healthz` (the process answers), `/readyz` (200 when
     /// `Readiness` finds nothing wrong, else 503 with the reasons).
     public static func start(for handler: FeedHandler, listen: IPv4Endpoint, logger: Logger) throws -> MetricsServer {
-        let metrics = handler.makeMetrics()
+        let metrics = LiveMetrics(handler)
         let readiness = Readiness(handler: handler)
         let server = try MetricsServer(
             listen: listen,
@@ -65,5 +66,31 @@ extension MetricsServer {
         server.start()
         logger.info("metrics on http://\(listen.address):\(server.port)/metrics (and /healthz, /readyz)")
         return server
+    }
+}
+
+/// The handler's metrics as the graph stands: after a reload that added or removed publish nodes, their series
+/// follow before the next exposition. Used by the metrics server's one thread.
+final class LiveMetrics: @unchecked Sendable {
+    // @unchecked Sendable: used by the metrics server's one thread.
+    let handler: FeedHandler
+    let metrics: HandlerMetrics
+    private var registered: Set<String>
+    private var generation: Int
+
+    init(_ handler: FeedHandler) {
+        self.handler = handler
+        generation = handler.layoutGeneration.load(ordering: .acquiring)
+        metrics = handler.makeMetrics()
+        registered = Set(handler.publisherNames)
+    }
+
+    func exposition() -> [UInt8] {
+        let now = handler.layoutGeneration.load(ordering: .acquiring)
+        if now != generation {
+            generation = now
+            handler.follow(metrics, registered: &registered)
+        }
+        return metrics.exposition()
     }
 }

@@ -1,4 +1,5 @@
 import DSINet
+import Foundation
 import Prometheus
 
 /// One set of series per logged-in subscriber of a publisher, labelled by its address and login name, made and
@@ -26,12 +27,13 @@ final class SubscriberSeries {
     }
 
     func register(on metrics: HandlerMetrics) {
-        metrics.onScrape { [self] in refresh(metrics.registry) }
+        metrics.onScrape({ [self] in refresh(metrics.registry) }, clear: { [self] in clear(metrics.registry) })
     }
 
-    private func refresh(_ registry: PrometheusCollectorRegistry) {
-        let snapshots = publisher.subscriberSnapshots
-        let present = Set(snapshots.map(\.address))
+    /// Every series it made leaves the registry (its publish node was removed).
+    private func clear(_ registry: PrometheusCollectorRegistry) { drop(registry, keeping: []) }
+
+    private func drop(_ registry: PrometheusCollectorRegistry, keeping present: Set<String>) {
         for (address, gone) in live where !present.contains(address) {
             registry.unregisterCounter(gone.ticksSent)
             registry.unregisterCounter(gone.quotesConflated)
@@ -40,6 +42,11 @@ final class SubscriberSeries {
             registry.unregisterGauge(gone.catchingUp)
             live[address] = nil
         }
+    }
+
+    private func refresh(_ registry: PrometheusCollectorRegistry) {
+        let snapshots = publisher.subscriberSnapshots
+        drop(registry, keeping: Set(snapshots.map(\.address)))
         for s in snapshots {
             var series = live[s.address] ?? make(registry, labels + [("subscriber", s.name), ("address", s.address)])
             if s.ticksSent > series.sentSoFar {
@@ -73,5 +80,23 @@ final class SubscriberSeries {
             queuedBytes: gauge("dsi_subscriber_queued_bytes", "Bytes written for the subscriber its socket has not taken"),
             conflating: gauge("dsi_subscriber_conflating", "1 while the subscriber is behind and its quotes are conflated"),
             catchingUp: gauge("dsi_subscriber_catching_up", "1 while the subscriber is sent the journal after a resume"))
+    }
+}
+
+/// Where a publisher's batch latencies go: set before the publisher is first polled, so the publisher's thread never
+/// sees the closure change; the histogram behind it is attached (and replaced) by the metrics thread.
+final class LatencyRecorder: @unchecked Sendable {
+    // @unchecked Sendable: `target` is guarded by `lock`.
+    private let lock = NSLock()
+    private var target: DurationHistogram?
+
+    var histogram: DurationHistogram? {
+        get { lock.withLock { target } }
+        set { lock.withLock { target = newValue } }
+    }
+
+    /// On the publisher's thread, once per batch.
+    func record(_ nanos: UInt64) {
+        lock.withLock { target }?.recordNanoseconds(Int64(clamping: nanos))
     }
 }
