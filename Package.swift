@@ -41,6 +41,9 @@ let package = Package(
             dependencies: ["COpenSSL"],
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // The NATS C client (Debian's libnats-dev) behind a small C interface of DSI's own: its callbacks and message
+        // ownership rules are simpler to keep in C.
+        .target(name: "CDSINats", linkerSettings: [.linkedLibrary("nats")]),
         .target(
             name: "DSICore",
             dependencies: [
@@ -53,7 +56,7 @@ let package = Package(
         .target(
             name: "DSINet",
             dependencies: [
-                "DSICore", "CDSIShims", "CUV", "COpenSSL",
+                "DSICore", "CDSIShims", "CUV", "COpenSSL", "CDSINats",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]

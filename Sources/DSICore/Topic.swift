@@ -43,6 +43,13 @@ public final class TopicSequencer {
         if tick.topicSeq > last[topic] { last[topic] = tick.topicSeq }
     }
 
+    /// Takes back the number `number` just gave `tick` (it was not sent after all, and will be numbered again).
+    @inlinable
+    public func unnumber(_ tick: Tick) {
+        let topic = Topic.index(of: tick)
+        if last[topic] == tick.topicSeq && last[topic] > 0 { last[topic] -= 1 }
+    }
+
     /// The last sequence given in `topic`.
     @inlinable public func last(of topic: Int) -> UInt64 { last[topic] }
 }

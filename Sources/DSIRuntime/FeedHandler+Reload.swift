@@ -192,6 +192,19 @@ extension FeedHandler {
                     "publisher.journal", old.journal(of: branch)?.directory ?? "none", new.journal(of: now)?.directory ?? "none")
             }
         }
+        // A nats node holds a connection and numbers its own stream: it stays as started.
+        func nats(_ c: ValidatedConfig) -> [String] {
+            c.graph.natsBranches.map { b in
+                "\(b.publish) \(b.nats!) on \(b.worker?.name ?? "") backPressure \(b.backPressure) "
+                    + b.paths.map { "\($0.chain) \($0.pipelineFilter) \($0.publisherFilter)" }.joined(separator: "; ")
+            }
+        }
+        if nats(old) != nats(new) {
+            let was = Set(nats(old)), now = Set(nats(new))
+            throw refuse(
+                "graph (nats nodes)", was.subtracting(now).first.map { String($0.prefix { $0 != " " }) } ?? "none",
+                now.subtracting(was).first.map { String($0.prefix { $0 != " " }) } ?? "none")
+        }
         let settings: [(String, String, String)] = [
             ("publisher.ringSlots", "\(old.ringSlots)", "\(new.ringSlots)"),
             ("publisher.retention", "\(old.retentionDays)", "\(new.retentionDays)"),

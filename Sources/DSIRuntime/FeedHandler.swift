@@ -80,6 +80,8 @@ public final class FeedHandler: @unchecked Sendable {
 
     /// One per configured feed, in the configuration's order.
     public let feeds: [Feed]
+    /// The `nats` nodes (they do not change while running).
+    let natsBranches: [NATSBranch]
     public let certificate: String
     public let key: String
     /// Every worker, those that run feeds first (in the order they stop), with the feeds each runs and the mailbox
@@ -133,6 +135,7 @@ public final class FeedHandler: @unchecked Sendable {
         feeds = try config.feeds.enumerated().map { f, feed in
             try Feed(feed, key: "feeds[\(f)]", file: config.file, worker: graph.feedWorkers[f], logger: logger)
         }
+        natsBranches = try graph.natsBranches.map { try Self.makeNATSBranch($0, config: config, logger: logger) }
         running = (config, branches)
         var workers: [(worker: Worker, feeds: [Int], mailbox: ChangeMailbox)] = []
         func place(_ w: WorkerConfig) -> Int {
@@ -142,6 +145,7 @@ public final class FeedHandler: @unchecked Sendable {
         }
         for f in feeds.indices { workers[place(graph.feedWorkers[f])].feeds.append(f) }
         for branch in branches { _ = place(branch.layout.worker ?? graph.feedWorkers[branch.layout.feeds[0]]) }
+        for branch in natsBranches { _ = place(branch.layout.worker!) }
         self.workers = workers
         for (f, feed) in feeds.enumerated() { feed.sinks = routes(of: f, config, branches) }
     }
@@ -178,6 +182,34 @@ public final class FeedHandler: @unchecked Sendable {
         return Branch(layout: layout, publisher: publisher, rings: rings, latency: latency)
     }
 
+    /// A `nats` node's client (connected now: an unreachable cluster refuses the start) and rings.
+    static func makeNATSBranch(_ layout: ProcessingGraph.Branch, config: ValidatedConfig, logger: Logger) throws -> NATSBranch {
+        let settings = layout.nats!
+        let client: NATSClient
+        do {
+            client = try NATSClient(
+                servers: settings.servers, stream: settings.jetstream, subjects: "\(settings.subjectPrefix).>",
+                replicas: min(3, settings.servers.count))
+        } catch {
+            throw ConfigError(file: config.file, key: "nats node '\(layout.publish)'", problem: "\(error)")
+        }
+        logger.info(
+            "nats node \(layout.publish): connected to \(client.server)\(settings.jetstream.map { ", JetStream stream \($0)" } ?? ""), subjects \(settings.subjectPrefix).FEED.KIND.SYMBOL, \(settings.encoding.rawValue)"
+        )
+        var rings: [(worker: String, ring: SPSCRing)] = []
+        let feedWorkers = config.graph.feedWorkers
+        for f in layout.feeds where !rings.contains(where: { $0.worker == feedWorkers[f].name }) {
+            rings.append(
+                (
+                    feedWorkers[f].name,
+                    SPSCRing(
+                        capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride,
+                        node: NUMA.node(ofCPU: layout.worker?.cpu))
+                ))
+        }
+        return NATSBranch(layout: layout, settings: settings, client: client, rings: rings)
+    }
+
     /// The worker a branch's publisher runs on: its own, or its feed's.
     func workerConfig(of layout: ProcessingGraph.Branch, in config: ValidatedConfig) -> WorkerConfig {
         layout.worker ?? config.graph.feedWorkers[layout.feeds[0]]
@@ -206,6 +238,21 @@ public final class FeedHandler: @unchecked Sendable {
                         filter: path.pipelineFilter))
             }
         }
+        for branch in natsBranches {
+            guard let path = branch.layout.paths.first(where: { $0.feed == f }), let ring = branch.ring(from: worker) else {
+                continue
+            }
+            if let kept = reuse.first(where: { $0.inner.ring === ring }) {
+                var sink = kept
+                sink.filter = path.pipelineFilter
+                sinks.append(sink)
+            } else {
+                sinks.append(
+                    FilteringSink(
+                        inner: TickRingSink(ring: ring, policy: branch.layout.backPressure, consumerGone: branch.consumerGone),
+                        filter: path.pipelineFilter))
+            }
+        }
         return sinks
     }
 
@@ -218,10 +265,11 @@ public final class FeedHandler: @unchecked Sendable {
         let config = self.config, branches = self.branches
         for (worker, feedIndices, mailbox) in workers {
             let mine = branches.filter { workerConfig(of: $0.layout, in: config).name == worker.name }
-            let gone = mine.map(\.consumerGone)
+            let nats = natsBranches.filter { $0.layout.worker!.name == worker.name }
+            let gone = mine.map(\.consumerGone) + nats.map(\.consumerGone)
             worker.start(
                 WorkerAgent(
-                    pipelines: feedIndices.map(pipeline), publishers: mine.map(publishing),
+                    pipelines: feedIndices.map(pipeline), publishers: mine.map(publishing), nats: nats.map(natsAgent),
                     favoured: config.graph.favouredOn[worker.name], mailbox: mailbox), logger: logger
             ) { _ in
                 // A blocking ring must not wait for a consumer that is gone.
@@ -239,6 +287,14 @@ public final class FeedHandler: @unchecked Sendable {
             publishing TLS 1.3 on \(listening.joined(separator: " ")); graph \(config.graph.description); \(workerLine); \
             \(memoryLine)
             """)
+    }
+
+    /// The agent that runs a `nats` node.
+    func natsAgent(_ branch: NATSBranch) -> NATSAgent {
+        NATSAgent(
+            branch: branch,
+            gate: FeedGate(
+                branch.layout.paths.map { (feeds[$0.feed].config.tickName, $0.publisherFilter) }, filtered: branch.filtered))
     }
 
     /// The agent that runs a branch's publisher: its rings, and the filters of each feed's path on its worker.
@@ -307,6 +363,7 @@ public final class FeedHandler: @unchecked Sendable {
     public var ticksFiltered: UInt64 {
         feeds.reduce(retiredFiltered.load(ordering: .relaxed)) { $0 + $1.sinks.reduce(0) { $0 + $1.filtered.load } }
             + branches.reduce(0) { $0 + $1.publisherFiltered.load }
+            + natsBranches.reduce(0) { $0 + $1.filtered.load }
     }
     /// Ticks sent, subscribers connected, slow subscribers cut off: summed over the publishers.
     public var ticksPublished: UInt64 { publishers.reduce(0) { $0 + $1.ticksPublished.load } }

@@ -30,6 +30,8 @@ public struct ProcessingGraph: Sendable {
         public var worker: WorkerConfig?
         /// Where the publisher listens; nil takes `publisher.listen`.
         public var listen: IPv4Endpoint?
+        /// A `nats` node's settings; nil for a publish node (TLS).
+        public var nats: NATSSettings? = nil
         /// The publish node's name.
         public var publish: String { paths[0].chain.last! }
 
@@ -41,7 +43,10 @@ public struct ProcessingGraph: Sendable {
         public var feeds: [Int] { paths.map(\.feed) }
     }
 
+    /// The publish nodes (TLS publishers), in graph order.
     public var branches: [Branch]
+    /// The `nats` nodes, in graph order.
+    public var natsBranches: [Branch] = []
     /// Each feed's worker, by the feed's place in `feeds`.
     public var feedWorkers: [WorkerConfig]
     /// On a worker that runs feeds and publishers both: which stage its duty cycle favours (`first` the feeds',
@@ -59,7 +64,9 @@ public struct ProcessingGraph: Sendable {
     /// The first branch's publisher's worker; nil: its feeds' worker runs it.
     public var publisherWorker: WorkerConfig? { branches[0].worker }
 
-    public static let kinds = ["feed", "filter", "publish"]
+    public static let kinds = ["feed", "filter", "publish", "nats"]
+    /// The kinds that end a path: they send ticks out of the handler.
+    static let ends = ["publish", "nats"]
 
     /// Checks `nodes` against the configured `feeds` (their names) and their placement on `workers`; every problem
     /// names the file, the node and what is wrong.
@@ -97,8 +104,15 @@ public struct ProcessingGraph: Sendable {
             }
             inputs[node.name] = given
             let o = node.options
-            if node.kind != "publish", let o, o.listen != nil || o.backPressure != nil {
-                throw fail("\(key(node.name)).options", "listen and backPressure are a publish node's options")
+            if node.kind != "publish", let o, o.listen != nil {
+                throw fail("\(key(node.name)).options", "listen is a publish node's option")
+            }
+            if !ends.contains(node.kind), let o, o.backPressure != nil {
+                throw fail("\(key(node.name)).options", "backPressure is a publish or nats node's option")
+            }
+            if node.kind != "nats", let o, o.servers != nil || o.subjectPrefix != nil || o.encoding != nil || o.jetstream != nil {
+                throw fail(
+                    "\(key(node.name)).options", "servers, subjectPrefix, encoding and jetstream are a nats node's options")
             }
             if node.kind != "feed", o?.feed != nil {
                 throw fail("\(key(node.name)).options.feed", "names the feed of a feed node only")
@@ -131,7 +145,7 @@ public struct ProcessingGraph: Sendable {
         if let missing = feeds.indices.first(where: { f in !feedOf.values.contains(f) }) {
             throw fail("graph", "feed '\(feeds[missing])' (feeds[\(missing)]) has no feed node")
         }
-        let publishers = nodes.filter { $0.kind == "publish" }
+        let publishers = nodes.filter { ends.contains($0.kind) }
         guard !publishers.isEmpty else { throw fail("graph", "at least one publish node is needed") }
         var consumers: [String: [String]] = [:]
         for node in nodes { for input in inputs[node.name]! { consumers[input, default: []].append(node.name) } }
@@ -158,7 +172,7 @@ public struct ProcessingGraph: Sendable {
             }
             // A TLS publisher numbers topics, keeps images and serves subscriptions by stock locate, which only
             // means something within one feed.
-            if byFeed.count > 1 {
+            if byFeed.count > 1 && publish.kind == "publish" {
                 throw fail(
                     key(publish.name),
                     "takes the ticks of \(byFeed.count) feeds (\(byFeed.keys.sorted().map { feeds[$0] }.joined(separator: ", "))), but a publish node serves one feed (its topics, images and stock locates are that feed's): give each feed a publish node of its own"
@@ -233,6 +247,22 @@ public struct ProcessingGraph: Sendable {
                         publisherFilter: try filter(chain[switchAt...])))
             }
             let fused = feedWorkersHere.contains(publishWorker)
+            if publish.kind == "nats" {
+                // A NATS client's publish may wait on its socket: it never shares a thread with a feed.
+                guard !fused else {
+                    throw fail(key(publish.name), "a nats node runs on a worker without feeds (it may wait on the network)")
+                }
+                if publish.priority != nil {
+                    throw fail("\(key(publish.name)).priority", "priority orders stages that share a worker with feeds")
+                }
+                branches.append(
+                    Branch(
+                        paths: paths, backPressureGiven: publish.options?.backPressure,
+                        backPressure: publish.options?.backPressure ?? .block, worker: workers[publishWorker], listen: nil,
+                        nats: try NATSSettings.validate(
+                            publish.options ?? NodeOptions(), key: "\(key(publish.name)).options", fail: fail)))
+                continue
+            }
             // A publisher fused into a feed worker's duty cycle drains what that worker's feeds make; one fed from
             // other workers too would stop with that worker while they still send to it.
             if fused && feedWorkersHere.count > 1 {
@@ -269,11 +299,14 @@ public struct ProcessingGraph: Sendable {
 
         // Priorities between the feeds and the publishers that share a worker.
         var graph = ProcessingGraph(
-            branches: branches,
+            branches: branches.filter { $0.nats == nil },
             feedWorkers: feeds.indices.map { f in workers[placed[feedOf.first { $0.value == f }!.key]!] })
+        graph.natsBranches = branches.filter { $0.nats != nil }
         for (w, worker) in workers.enumerated() {
             let feedsHere = nodes.filter { $0.kind == "feed" && placed[$0.name] == w }
-            let publishersHere = publishers.filter { p in placed[p.name] == w && graph.branch(p.name)?.worker == nil }
+            let publishersHere = publishers.filter { p in
+                placed[p.name] == w && graph.branch(p.name).map { $0.worker == nil } ?? false
+            }
             for (stage, members) in [("feed", feedsHere), ("publish", publishersHere)] where members.count > 1 {
                 if Set(members.map { $0.priority ?? 0 }).count > 1 {
                     throw fail(
@@ -315,7 +348,7 @@ public struct ProcessingGraph: Sendable {
 
     /// `feed → filter … → publish` per path, for the log.
     public var description: String {
-        branches.flatMap { branch in
+        (branches + natsBranches).flatMap { branch in
             branch.paths.map { path in
                 let order =
                     switch favouredOn[feedWorkers[path.feed].name] {

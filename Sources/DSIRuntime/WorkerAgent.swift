@@ -65,15 +65,18 @@ final class ChangeMailbox: @unchecked Sendable {
 /// A handler worker's duty cycle: its feeds' pipelines and the publishers it runs (either may be none), ordered by
 /// the graph's priorities, taking reload changes between cycles.
 struct WorkerAgent: Agent {
-    var stages: PrioritizedPair<AgentGroup<SessionWatch>, AgentGroup<PublisherAgent>>
+    var stages: PrioritizedPair<AgentGroup<SessionWatch>, AgentPair<AgentGroup<PublisherAgent>, AgentGroup<NATSAgent>>>
     let mailbox: ChangeMailbox
     private var seen = 0
 
     /// - Parameter favoured: which stage is favoured; nil polls both every cycle, the pipelines first.
-    init(pipelines: [SessionWatch], publishers: [PublisherAgent], favoured: FavouredAgent?, mailbox: ChangeMailbox) {
+    init(
+        pipelines: [SessionWatch], publishers: [PublisherAgent], nats: [NATSAgent], favoured: FavouredAgent?,
+        mailbox: ChangeMailbox
+    ) {
         // A starvation limit of one polls the other stage every cycle: no stage is favoured.
         stages = PrioritizedPair(
-            AgentGroup(pipelines), AgentGroup(publishers), favoured: favoured ?? .first,
+            AgentGroup(pipelines), AgentPair(AgentGroup(publishers), AgentGroup(nats)), favoured: favoured ?? .first,
             starvationLimit: favoured == nil ? 1 : 8)
         self.mailbox = mailbox
     }
@@ -93,13 +96,15 @@ struct WorkerAgent: Agent {
                     stages.first.members[i].inner.sink.branches = branches
                 }
             case .addPublisher(let agent):
-                stages.second.members.append(agent)
+                stages.second.first.members.append(agent)
             case .gate(let name, let gate):
-                if let i = stages.second.members.firstIndex(where: { $0.name == name }) { stages.second.members[i].gate = gate }
+                if let i = stages.second.first.members.firstIndex(where: { $0.name == name }) {
+                    stages.second.first.members[i].gate = gate
+                }
             case .removePublisher(let name):
-                if let i = stages.second.members.firstIndex(where: { $0.name == name }) {
-                    stages.second.members[i].onClose()
-                    stages.second.members.remove(at: i)
+                if let i = stages.second.first.members.firstIndex(where: { $0.name == name }) {
+                    stages.second.first.members[i].onClose()
+                    stages.second.first.members.remove(at: i)
                 }
             }
             seen = ticket

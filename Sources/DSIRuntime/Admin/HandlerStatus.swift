@@ -32,6 +32,12 @@ extension FeedHandler {
                 )
             }
         }
+        for branch in natsBranches {
+            let c = branch.client.counts
+            out.append(
+                "  nats \(branch.name) (\(branch.settings.servers.joined(separator: ","))\(branch.settings.jetstream.map { ", stream \($0)" } ?? "")): \(branch.client.isConnected ? "connected to \(branch.client.server)" : "disconnected") published=\(branch.published.load) resent=\(c.resent) refused=\(c.refused) reconnects=\(c.reconnects)"
+            )
+        }
         out.append("  ticksDropped=\(ticksDropped) ticksFiltered=\(ticksFiltered)")
         out.append("workers:")
         for (worker, feedIndices, _) in workers {

@@ -247,6 +247,14 @@ public struct NodeConfig: Codable, Sendable {
 /// name of the configured feed it runs, when it is not named after it.
 public struct NodeOptions: Codable, Sendable {
     public var feed: String?
+    /// A `nats` node's NATS servers (`nats://HOST:PORT`, one or more of the cluster).
+    public var servers: [String]?
+    /// A `nats` node's subject prefix: ticks go to `PREFIX.FEED.KIND.SYMBOL` (default `dsi`).
+    public var subjectPrefix: String?
+    /// A `nats` node's payload: `json` (the tick's jsonl object, default) or `binary` (the 112-byte tick).
+    public var encoding: String?
+    /// A `nats` node's JetStream stream: ticks are published to it and acknowledged (absent: core NATS).
+    public var jetstream: String?
     public var symbols: [String]?
     public var kinds: [String]?
     public var priceBand: FilterConfig.PriceBand?
@@ -380,7 +388,7 @@ extension WorkerConfig: ConfigSection {
 extension NodeConfig: ConfigSection {
     public static let fields: [(key: String, field: ConfigField)] = [
         ("name", .text),
-        ("kind", .choice(["feed", "filter", "publish"])),
+        ("kind", .choice(["feed", "filter", "publish", "nats"])),
         ("input", .text),
         ("inputs", .list(.text)),
         ("options", .section(NodeOptions.self)),
@@ -391,6 +399,10 @@ extension NodeConfig: ConfigSection {
 extension NodeOptions: ConfigSection {
     public static let fields: [(key: String, field: ConfigField)] = [
         ("feed", .text),
+        ("servers", .list(.text)),
+        ("subjectPrefix", .text),
+        ("encoding", .choice(["json", "binary"])),
+        ("jetstream", .text),
         ("symbols", .list(.text)),
         ("kinds", .list(.choice(Tick.Kind.allCases.map(\.name)))),
         ("priceBand", .section(FilterConfig.PriceBand.self)),

@@ -67,13 +67,17 @@ public struct ValidatedConfig: Sendable {
     /// Every worker once, those that run feeds first.
     public var workers: [WorkerConfig] {
         var seen = Set<String>()
-        return (graph.feedWorkers + graph.branches.compactMap(\.worker)).filter { seen.insert($0.name).inserted }
+        return (graph.feedWorkers + (graph.branches + graph.natsBranches).compactMap(\.worker)).filter {
+            seen.insert($0.name).inserted
+        }
     }
     /// The first branch's publisher's worker (the pipeline's when that publisher runs on the feed's worker).
     public var publisherWorker: WorkerConfig { graph.publisherWorker ?? graph.pipelineWorker }
     /// The publish rings the handler allocates: one per branch and worker of the feeds that reach it.
     public var publishRingCount: Int {
-        graph.branches.reduce(0) { count, branch in count + Set(branch.feeds.map { graph.feedWorkers[$0].name }).count }
+        (graph.branches + graph.natsBranches).reduce(0) { count, branch in
+            count + Set(branch.feeds.map { graph.feedWorkers[$0].name }).count
+        }
     }
     /// Every filter on the first branch, in order (what `dsi ticks --config` applies).
     public var filter: TickFilter { filter(of: graph.branches[0]) }

@@ -11,6 +11,27 @@ extension FeedHandler {
         let m = HandlerMetrics()
         for feed in feeds { register(feed, on: m) }
         for branch in branches { register(branch, on: m) }
+        for branch in natsBranches {
+            let labels = [
+                ("feed", branch.layout.feeds.map { feeds[$0].config.name }.joined(separator: "+")), ("node", branch.name),
+            ]
+            let client = branch.client
+            m.counter("dsi_nats_published_ticks_total", "Ticks the nats node handed to the NATS client", labels) {
+                branch.published.load
+            }
+            m.counter("dsi_nats_resent_total", "JetStream publishes sent again after no acknowledgement", labels) {
+                client.counts.resent
+            }
+            m.counter("dsi_nats_refused_total", "Publishes the NATS client could not take at once (retried)", labels) {
+                client.counts.refused
+            }
+            m.counter("dsi_nats_reconnects_total", "Reconnections to the NATS cluster", labels) { client.counts.reconnects }
+            m.gauge("dsi_nats_connected", "1 while connected to a NATS server", labels) { client.isConnected ? 1 : 0 }
+            for (worker, ring) in branch.rings {
+                let name = "nats:\(branch.name)" + (branch.rings.count > 1 ? ":\(worker)" : "")
+                m.gauge("dsi_ring_slots_used", "Slots in use in a ring", [labels[0], ("ring", name)]) { Double(ring.count) }
+            }
+        }
         for (worker, _, _) in workers {
             let labels = [("worker", worker.name)]
             m.counter("dsi_worker_duty_cycles_total", "Duty cycles the worker ran", labels) { worker.cycles.load }

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Reads DSI ticks from a NATS cluster (nats-py): what a consumer in any language with a NATS client does.
+
+    dsi_nats_consumer.py SERVERS [--subject dsi.>] [--stream NAME] [--binary] [--count N] [--idle S]
+
+SERVERS is comma-separated nats://HOST:PORT. Without --stream: a core NATS subscription by wildcard (live ticks from
+now on). With --stream: the JetStream stream from its first message, through an ordered consumer (which the client
+re-creates after a node is lost). Prints one line per tick, "SUBJECT<TAB>JSON" (binary payloads decoded with the
+Python subscriber's reader of the 112-byte tick); stops after N ticks (--count) or S seconds without one (--idle);
+a summary on stderr.
+"""
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+
+import nats
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import DeliverPolicy
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from dsi_client import binary_tick  # noqa: E402  (the Python subscriber's decoder of the binary tick)
+
+
+def log(*parts):
+    print(*parts, file=sys.stderr, flush=True)
+
+
+async def subscribe(nc, args):
+    if not args.stream:
+        sub = await nc.subscribe(args.subject, pending_msgs_limit=2_000_000, pending_bytes_limit=1 << 30)
+        await nc.flush()
+        return sub
+    js = nc.jetstream()
+    # Creating a consumer can time out while the cluster moves a leader: try again.
+    for attempt in range(20):
+        try:
+            return await js.subscribe(args.subject, stream=args.stream, ordered_consumer=True,
+                                      deliver_policy=DeliverPolicy.ALL, idle_heartbeat=2.0,
+                                      pending_msgs_limit=2_000_000)
+        except (NatsTimeout, asyncio.TimeoutError, nats.errors.Error) as e:
+            log(f"subscribe attempt {attempt + 1}: {e!r}")
+            await asyncio.sleep(0.5)
+    raise SystemExit("could not subscribe to the stream")
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("servers")
+    ap.add_argument("--subject", default="dsi.>")
+    ap.add_argument("--stream")
+    ap.add_argument("--binary", action="store_true")
+    ap.add_argument("--count", type=int, default=0)
+    ap.add_argument("--idle", type=float, default=10.0)
+    ap.add_argument("--ready", help="a file to create once subscribed")
+    args = ap.parse_args()
+
+    async def on_error(e):
+        log(f"nats error: {e!r}")
+
+    nc = await nats.connect(servers=args.servers.split(","), max_reconnect_attempts=-1, reconnect_time_wait=0.25,
+                            connect_timeout=2, error_cb=on_error)
+    sub = await subscribe(nc, args)
+    if args.ready:
+        open(args.ready, "w").close()
+    count, start, out = 0, time.monotonic(), sys.stdout
+    while not args.count or count < args.count:
+        try:
+            msg = await sub.next_msg(timeout=args.idle)
+        except NatsTimeout:
+            break
+        tick = binary_tick(msg.data) if args.binary else json.loads(msg.data)
+        out.write(f"{msg.subject}\t{json.dumps(tick, separators=(',', ':'))}\n")
+        count += 1
+    out.flush()
+    seconds = time.monotonic() - start
+    log(f"received {count} ticks in {seconds:.2f} s ({count / max(seconds, 1e-9):.0f}/s)")
+    await nc.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
