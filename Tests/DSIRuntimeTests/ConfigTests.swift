@@ -57,6 +57,13 @@ import Testing
         #expect(config.graph.branch("tradesOut")?.worker?.name == "publisher")
     }
 
+    @Test func shippedMultiFeedAndNATSConfigsAreValid() throws {
+        let two = try HandlerConfig.load(path: Commands.root + "/feeds/two-feeds.yaml")
+        #expect(two.feeds.map(\.name) == ["nasdaq", "bx"] && two.graph.branches.map(\.feeds) == [[0], [1]])
+        let nats = try HandlerConfig.load(path: Commands.root + "/feeds/nats.yaml")
+        #expect(nats.graph.natsBranches.first?.nats?.jetstream == "TICKS" && nats.graph.natsBranches.first?.worker?.name == "nats")
+    }
+
     @Test func defaultsFillIn() throws {
         let c = try load(Self.good)
         #expect(c.backPressure == .block && c.maxOrders == 1_000_000 && c.ringSlots == 65_536)

@@ -340,3 +340,70 @@ import Testing
             saying: ["node 'betaOut'", "feed 'beta' reaches it by 2 paths"])
     }
 }
+
+/// `nats` nodes: checked like any end of the graph, and their own options by key.
+@Suite struct NATSNodeConfigTests {
+    static let yaml = """
+        feeds:
+          - {name: alpha, protocol: moldudp64-itch50, interface: 127.0.0.1, lines: [{name: A, group: "239.255.0.1:30001"}]}
+        publisher:
+          listen: 127.0.0.1:9443
+        graph:
+          - {name: alpha, kind: feed}
+          - {name: out, kind: publish, input: alpha}
+          - {name: bus, kind: nats, input: alpha, options: {servers: ["nats://127.0.0.1:4222", "nats://nats-2.example:4222"], jetstream: TICKS}}
+        workers:
+          - {name: w0, cpu: 0, nodes: [alpha]}
+          - {name: w1, cpu: 1, nodes: [out, bus]}
+
+        """
+
+    func load(_ yaml: String) throws -> ValidatedConfig {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try yaml.write(toFile: dir.file("n.yaml"), atomically: true, encoding: .utf8)
+        return try HandlerConfig.load(path: dir.file("n.yaml"))
+    }
+
+    func refuses(_ yaml: String, saying parts: [String]) {
+        #expect { try load(yaml) } throws: { error in
+            let ok = parts.allSatisfy { "\(error)".contains($0) }
+            if !ok { Issue.record("message was: \(error)") }
+            return ok
+        }
+    }
+
+    @Test func aNatsNodeIsABranchOfItsOwn() throws {
+        let c = try load(Self.yaml)
+        #expect(c.graph.branches.map(\.publish) == ["out"], "TLS publishers only")
+        let bus = try #require(c.graph.natsBranches.first)
+        #expect(bus.publish == "bus" && bus.worker?.name == "w1" && bus.backPressure == .block)
+        #expect(bus.nats == NATSSettings(servers: ["nats://127.0.0.1:4222", "nats://nats-2.example:4222"], subjectPrefix: "dsi", encoding: .json, jetstream: "TICKS"))
+        #expect(c.publishRingCount == 2)
+    }
+
+    @Test func badNatsOptionsAreRefusedByKey() {
+        let bus = "options: {servers: [\"nats://127.0.0.1:4222\", \"nats://nats-2.example:4222\"], jetstream: TICKS}"
+        refuses(Self.yaml.replacingOccurrences(of: bus, with: "options: {}"), saying: ["node 'bus'", "options.servers", "needs servers"])
+        refuses(
+            Self.yaml.replacingOccurrences(of: "nats://127.0.0.1:4222", with: "127.0.0.1:4222"),
+            saying: ["options.servers", "'127.0.0.1:4222' is not nats://HOST:PORT"])
+        refuses(
+            Self.yaml.replacingOccurrences(of: "jetstream: TICKS", with: "subjectPrefix: \"md.*\""),
+            saying: ["options.subjectPrefix", "'md.*' is not a subject prefix"])
+        refuses(
+            Self.yaml.replacingOccurrences(of: "jetstream: TICKS", with: "jetstream: \"TI CKS\""),
+            saying: ["options.jetstream", "not a stream name"])
+        refuses(
+            Self.yaml.replacingOccurrences(of: "jetstream: TICKS", with: "encoding: xml"), saying: ["encoding", "xml"])
+        refuses(
+            Self.yaml.replacingOccurrences(of: "nodes: [alpha]", with: "nodes: [alpha, bus]").replacingOccurrences(
+                of: "nodes: [out, bus]", with: "nodes: [out]"),
+            saying: ["node 'bus'", "worker without feeds"])
+        refuses(
+            Self.yaml.replacingOccurrences(
+                of: "{name: out, kind: publish, input: alpha}",
+                with: "{name: out, kind: publish, input: alpha, options: {servers: [\"nats://h:1\"]}}"),
+            saying: ["node 'out'", "a nats node's options"])
+    }
+}

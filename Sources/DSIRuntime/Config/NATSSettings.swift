@@ -13,6 +13,13 @@ public struct NATSSettings: Sendable, Equatable {
     /// The JetStream stream ticks are published to (made, on `PREFIX.>`, if it does not exist); nil: core NATS.
     public var jetstream: String?
 
+    public init(servers: [String], subjectPrefix: String = "dsi", encoding: Encoding = .json, jetstream: String? = nil) {
+        self.servers = servers
+        self.subjectPrefix = subjectPrefix
+        self.encoding = encoding
+        self.jetstream = jetstream
+    }
+
     static func validate(_ o: NodeOptions, key: String, fail: (String, String) -> ConfigError) throws -> NATSSettings {
         guard let servers = o.servers, !servers.isEmpty else {
             throw fail("\(key).servers", "a nats node needs servers: [nats://HOST:PORT, ...]")

@@ -65,17 +65,20 @@ async def main():
     sub = await subscribe(nc, args)
     if args.ready:
         open(args.ready, "w").close()
-    count, start, out = 0, time.monotonic(), sys.stdout
+    # The rate is over the ticks' own span: from the first received to the last.
+    count, start, last, out = 0, None, None, sys.stdout
     while not args.count or count < args.count:
         try:
             msg = await sub.next_msg(timeout=args.idle)
         except NatsTimeout:
             break
+        last = time.monotonic()
+        start = start or last
         tick = binary_tick(msg.data) if args.binary else json.loads(msg.data)
         out.write(f"{msg.subject}\t{json.dumps(tick, separators=(',', ':'))}\n")
         count += 1
     out.flush()
-    seconds = time.monotonic() - start
+    seconds = (last - start) if count > 1 else 0.0
     log(f"received {count} ticks in {seconds:.2f} s ({count / max(seconds, 1e-9):.0f}/s)")
     await nc.close()
 
