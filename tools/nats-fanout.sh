@@ -12,10 +12,12 @@ counts=("${@:-1 4 16}")
 # shellcheck disable=SC2206
 counts=(${counts[*]})
 dsi=${DSI:-.build/release/dsi}
+binary=""; [[ "${ENCODING:-json}" == binary ]] && binary=--binary
 work=$(mktemp -d /tmp/dsi-fanout.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
+[[ -n "${KEEP:-}" ]] && trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; echo "kept $work"' EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 clients=() routes=()
@@ -53,22 +55,24 @@ workers:
   - {name: w1, cpu: 1, idle: backoff, nodes: [out]}
   - {name: wn, cpu: 1, idle: backoff, nodes: [bus]}
 YAML
-"$dsi" run --config "$work/run.yaml" --stats-interval 0 2>"$work/run.log" & pids+=($!)
-sleep 2
 
 echo "# $(date -u +%F) $(nproc) CPUs; $messages messages -> $ticks ticks per consumer; nats-server $(nats-server --version | awk '{print $NF}'); ${ENCODING:-json}"
 printf '%-10s %-22s %-22s %-14s\n' consumers "ticks/s per consumer" "deliveries/s (all)" "all received"
 for n in "${counts[@]}"; do
-    rm -f "$work"/c*.out "$work"/c*.ready
+    rm -f "$work"/c*.out "$work"/c*.ready "$work/admin.sock"
+    # A handler per round: the session starts again from sequence 1 each time.
+    "$dsi" run --config "$work/run.yaml" --stats-interval 0 2>"$work/run.log" & handler=$!; pids+=($handler)
+    while [ ! -S "$work/admin.sock" ]; do sleep 0.05; done
     cons=()
     for ((c = 0; c < n; c++)); do
-        .venv/bin/python tools/clients/nats/dsi_nats_consumer.py "$servers" --count "$ticks" --idle 20 \
+        .venv/bin/python tools/clients/nats/dsi_nats_consumer.py "$servers" --count "$ticks" --idle 20 $binary \
             --ready "$work/c$c.ready" >/dev/null 2>"$work/c$c.out" & cons+=($!)
     done
     for ((c = 0; c < n; c++)); do while [ ! -e "$work/c$c.ready" ]; do sleep 0.05; done; done
     # Top speed: the replay sends as fast as the pipeline and the cluster take it.
-    "$dsi" replay "$work/s.pcap" --to "239.255.0.1:$mcast" --to "239.255.0.2:$mcast" --quiet >/dev/null
+    "$dsi" replay "$work/s.pcap" --to "239.255.0.1:$mcast" --to "239.255.0.2:$mcast" --topspeed --quiet >/dev/null 2>&1
     for p in "${cons[@]}"; do wait "$p" || true; done
+    kill -TERM "$handler"; wait "$handler" || true
     python3 - "$n" "$ticks" "$work" <<'PY'
 import re, statistics, sys
 n, ticks, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

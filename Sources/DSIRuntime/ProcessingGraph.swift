@@ -105,7 +105,7 @@ public struct ProcessingGraph: Sendable {
             inputs[node.name] = given
             let o = node.options
             if node.kind != "publish", let o, o.listen != nil {
-                throw fail("\(key(node.name)).options", "listen is a publish node's option")
+                throw fail("\(key(node.name)).options", "listen is one of a publish node's options")
             }
             if !ends.contains(node.kind), let o, o.backPressure != nil {
                 throw fail("\(key(node.name)).options", "backPressure is a publish or nats node's option")

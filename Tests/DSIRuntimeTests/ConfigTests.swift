@@ -61,7 +61,8 @@ import Testing
         let two = try HandlerConfig.load(path: Commands.root + "/feeds/two-feeds.yaml")
         #expect(two.feeds.map(\.name) == ["nasdaq", "bx"] && two.graph.branches.map(\.feeds) == [[0], [1]])
         let nats = try HandlerConfig.load(path: Commands.root + "/feeds/nats.yaml")
-        #expect(nats.graph.natsBranches.first?.nats?.jetstream == "TICKS" && nats.graph.natsBranches.first?.worker?.name == "nats")
+        #expect(
+            nats.graph.natsBranches.first?.nats?.jetstream == "TICKS" && nats.graph.natsBranches.first?.worker?.name == "nats")
     }
 
     @Test func defaultsFillIn() throws {

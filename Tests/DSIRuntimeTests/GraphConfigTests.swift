@@ -378,13 +378,19 @@ import Testing
         #expect(c.graph.branches.map(\.publish) == ["out"], "TLS publishers only")
         let bus = try #require(c.graph.natsBranches.first)
         #expect(bus.publish == "bus" && bus.worker?.name == "w1" && bus.backPressure == .block)
-        #expect(bus.nats == NATSSettings(servers: ["nats://127.0.0.1:4222", "nats://nats-2.example:4222"], subjectPrefix: "dsi", encoding: .json, jetstream: "TICKS"))
+        #expect(
+            bus.nats
+                == NATSSettings(
+                    servers: ["nats://127.0.0.1:4222", "nats://nats-2.example:4222"], subjectPrefix: "dsi", encoding: .json,
+                    jetstream: "TICKS"))
         #expect(c.publishRingCount == 2)
     }
 
     @Test func badNatsOptionsAreRefusedByKey() {
         let bus = "options: {servers: [\"nats://127.0.0.1:4222\", \"nats://nats-2.example:4222\"], jetstream: TICKS}"
-        refuses(Self.yaml.replacingOccurrences(of: bus, with: "options: {}"), saying: ["node 'bus'", "options.servers", "needs servers"])
+        refuses(
+            Self.yaml.replacingOccurrences(of: bus, with: "options: {}"),
+            saying: ["node 'bus'", "options.servers", "needs servers"])
         refuses(
             Self.yaml.replacingOccurrences(of: "nats://127.0.0.1:4222", with: "127.0.0.1:4222"),
             saying: ["options.servers", "'127.0.0.1:4222' is not nats://HOST:PORT"])

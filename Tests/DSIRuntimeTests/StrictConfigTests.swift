@@ -137,11 +137,10 @@ import Testing
         #expect(
             try keys(NodeConfig(name: "n", kind: "feed", input: "i", inputs: [], options: NodeOptions(), priority: 0))
                 == fields(NodeConfig.self))
-        #expect(
-            try keys(
-                NodeOptions(
-                    feed: "f", symbols: [], kinds: [], priceBand: .init(min: 0, max: 1), backPressure: .drop, listen: "l"))
-                == fields(NodeOptions.self))
+        var options = NodeOptions(
+            feed: "f", symbols: [], kinds: [], priceBand: .init(min: 0, max: 1), backPressure: .drop, listen: "l")
+        options.servers = []; options.subjectPrefix = "p"; options.encoding = "json"; options.jetstream = "j"
+        #expect(try keys(options) == fields(NodeOptions.self))
     }
 
     @Test func checkPrintsTheResolvedConfigAndStartsNothing() throws {

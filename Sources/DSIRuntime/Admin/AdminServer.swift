@@ -89,6 +89,18 @@ public final class AdminServer: @unchecked Sendable {
     }
 
     private func answer(_ client: Int32) {
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // The command is read before anything is answered: a client refused while its command was unread would see
+        // its connection reset rather than the refusal.
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while line.count < 64 {
+            guard recv(client, &byte, 1, 0) == 1 else { break }
+            if byte == UInt8(ascii: "\n") { break }
+            line.append(byte)
+        }
         var uid: UInt32 = 0
         guard CDSIShims_peer_uid(client, &uid) == 0 else { return }
         guard uid == geteuid() || uid == 0 else {
@@ -96,16 +108,6 @@ public final class AdminServer: @unchecked Sendable {
             logger.warning("admin socket: refused a client of user \(uid) (only user \(geteuid()) and root may use it)")
             reply(client, "refused: user \(uid) may not use this handler's admin socket\n")
             return
-        }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var line: [UInt8] = []
-        var byte: UInt8 = 0
-        while line.count < 64 {
-            guard recv(client, &byte, 1, 0) == 1 else { break }
-            if byte == UInt8(ascii: "\n") { break }
-            line.append(byte)
         }
         let word = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let command = commands[word] else {
