@@ -45,7 +45,7 @@ while IFS= read -r map; do flags+=(-Xcc "-fmodule-map-file=$map"); done < <(
 while IFS= read -r dir; do flags+=(-Xcc "-I$dir"); done < <(find "$scratch/checkouts" -path '*/Sources/*/include' -type d; echo Sources/CDSIShims/include)
 # Foundation, Dispatch and Synchronization: the modules use them, the fuzz entry files do not import them, so nothing
 # autolinks them.
-libraries=(-lnuma -lpcap -lssl -lcrypto -luv -lstdc++ -lFoundation -lFoundationEssentials -lFoundationInternationalization
+libraries=(-lnuma -lpcap -lssl -lcrypto -luv -lnats -lstdc++ -lFoundation -lFoundationEssentials -lFoundationInternationalization
     -l_FoundationICU -lswiftDispatch -ldispatch -lswiftSynchronization)
 
 mkdir -p "$scratch/fuzzers"
