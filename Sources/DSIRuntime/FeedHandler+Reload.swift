@@ -78,7 +78,9 @@ extension FeedHandler {
 
         // 1. New publishers are polled on their workers.
         for branch in added {
-            try post(.addPublisher(publishing(branch)), to: workerConfig(of: branch.layout, in: new).name)
+            let worker = workerConfig(of: branch.layout, in: new).name
+            workers.first { $0.worker.name == worker }?.mailbox.consumes(branch.consumerGone)
+            try post(.addPublisher(publishing(branch)), to: worker)
             outcome.added.append(branch.layout.publish)
         }
         // 2. Each feed writes to its new set of branches, with the new filters.

@@ -266,14 +266,14 @@ public final class FeedHandler: @unchecked Sendable {
         for (worker, feedIndices, mailbox) in workers {
             let mine = branches.filter { workerConfig(of: $0.layout, in: config).name == worker.name }
             let nats = natsBranches.filter { $0.layout.worker!.name == worker.name }
-            let gone = mine.map(\.consumerGone) + nats.map(\.consumerGone)
+            for flag in mine.map(\.consumerGone) + nats.map(\.consumerGone) { mailbox.consumes(flag) }
             worker.start(
                 WorkerAgent(
                     pipelines: feedIndices.map(pipeline), publishers: mine.map(publishing), nats: nats.map(natsAgent),
                     favoured: config.graph.favouredOn[worker.name], mailbox: mailbox), logger: logger
             ) { _ in
                 // A blocking ring must not wait for a consumer that is gone.
-                for flag in gone { flag.store(true, ordering: .releasing) }
+                mailbox.workerDied()
             }
         }
         let listening = branches.map { "\($0.layout.publish)=\(config.listen(of: $0.layout).address):\($0.publisher.port)" }

@@ -24,6 +24,26 @@ final class ChangeMailbox: @unchecked Sendable {
     private var pending: [(ticket: Int, change: WorkerChange)] = []
     private let posted = ManagedAtomic<Int>(0)
     private let applied = ManagedAtomic<Int>(0)
+    /// The "consumer gone" flags of the rings this worker drains (those it started with and those reloads added):
+    /// set when the worker dies, so that a feed blocking on a full ring stops waiting for it.
+    private var consumerFlags: [ManagedAtomic<Bool>] = []
+    private var died = false
+
+    /// Adds a ring's flag (set at once if the worker has already died).
+    func consumes(_ flag: ManagedAtomic<Bool>) {
+        lock.lock()
+        defer { lock.unlock() }
+        consumerFlags.append(flag)
+        if died { flag.store(true, ordering: .releasing) }
+    }
+
+    /// On the worker's thread when its agent failed.
+    func workerDied() {
+        lock.lock()
+        defer { lock.unlock() }
+        died = true
+        for flag in consumerFlags { flag.store(true, ordering: .releasing) }
+    }
 
     /// Posts `change`; returns its ticket for `wait`.
     func post(_ change: WorkerChange) -> Int {
