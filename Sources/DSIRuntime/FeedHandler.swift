@@ -168,7 +168,12 @@ public final class FeedHandler: @unchecked Sendable {
         let publisher = try TLSPublisher(options, logger: logger)
         let latency = LatencyRecorder()
         publisher.onBatchLatency = { latency.record($0) }
-        // Each ring's memory goes on the NUMA node of the worker that reads it.
+        return Branch(layout: layout, publisher: publisher, rings: rings(of: layout, config: config), latency: latency)
+    }
+
+    /// A ring from each worker whose feeds reach the end of `layout` (one writer each), its memory on the NUMA node of
+    /// the worker that reads it.
+    static func rings(of layout: ProcessingGraph.Branch, config: ValidatedConfig) -> [(worker: String, ring: SPSCRing)] {
         var rings: [(worker: String, ring: SPSCRing)] = []
         let feedWorkers = config.graph.feedWorkers
         for f in layout.feeds where !rings.contains(where: { $0.worker == feedWorkers[f].name }) {
@@ -179,7 +184,7 @@ public final class FeedHandler: @unchecked Sendable {
                     SPSCRing(capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride, node: NUMA.node(ofCPU: reader.cpu))
                 ))
         }
-        return Branch(layout: layout, publisher: publisher, rings: rings, latency: latency)
+        return rings
     }
 
     /// A `nats` node's client (connected now: an unreachable cluster refuses the start) and rings.
@@ -196,18 +201,7 @@ public final class FeedHandler: @unchecked Sendable {
         logger.info(
             "nats node \(layout.publish): connected to \(client.server)\(settings.jetstream.map { ", JetStream stream \($0)" } ?? ""), subjects \(settings.subjectPrefix).FEED.KIND.SYMBOL, \(settings.encoding.rawValue)"
         )
-        var rings: [(worker: String, ring: SPSCRing)] = []
-        let feedWorkers = config.graph.feedWorkers
-        for f in layout.feeds where !rings.contains(where: { $0.worker == feedWorkers[f].name }) {
-            rings.append(
-                (
-                    feedWorkers[f].name,
-                    SPSCRing(
-                        capacity: config.ringSlots, slotSize: MemoryLayout<Tick>.stride,
-                        node: NUMA.node(ofCPU: layout.worker?.cpu))
-                ))
-        }
-        return NATSBranch(layout: layout, settings: settings, client: client, rings: rings)
+        return NATSBranch(layout: layout, settings: settings, client: client, rings: rings(of: layout, config: config))
     }
 
     /// The worker a branch's publisher runs on: its own, or its feed's.
@@ -220,38 +214,32 @@ public final class FeedHandler: @unchecked Sendable {
     func routes(of f: Int, _ config: ValidatedConfig, _ branches: [Branch], reuse: [FilteringSink<TickRingSink>] = [])
         -> [FilteringSink<TickRingSink>]
     {
-        var sinks: [FilteringSink<TickRingSink>] = []
         let worker = config.graph.feedWorkers[f].name
+        func sink(
+            _ path: ProcessingGraph.Path, _ ring: SPSCRing, _ layout: ProcessingGraph.Branch, gone: ManagedAtomic<Bool>,
+            stamps: StageStamps?
+        ) -> FilteringSink<TickRingSink> {
+            if var kept = reuse.first(where: { $0.inner.ring === ring }) {
+                kept.filter = path.pipelineFilter
+                return kept
+            }
+            return FilteringSink(
+                inner: TickRingSink(ring: ring, policy: layout.backPressure, consumerGone: gone, stamps: stamps),
+                filter: path.pipelineFilter)
+        }
+        var sinks: [FilteringSink<TickRingSink>] = []
         for (b, branch) in branches.enumerated() {
             guard let path = branch.layout.paths.first(where: { $0.feed == f }) else { continue }
-            let ring = branch.ring(from: worker)
-            if let kept = reuse.first(where: { $0.inner.ring === ring }) {
-                var sink = kept
-                sink.filter = path.pipelineFilter
-                sinks.append(sink)
-            } else {
-                sinks.append(
-                    FilteringSink(
-                        inner: TickRingSink(
-                            ring: ring, policy: branch.layout.backPressure, consumerGone: branch.consumerGone,
-                            stamps: b == 0 && f == 0 ? stamps : nil),
-                        filter: path.pipelineFilter))
-            }
+            sinks.append(
+                sink(
+                    path, branch.ring(from: worker), branch.layout, gone: branch.consumerGone,
+                    stamps: b == 0 && f == 0 ? stamps : nil))
         }
         for branch in natsBranches {
             guard let path = branch.layout.paths.first(where: { $0.feed == f }), let ring = branch.ring(from: worker) else {
                 continue
             }
-            if let kept = reuse.first(where: { $0.inner.ring === ring }) {
-                var sink = kept
-                sink.filter = path.pipelineFilter
-                sinks.append(sink)
-            } else {
-                sinks.append(
-                    FilteringSink(
-                        inner: TickRingSink(ring: ring, policy: branch.layout.backPressure, consumerGone: branch.consumerGone),
-                        filter: path.pipelineFilter))
-            }
+            sinks.append(sink(path, ring, branch.layout, gone: branch.consumerGone, stamps: nil))
         }
         return sinks
     }

@@ -178,3 +178,11 @@ public final class BackgroundThread: @unchecked Sendable {
 public func canonical(_ object: [String: Any]) throws -> String {
     String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
 }
+
+/// A tick's JSON as two runs of the same capture must agree on it: canonical, with the receive time (this host's
+/// clock, not the capture's) zeroed.
+public func comparable(_ object: [String: Any]) throws -> String {
+    var tick = object
+    tick["receiveTime"] = 0
+    return try canonical(tick)
+}

@@ -8,12 +8,6 @@ import Testing
 /// filter changed lose or double nothing for the subscriber of the branch that did not change; a line's group
 /// changed is refused by key and the handler runs on unchanged; the admin socket answers only its owner.
 @Suite(.serialized) struct LiveReloadTests {
-    func comparable(_ o: [String: Any]) throws -> String {
-        var c = o
-        c["receiveTime"] = 0
-        return try canonical(c)
-    }
-
     func config(mcast: UInt16, tls: [UInt16], socket: String, reloaded: Bool, groupB: String = "239.255.0.2") -> String {
         """
         feeds:

@@ -8,12 +8,6 @@ import Testing
 /// stream equals `dsi ticks` on that feed's capture (with the feed's path filters), every tick naming its feed, as read
 /// by DSI's subscriber and by the Python client (an implementation DSI's Swift code is not).
 @Suite(.serialized) struct MultiFeedTests {
-    func comparable(_ o: [String: Any]) throws -> String {
-        var c = o
-        c["receiveTime"] = 0
-        return try canonical(c)
-    }
-
     @Test func twoFeedsReplayedTogetherEachEqualItsCapture() throws {
         let dir = try TemporaryDirectory("dsi-feeds")
         defer { dir.remove() }

@@ -197,11 +197,6 @@ import Testing
         #expect(stopped.stderr.contains("SIGHUP: reloaded"), "\(stopped.stderr)")
         let aliceDone = try alice.wait(timeout: 30)
         #expect(aliceDone.status == 0, "\(aliceDone.stderr)")
-        func comparable(_ o: [String: Any]) throws -> String {
-            var c = o
-            c["receiveTime"] = 0
-            return try canonical(c)
-        }
         let expected = try jsonLines(
             try Commands.run(
                 Commands.dsi,

@@ -11,13 +11,6 @@ import Testing
 @Suite(.serialized) struct ScaleOutTests {
     static let consumer = Commands.root + "/tools/clients/nats/dsi_nats_consumer.py"
 
-    /// A tick as compared: what the capture determines (the receive time does not).
-    func comparable(_ o: [String: Any]) throws -> String {
-        var c = o
-        c["receiveTime"] = 0
-        return try canonical(c)
-    }
-
     /// `PREFIX.FEED.KIND.SYMBOL`, `_` for a status tick without a symbol.
     func subject(_ prefix: String, _ tick: [String: Any]) -> String {
         let stock = (tick["stockLocate"] as? Int ?? 0) == 0 ? "" : tick["stock"] as? String ?? ""
