@@ -188,6 +188,19 @@ import Testing
                 socket,
             ])
         #expect(unknown.stdout.contains("unknown command 'shutdown' (reload, status)"), "\(unknown.stdout)")
+        // A damaged file and an oversized command are refused in words; the handler runs on, unchanged.
+        try "feeds: [".write(toFile: dir.file("run.yaml"), atomically: true, encoding: .utf8)
+        let broken = try Commands.run(Commands.dsi, ["ctl", "reload", "--socket", socket], timeout: 30)
+        #expect(broken.status == 1 && broken.stdout.contains("refused") && broken.stdout.contains("run.yaml"), "\(broken.stdout)")
+        let flood = try Commands.run(
+            "python3",
+            [
+                "-c",
+                "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'x'*10000+b'\\n'); print(s.recv(200).decode(errors='replace'))",
+                socket,
+            ])
+        #expect(flood.stdout.contains("unknown command"), "\(flood.stdout)\(flood.stderr)")
+        #expect(try Commands.run(Commands.dsi, ["ctl", "status", "--socket", socket]).stdout.contains("0 reloads applied"))
         // A second handler (its own ports) on the same socket is refused at start.
         try config(mcast: try FreePort.udp(), tls: [try FreePort.tcp(), try FreePort.tcp(), 0], socket: socket, reloaded: false)
             .write(toFile: dir.file("second.yaml"), atomically: true, encoding: .utf8)

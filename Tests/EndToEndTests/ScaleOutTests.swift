@@ -113,6 +113,23 @@ import Testing
         #expect(try run.wait(timeout: 30).status == 0)
     }
 
+    /// A cluster that is not there refuses the start in words, naming the node.
+    @Test func anUnreachableClusterRefusesTheStart() throws {
+        let dir = try TemporaryDirectory("dsi-nats-down")
+        defer { dir.remove() }
+        let nowhere = try FreePort.tcp()
+        try handlerConfig(
+            mcast: try FreePort.udp(), tls: try FreePort.tcp(), socket: dir.file("admin.sock"),
+            natsNodes: """
+                  - {name: bus, kind: nats, input: live, options: {servers: [nats://127.0.0.1:\(nowhere)]}}
+                """, natsNames: "bus"
+        ).write(toFile: dir.file("run.yaml"), atomically: true, encoding: .utf8)
+        let run = try Commands.run(
+            Commands.dsi, ["run", "--config", dir.file("run.yaml")], timeout: 60, environment: ["DSI_STATE_DIR": dir.path])
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(run.stderr.contains("nats node 'bus'") && run.stderr.contains("cannot connect"), "\(run.stderr)")
+    }
+
     @Test func withJetStreamANodeKilledMidReplayLosesNothing() throws {
         let dir = try TemporaryDirectory("dsi-jetstream")
         defer { dir.remove() }
